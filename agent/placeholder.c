@@ -1,0 +1,1 @@
+/* placeholder until the agent core lands */
