@@ -1,0 +1,157 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "device_api.h"
+#include "margo/log.h"
+#include "margo/timeutil.h"
+#include "oauth.h"
+#include "run.h"
+#include "schedule.h"
+
+/* Longest single sleep: the loop wakes up to notice clock jumps. */
+#define SLEEP_SLICE_S 60
+
+struct agent_step {
+	const char *name;
+	int (*fn)(struct agent *a, struct margo_error *err);
+};
+
+static int step_token(struct agent *a, struct margo_error *err)
+{
+	return agent_oauth_ensure(a, 0, err);
+}
+
+static int step_capabilities(struct agent *a, struct margo_error *err)
+{
+	int sent;
+
+	return agent_capabilities_sync(a, &sent, err);
+}
+
+/* In order; a failing step ends the cycle. The desired-state steps (git credential rotation,
+ * fetch, apply_command, deployment status) are appended here. */
+static const struct agent_step steps[] = {
+	{ "token", step_token },
+	{ "capabilities", step_capabilities },
+};
+
+int agent_run_cycle(struct agent *a, const char **failed_step, struct margo_error *err)
+{
+	int rc;
+
+	*failed_step = NULL;
+	a->retry_after = -1;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		rc = steps[i].fn(a, err);
+		if (rc != 0) {
+			*failed_step = steps[i].name;
+			return rc;
+		}
+	}
+	a->st.last_contact = margo_time_now();
+	return MARGO_OK;
+}
+
+/* Waits until t or a stop signal; returns 1 when a signal arrived. */
+static int wait_until(const sigset_t *set, time_t t)
+{
+	time_t now = time(NULL);
+	struct timespec ts;
+	int sig;
+
+	if (t <= now) {
+		ts = (struct timespec){ 0, 0 };
+	} else {
+		ts.tv_sec = t - now > SLEEP_SLICE_S ? SLEEP_SLICE_S : t - now;
+		ts.tv_nsec = 0;
+	}
+	do {
+		sig = sigtimedwait(set, NULL, &ts);
+	} while (sig < 0 && errno == EINTR);
+	return sig > 0;
+}
+
+int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
+{
+	struct agent a;
+	struct margo_error e;
+	char when[MARGO_TIME_LEN];
+	sigset_t set, old;
+	time_t next, now;
+	int code = AGENT_EXIT_OK, rc, stop = 0;
+
+	if (agent_open(&a, cfg, err) != 0)
+		return err->code == MARGO_ENOTFOUND ? AGENT_EXIT_NOT_ONBOARDED : AGENT_EXIT_FAILURE;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	margo_log_info("agent started", "client_id=%s url=%s once=%d", a.st.client_id, a.st.url,
+		       once);
+	next = time(NULL);
+	while (!stop) {
+		const char *step = NULL;
+
+		now = time(NULL);
+		if (now < next) {
+			stop = wait_until(&set, next);
+			continue;
+		}
+		if (!agent_schedule_allowed(cfg, now)) {
+			/* downtime or outside polling hours: no traffic at all */
+			next = agent_schedule_next_allowed(cfg, now);
+			margo_time_format(next, when);
+			margo_log_debug("not polling now", "downtime=%d until=%s",
+					agent_schedule_in_downtime(cfg, now), when);
+			if (once)
+				break;
+			continue;
+		}
+		margo_error_clear(&e);
+		rc = agent_run_cycle(&a, &step, &e);
+		now = time(NULL);
+		if (rc == 0) {
+			if (a.st.failures > 0)
+				margo_log_info("WFM reachable again", "after_failures=%lld",
+					       (long long)a.st.failures);
+			a.st.failures = 0;
+			agent_state_set(&a.st.last_error, NULL);
+			next = agent_schedule_next_poll(cfg, now);
+		} else {
+			a.st.failures++;
+			next = agent_schedule_next_retry(cfg, now, (unsigned)a.st.failures,
+							 a.retry_after, (uint32_t)random());
+			agent_state_set(&a.st.last_error, e.message);
+			/* a failure that runs into downtime is not reported */
+			margo_log(agent_schedule_in_downtime(cfg, now) ? MARGO_LOG_DEBUG : MARGO_LOG_WARN,
+				  "cycle failed", "step=%s failures=%lld retry_in=%llds error=\"%s\"",
+				  step != NULL ? step : "-", (long long)a.st.failures,
+				  (long long)(next - now), e.message);
+			code = AGENT_EXIT_FAILURE;
+		}
+		a.st.next_poll = next;
+		if (agent_save(&a, &e) != 0)
+			margo_log_error("cannot save state", "error=\"%s\"", e.message);
+		if (once)
+			break;
+		code = AGENT_EXIT_OK;
+	}
+	if (stop)
+		margo_log_info("agent stopped", NULL);
+	a.st.next_poll = next;
+	if (agent_save(&a, &e) != 0) {
+		margo_error_set(err, e.code, "cannot save state: %s", e.message);
+		code = AGENT_EXIT_FAILURE;
+	} else if (once && code != AGENT_EXIT_OK) {
+		margo_error_set(err, MARGO_ENET, "%s", a.st.last_error != NULL ? a.st.last_error
+									  : "cycle failed");
+	}
+	agent_close(&a);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return code;
+}
