@@ -1,6 +1,388 @@
+/* wfmd: the Workload Fleet Manager web service. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "margo/error.h"
+#include "margo/log.h"
+#include "api.h"
+#include "datadir.h"
+#include "http.h"
+#include "store.h"
+#include "wfmd.h"
+
+#define MAX_SANS 32
+#define CONNECTION_TIMEOUT 30
+#define CONNECTION_LIMIT 4096
+#define PER_IP_LIMIT 512
+
+static const char usage_text[] =
+"Usage: wfmd serve --data-dir DIR [options]\n"
+"       wfmd fingerprint --data-dir DIR\n"
+"       wfmd --help | --version\n"
+"\n"
+"wfmd is the margo-fleet Workload Fleet Manager: devices onboard with it over HTTPS\n"
+"(certificate + RFC 9421 proof of possession), get OAuth 2.0 client credentials, and report\n"
+"their capabilities and deployment status; operators drive it with wfmctl.\n"
+"\n"
+"Commands:\n"
+"  serve        Initialise DIR on first start (root CA, server certificate, admin token,\n"
+"               database) and serve in the foreground until SIGTERM or SIGINT.\n"
+"  fingerprint  Print the root CA pin (sha256:<hex>) that devices are given to trust us.\n"
+"\n"
+"Options for serve:\n"
+"  --data-dir DIR          state directory (created 0700; see docs/wfmd.md)\n"
+"  --listen HOST:PORT      address to listen on (default 0.0.0.0:8443; [::]:PORT for\n"
+"                          IPv6; port 0 picks a free port, see DIR/public-url)\n"
+"  --public-url URL        base URL devices use, e.g. https://wfm.example:8443 (default\n"
+"                          https://<listen host, or localhost>:<port>); its host is added\n"
+"                          to the server certificate\n"
+"  --san NAME|IP           extra name in the server certificate (repeatable); the\n"
+"                          certificate is reissued by the same CA when a name is new\n"
+"  --access-token-ttl SEC  lifetime of OAuth access tokens (default 3600)\n"
+"  --pending-max N         approval requests kept waiting at most (default 1000; more\n"
+"                          get 429)\n"
+"  --pending-ttl SEC       an approval request expires after SEC (default 86400)\n"
+"  --no-approval-requests  refuse devices that have neither an enrollment token nor a\n"
+"                          pre-registered certificate (401) instead of queueing them\n"
+"  --threads N             worker threads (default: number of CPUs)\n"
+"  --log-level LEVEL       error, warn, info (default) or debug; logs go to stderr\n"
+"\n"
+"Example:\n"
+"  wfmd serve --data-dir /var/lib/wfmd --listen 0.0.0.0:8443 \\\n"
+"       --public-url https://wfm.example:8443 --san 192.0.2.10\n"
+"  wfmd fingerprint --data-dir /var/lib/wfmd   # give this pin to margo-agent\n";
+
+struct options {
+	const char *data_dir;
+	const char *listen;
+	const char *public_url;
+	const char *sans[MAX_SANS];
+	size_t nsans;
+	long access_token_ttl;
+	long pending_max;
+	long pending_ttl;
+	int no_approval;
+	long threads;
+};
+
+static int fail(const char *fmt, const char *arg)
 {
-	fputs("not built yet\n", stderr);
-	return 1;
+	fputs("wfmd: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return 2;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Splits HOST:PORT or [V6]:PORT. */
+static int split_listen(const char *s, char *host, size_t hsize, char *port, size_t psize)
+{
+	const char *colon;
+	size_t hl;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		hl = (size_t)(close - s - 1);
+		if (hl >= hsize)
+			return -1;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -1;
+		hl = (size_t)(colon - s);
+		if (hl >= hsize || memchr(s, ':', hl) != NULL)
+			return -1;
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+	}
+	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= psize ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -1;
+	strcpy(port, colon + 1);
+	if (host[0] == '\0')
+		strcpy(host, "0.0.0.0");
+	return 0;
+}
+
+/* The host of an https URL (brackets removed) into out. */
+static int url_host(const char *url, char *out, size_t size)
+{
+	const char *p, *end;
+	size_t n;
+
+	if (strncasecmp(url, "https://", 8) != 0)
+		return -1;
+	p = url + 8;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (end == NULL)
+			return -1;
+		p++;
+	} else {
+		end = p + strcspn(p, ":/?#");
+	}
+	n = (size_t)(end - p);
+	if (n == 0 || n >= size)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int cmd_fingerprint(const struct options *o)
+{
+	struct margo_error err;
+	char fp[MARGO_FINGERPRINT_LEN];
+
+	margo_error_clear(&err);
+	if (datadir_fingerprint(o->data_dir, fp, &err) < 0) {
+		fprintf(stderr, "wfmd: %s\n", err.message);
+		return 1;
+	}
+	printf("%s\n", fp);
+	return 0;
+}
+
+static int cmd_serve(const struct options *o)
+{
+	struct datadir dd;
+	struct margo_error err;
+	struct wfmd w;
+	struct http_config hc;
+	struct http_server *srv = NULL;
+	struct addrinfo hints, *ai = NULL;
+	char host[256], port[16], pub_host[256];
+	const char *names[MAX_SANS + 1];
+	size_t nnames = 0;
+	uint16_t bound = 0;
+	sigset_t set;
+	int sig, rc = 1, gai;
+
+	memset(&dd, 0, sizeof(dd));
+	memset(&w, 0, sizeof(w));
+	margo_error_clear(&err);
+	if (split_listen(o->listen, host, sizeof(host), port, sizeof(port)) < 0)
+		return fail("--listen wants HOST:PORT or [IPV6]:PORT, got '%s'", o->listen);
+	for (size_t i = 0; i < o->nsans; i++)
+		names[nnames++] = o->sans[i];
+	if (o->public_url != NULL) {
+		if (url_host(o->public_url, pub_host, sizeof(pub_host)) < 0)
+			return fail("--public-url wants https://HOST[:PORT], got '%s'",
+				    o->public_url);
+		names[nnames++] = pub_host;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	gai = getaddrinfo(host, port, &hints, &ai);
+	if (gai != 0) {
+		fprintf(stderr, "wfmd: cannot resolve listen address %s: %s\n", host,
+			gai_strerror(gai));
+		return 1;
+	}
+
+	/* Signals are taken by sigwait below; threads started from here on inherit the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (datadir_open(o->data_dir, names, nnames, &dd, &err) < 0) {
+		fprintf(stderr, "wfmd: data directory %s: %s\n", o->data_dir, err.message);
+		goto out;
+	}
+	if (store_open(dd.db_path, &w.store, &err) < 0) {
+		fprintf(stderr, "wfmd: database %s: %s\n", dd.db_path, err.message);
+		goto out;
+	}
+	w.ca_pem = dd.ca_pem;
+	memcpy(w.admin_token_hash, dd.admin_token_hash, sizeof(w.admin_token_hash));
+	w.access_token_ttl = o->access_token_ttl;
+	w.pending_max = o->pending_max;
+	w.pending_ttl = o->pending_ttl;
+	w.allow_approval_requests = !o->no_approval;
+
+	memset(&hc, 0, sizeof(hc));
+	hc.addr = ai->ai_addr;
+	hc.addr_len = ai->ai_addrlen;
+	hc.threads = (unsigned)o->threads;
+	hc.cert_pem = dd.cert_pem;
+	hc.key_pem = dd.key_pem;
+	hc.routes = api_routes;
+	hc.nroutes = api_nroutes;
+	hc.ctx = &w;
+	hc.connection_timeout = CONNECTION_TIMEOUT;
+	hc.connection_limit = CONNECTION_LIMIT;
+	hc.per_ip_limit = PER_IP_LIMIT;
+	if (http_server_start(&hc, &srv, &bound, &err) < 0) {
+		fprintf(stderr, "wfmd: cannot listen on %s: %s\n", o->listen, err.message);
+		goto out;
+	}
+	if (o->public_url != NULL) {
+		w.public_url = strdup(o->public_url);
+		if (w.public_url != NULL) {
+			size_t n = strlen(w.public_url);
+			while (n > 8 && w.public_url[n - 1] == '/')
+				w.public_url[--n] = '\0';
+		}
+	} else {
+		const char *h = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ?
+			"localhost" : host;
+		if (asprintf(&w.public_url, strchr(h, ':') != NULL ? "https://[%s]:%u" :
+			     "https://%s:%u", h, (unsigned)bound) < 0)
+			w.public_url = NULL;
+	}
+	if (w.public_url == NULL) {
+		fprintf(stderr, "wfmd: out of memory\n");
+		goto out;
+	}
+	if (datadir_write_public_url(&dd, w.public_url, &err) < 0) {
+		fprintf(stderr, "wfmd: %s\n", err.message);
+		goto out;
+	}
+	margo_log_info("listening", "url=%s port=%u threads=%ld data_dir=%s", w.public_url,
+		       (unsigned)bound, o->threads, o->data_dir);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	margo_log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	rc = 0;
+out:
+	http_server_stop(srv);
+	store_close(w.store);
+	free(w.public_url);
+	datadir_clear(&dd);
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	if (rc == 0)
+		margo_log_info("stopped", NULL);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "public-url", required_argument, NULL, 'u' },
+		{ "san", required_argument, NULL, 's' },
+		{ "access-token-ttl", required_argument, NULL, 'a' },
+		{ "pending-max", required_argument, NULL, 'm' },
+		{ "pending-ttl", required_argument, NULL, 't' },
+		{ "no-approval-requests", no_argument, NULL, 'n' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o;
+	enum margo_log_level level;
+	const char *cmd = NULL;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int c;
+
+	memset(&o, 0, sizeof(o));
+	o.listen = "0.0.0.0:8443";
+	o.access_token_ttl = WFMD_DEFAULT_ACCESS_TOKEN_TTL;
+	o.pending_max = WFMD_DEFAULT_PENDING_MAX;
+	o.pending_ttl = WFMD_DEFAULT_PENDING_TTL;
+	o.threads = ncpu > 0 ? ncpu : 2;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o.data_dir = optarg; break;
+		case 'l': o.listen = optarg; break;
+		case 'u': o.public_url = optarg; break;
+		case 's':
+			if (o.nsans == MAX_SANS)
+				return fail("at most %s --san options", "32");
+			if (optarg[0] == '\0' || strpbrk(optarg, " \t/,") != NULL)
+				return fail("--san wants a host name or IP address, got '%s'",
+					    optarg);
+			o.sans[o.nsans++] = optarg;
+			break;
+		case 'a':
+			if (parse_long(optarg, 1, 86400 * 7, &o.access_token_ttl) < 0)
+				return fail("--access-token-ttl wants 1..604800 seconds, got '%s'",
+					    optarg);
+			break;
+		case 'm':
+			if (parse_long(optarg, 0, 10000000, &o.pending_max) < 0)
+				return fail("--pending-max wants 0..10000000, got '%s'", optarg);
+			break;
+		case 't':
+			if (parse_long(optarg, 1, 86400 * 365, &o.pending_ttl) < 0)
+				return fail("--pending-ttl wants 1..31536000 seconds, got '%s'",
+					    optarg);
+			break;
+		case 'n': o.no_approval = 1; break;
+		case 'j':
+			if (parse_long(optarg, 1, 256, &o.threads) < 0)
+				return fail("--threads wants 1..256, got '%s'", optarg);
+			break;
+		case 'L':
+			if (margo_log_level_parse(optarg, &level) < 0)
+				return fail("--log-level wants error, warn, info or debug, got '%s'",
+					    optarg);
+			margo_log_set_level(level);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("wfmd %s\n", MARGO_VERSION);
+			return 0;
+		default:
+			fputs("Try 'wfmd --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		cmd = argv[optind++];
+	if (optind < argc)
+		return fail("unexpected argument '%s' (try 'wfmd --help')", argv[optind]);
+	if (cmd == NULL) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "fingerprint") != 0)
+		return fail("unknown command '%s' (try 'wfmd --help')", cmd);
+	if (o.data_dir == NULL)
+		return fail("%s needs --data-dir DIR", cmd);
+	if (strcmp(cmd, "fingerprint") == 0)
+		return cmd_fingerprint(&o);
+	return cmd_serve(&o);
 }

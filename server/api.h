@@ -1,0 +1,51 @@
+/* Route handlers, one file per API area (API.md sections 1-4 and 6), and the route table. */
+#ifndef WFMD_API_H
+#define WFMD_API_H
+
+#include <jansson.h>
+
+#include "http.h"
+
+/* api_certificate.c */
+int api_certificate_get(struct http_request *req, struct http_response *resp);
+
+/* api_onboarding.c */
+int api_onboarding_post(struct http_request *req, struct http_response *resp);
+int api_onboarding_poll(struct http_request *req, struct http_response *resp);
+
+/* api_oauth.c */
+int api_oauth_token(struct http_request *req, struct http_response *resp);
+
+/* api_device.c */
+int api_device_capabilities_put(struct http_request *req, struct http_response *resp);
+int api_device_capabilities_get(struct http_request *req, struct http_response *resp);
+int api_device_deployment_status(struct http_request *req, struct http_response *resp);
+
+/* api_admin.c */
+int api_admin_enrollment_create(struct http_request *req, struct http_response *resp);
+int api_admin_enrollment_list(struct http_request *req, struct http_response *resp);
+int api_admin_enrollment_revoke(struct http_request *req, struct http_response *resp);
+int api_admin_certificate_add(struct http_request *req, struct http_response *resp);
+int api_admin_certificate_list(struct http_request *req, struct http_response *resp);
+int api_admin_certificate_remove(struct http_request *req, struct http_response *resp);
+int api_admin_device_list(struct http_request *req, struct http_response *resp);
+int api_admin_device_show(struct http_request *req, struct http_response *resp);
+int api_admin_device_approve(struct http_request *req, struct http_response *resp);
+int api_admin_device_reject(struct http_request *req, struct http_response *resp);
+int api_admin_device_revoke(struct http_request *req, struct http_response *resp);
+
+/* routes.c: every route wfmd serves. */
+extern const struct http_route api_routes[];
+extern const size_t api_nroutes;
+
+/* Shared helpers (api_common.c). */
+
+/* Parses the JSON request body into a new object (caller json_decref()s): 415 unless
+ * Content-Type is application/json, 400 when empty, malformed or not an object. */
+int api_json_body(struct http_request *req, json_t **out);
+/* RFC 3339 string of t, or JSON null when t < 0. */
+json_t *api_time_json(int64_t t);
+/* Sets obj[key] = value (reference stolen); -1 (and a 500 problem) on failure. */
+int api_set(struct http_request *req, json_t *obj, const char *key, json_t *value);
+
+#endif

@@ -1,0 +1,197 @@
+/* The WFM's persistent state behind a small interface (SQLite today, PostgreSQL later).
+ * No SQL leaves the store; every function that changes several rows does so in one
+ * transaction. Secrets and tokens are passed in and stored only as their SHA-256 hex hashes
+ * (margo_token_hash). Times are seconds since the epoch. Thread-safe: each thread uses its own
+ * database connection, opened on first use. */
+#ifndef WFMD_STORE_H
+#define WFMD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "margo/cert.h"
+#include "margo/error.h"
+#include "margo/token.h"
+
+typedef struct store store;
+
+#define STORE_TEXT_MAX 256      /* description, vendor, model number, serial number */
+#define STORE_ID_MAX 129        /* deployment ids: up to 128 characters + NUL */
+
+/* Opens (creating when missing) the database at path, migrating the schema. */
+int store_open(const char *path, store **out, struct margo_error *err);
+/* Closes every connection. NULL is a no-op. */
+void store_close(store *st);
+
+/* ---- devices ---- */
+
+struct store_device {
+	char id[MARGO_UUID_LEN];
+	char state[16];                 /* pending, active, rejected, revoked */
+	char fingerprint[MARGO_FINGERPRINT_LEN];
+	char keyid[MARGO_KEYID_LEN];
+	char vendor[STORE_TEXT_MAX];
+	char model_number[STORE_TEXT_MAX];
+	char serial_number[STORE_TEXT_MAX];
+	int64_t created_at;
+	int64_t last_seen_at;           /* -1: never */
+	int64_t first_auth_at;          /* -1: credentials not used yet */
+	char *certificate_pem;          /* only filled by store_device_get; freed by
+					 * store_device_clear */
+};
+
+void store_device_clear(struct store_device *d);
+void store_devices_free(struct store_device *items, size_t n);
+
+/* All devices, or those in state (NULL for all), oldest first. Expired pending requests are
+ * dropped first. *items is newly allocated (store_devices_free). */
+int store_device_list(store *st, const char *state, int64_t now, struct store_device **items,
+		      size_t *n, struct margo_error *err);
+/* One device with its certificate. MARGO_ENOTFOUND. */
+int store_device_get(store *st, const char *id, int64_t now, struct store_device *out,
+		     struct margo_error *err);
+/* pending -> active (the device collects its credentials by polling). MARGO_ENOTFOUND,
+ * MARGO_ECONFLICT when not pending. */
+int store_device_approve(store *st, const char *id, int64_t now, struct margo_error *err);
+/* pending -> rejected. MARGO_ENOTFOUND, MARGO_ECONFLICT when not pending. */
+int store_device_reject(store *st, const char *id, int64_t now, struct margo_error *err);
+/* Any state -> revoked; deletes every client secret and access token of the device and
+ * closes its onboarding requests, in one transaction. MARGO_ENOTFOUND. */
+int store_device_revoke(store *st, const char *id, int64_t now, struct margo_error *err);
+
+/* ---- onboarding ---- */
+
+enum store_onboard_result {
+	STORE_ONBOARD_APPROVED = 0,     /* device_id set; secret_hash is its only secret now */
+	STORE_ONBOARD_PENDING,          /* device_id, request_id set; poll_token_hash stored */
+	STORE_ONBOARD_TOKEN_INVALID,    /* unknown, expired, revoked or used-up token */
+	STORE_ONBOARD_REJECTED,         /* the certificate was rejected by the operator */
+	STORE_ONBOARD_CONFLICT,         /* known device whose credentials were used, and no
+					 * fresh authorisation */
+	STORE_ONBOARD_PENDING_FULL,     /* too many pending requests; retry_after set */
+	STORE_ONBOARD_UNAUTHORISED,     /* no authorisation and approval requests disabled */
+};
+
+struct store_onboard_in {
+	const char *fingerprint;
+	const char *keyid;
+	const char *certificate_pem;
+	const char *vendor;             /* may be NULL */
+	const char *model_number;
+	const char *serial_number;
+	const char *enrollment_token_hash; /* NULL: no token presented */
+	int allow_approval_requests;
+	long pending_max;
+	int64_t pending_ttl;
+	int64_t now;
+	const char *new_device_id;      /* used when the certificate is new */
+	const char *new_request_id;     /* used when a new pending request is made */
+	const char *secret_hash;        /* stored when approved */
+	const char *poll_token_hash;    /* stored when pending */
+};
+
+struct store_onboard_out {
+	enum store_onboard_result result;
+	char device_id[MARGO_UUID_LEN];
+	char request_id[MARGO_UUID_LEN];
+	int64_t retry_after;            /* PENDING_FULL: seconds until a slot frees */
+	const char *reason;             /* static: how the result was reached, for the log */
+};
+
+/* Decides an onboarding request (API.md section 2, authorisation order and the
+ * lost-response/re-onboarding rules) and records the outcome, atomically. Returns 0 with
+ * out->result set, or an error (MARGO_ESTORE) when the database failed. */
+int store_onboard(store *st, const struct store_onboard_in *in, struct store_onboard_out *out,
+		  struct margo_error *err);
+
+enum store_poll_result {
+	STORE_POLL_PENDING = 0,
+	STORE_POLL_APPROVED,            /* device_id set; secret_hash is its only secret now */
+	STORE_POLL_REJECTED,
+	STORE_POLL_GONE,                /* expired, completed or revoked */
+	STORE_POLL_UNKNOWN,
+	STORE_POLL_BAD_TOKEN,
+};
+
+/* One poll of an onboarding request. */
+int store_poll(store *st, const char *request_id, const char *poll_token_hash,
+	       const char *secret_hash, int64_t now, enum store_poll_result *result,
+	       char device_id[MARGO_UUID_LEN], struct margo_error *err);
+
+/* ---- OAuth and device access ---- */
+
+/* Checks client_id/secret (active device only). On success stores access_token_hash valid
+ * until expires_at, records the first use of the credentials and returns 0; MARGO_EAUTH when
+ * the client is unknown, the secret wrong or the device not active. */
+int store_client_authenticate(store *st, const char *client_id, const char *secret_hash,
+			      const char *access_token_hash, int64_t now, int64_t expires_at,
+			      struct margo_error *err);
+
+/* Looks an access token up: 0 and device_id when valid (unexpired, device active), MARGO_EAUTH
+ * otherwise. Records last_seen_at (at most one write per device every 30 s). */
+int store_access_token_check(store *st, const char *token_hash, int64_t now,
+			     char device_id[MARGO_UUID_LEN], struct margo_error *err);
+
+/* Replaces the device's capabilities document (stored verbatim). */
+int store_capabilities_put(store *st, const char *device_id, const char *doc, size_t len,
+			   int64_t now, struct margo_error *err);
+/* The stored document, newly allocated (caller frees). MARGO_ENOTFOUND. */
+int store_capabilities_get(store *st, const char *device_id, char **doc, size_t *len,
+			   int64_t *updated_at, struct margo_error *err);
+
+/* Appends a deployment status report (the latest per deployment is the current one; the
+ * last STORE_STATUS_HISTORY reports per deployment are kept). */
+#define STORE_STATUS_HISTORY 100
+int store_deployment_status_add(store *st, const char *device_id, const char *deployment_id,
+				const char *state, const char *doc, size_t len, int64_t now,
+				struct margo_error *err);
+
+struct store_deployment {
+	char deployment_id[STORE_ID_MAX];
+	char state[16];
+	int64_t received_at;
+	char *document;                 /* latest status document */
+};
+/* Latest status of each deployment of the device. *items newly allocated
+ * (store_deployments_free). */
+int store_deployment_list(store *st, const char *device_id, struct store_deployment **items,
+			  size_t *n, struct margo_error *err);
+void store_deployments_free(struct store_deployment *items, size_t n);
+
+/* ---- enrollment tokens ---- */
+
+struct store_enrollment_token {
+	char id[MARGO_UUID_LEN];
+	char description[STORE_TEXT_MAX];
+	int64_t created_at;
+	int64_t expires_at;
+	long max_uses;
+	long uses;
+	int auto_approve;
+	int revoked;
+};
+
+int store_enrollment_token_create(store *st, const struct store_enrollment_token *t,
+				  const char *token_hash, struct margo_error *err);
+int store_enrollment_token_list(store *st, struct store_enrollment_token **items, size_t *n,
+				struct margo_error *err);
+/* MARGO_ENOTFOUND. Revoking twice is fine. */
+int store_enrollment_token_revoke(store *st, const char *id, struct margo_error *err);
+
+/* ---- pre-registered certificates ---- */
+
+struct store_certificate {
+	char fingerprint[MARGO_FINGERPRINT_LEN];
+	char description[STORE_TEXT_MAX];
+	int64_t created_at;
+};
+
+/* MARGO_EEXIST when the fingerprint is already registered. */
+int store_certificate_add(store *st, const char *fingerprint, const char *pem,
+			  const char *description, int64_t now, struct margo_error *err);
+int store_certificate_list(store *st, struct store_certificate **items, size_t *n,
+			   struct margo_error *err);
+/* MARGO_ENOTFOUND. */
+int store_certificate_remove(store *st, const char *fingerprint, struct margo_error *err);
+
+#endif

@@ -1,0 +1,357 @@
+/* store_sqlite.c against a real SQLite file in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store.h"
+
+#define T0 1800000000
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	store *st;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct margo_error err;
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/test_server_store.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/wfmd.db", f->dir);
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[256];
+
+	store_close(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* An onboarding input for certificate number n. */
+static void onboard_in(struct store_onboard_in *in, int n, const char *token_hash, int64_t now,
+		       char bufs[6][80])
+{
+	memset(in, 0, sizeof(*in));
+	snprintf(bufs[0], 80, "sha256:%064d", n);
+	snprintf(bufs[1], 80, "00000000-0000-4000-8000-%012d", n);
+	snprintf(bufs[2], 80, "00000000-0000-4000-9000-%012d", (int)(now % 1000000) + n);
+	snprintf(bufs[3], 80, "secret-%d-%lld", n, (long long)now);
+	snprintf(bufs[4], 80, "poll-%d-%lld", n, (long long)now);
+	in->fingerprint = bufs[0];
+	in->keyid = "keyid";
+	in->certificate_pem = "PEM";
+	in->vendor = "acme";
+	in->model_number = "m1";
+	in->serial_number = "s1";
+	in->enrollment_token_hash = token_hash;
+	in->allow_approval_requests = 1;
+	in->pending_max = 1000;
+	in->pending_ttl = 100;
+	in->now = now;
+	in->new_device_id = bufs[1];
+	in->new_request_id = bufs[2];
+	in->secret_hash = bufs[3];
+	in->poll_token_hash = bufs[4];
+}
+
+static void make_token(store *st, const char *id, const char *hash, long max_uses, int auto_approve,
+		       int64_t expires_at)
+{
+	struct store_enrollment_token t;
+	struct margo_error err;
+
+	memset(&t, 0, sizeof(t));
+	strcpy(t.id, id);
+	strcpy(t.description, "test");
+	t.created_at = T0;
+	t.expires_at = expires_at;
+	t.max_uses = max_uses;
+	t.auto_approve = auto_approve;
+	assert_int_equal(store_enrollment_token_create(st, &t, hash, &err), 0);
+}
+
+static void test_token_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	struct store_onboard_in in;
+	struct store_onboard_out out;
+	struct margo_error err;
+	struct store_enrollment_token *toks = NULL;
+	char b[6][80], dev[MARGO_UUID_LEN], first_secret[80];
+	size_t n;
+
+	make_token(f->st, "10000000-0000-4000-8000-000000000001", "et1", 1, 1, T0 + 3600);
+	onboard_in(&in, 1, "et1", T0, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
+	assert_string_equal(out.device_id, in.new_device_id);
+	strcpy(first_secret, in.secret_hash);
+
+	/* The token is used up: another certificate is refused. */
+	onboard_in(&in, 2, "et1", T0 + 1, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_TOKEN_INVALID);
+	assert_int_equal(store_enrollment_token_list(f->st, &toks, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(toks[0].uses, 1);
+	free(toks);
+
+	/* Lost response: the same certificate again gets the same id and a new secret; the old
+	 * secret no longer works. No token use is spent (the token is used up anyway). */
+	onboard_in(&in, 1, "et1", T0 + 2, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
+	assert_string_equal(out.device_id, "00000000-0000-4000-8000-000000000001");
+	assert_int_equal(store_client_authenticate(f->st, out.device_id, first_secret, "at0",
+						   T0 + 3, T0 + 100, &err), MARGO_EAUTH);
+	assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, "at1",
+						   T0 + 3, T0 + 100, &err), 0);
+	assert_int_equal(store_access_token_check(f->st, "at1", T0 + 4, dev, &err), 0);
+	assert_string_equal(dev, out.device_id);
+	assert_int_equal(store_access_token_check(f->st, "at1", T0 + 100, dev, &err),
+			 MARGO_EAUTH);
+	assert_int_equal(store_access_token_check(f->st, "nope", T0 + 4, dev, &err),
+			 MARGO_EAUTH);
+
+	/* After first use, the same certificate without a fresh authorisation: conflict. */
+	onboard_in(&in, 1, NULL, T0 + 5, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_CONFLICT);
+
+	/* With a fresh token: same id, new credentials, the old access token dies. */
+	make_token(f->st, "10000000-0000-4000-8000-000000000002", "et2", 5, 1, T0 + 3600);
+	onboard_in(&in, 1, "et2", T0 + 6, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
+	assert_string_equal(out.device_id, "00000000-0000-4000-8000-000000000001");
+	assert_int_equal(store_access_token_check(f->st, "at1", T0 + 7, dev, &err), MARGO_EAUTH);
+	assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, "at2",
+						   T0 + 7, T0 + 100, &err), 0);
+
+	/* Revocation cascades: secret and tokens stop working together. */
+	assert_int_equal(store_device_revoke(f->st, out.device_id, T0 + 8, &err), 0);
+	assert_int_equal(store_access_token_check(f->st, "at2", T0 + 9, dev, &err), MARGO_EAUTH);
+	assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, "at3",
+						   T0 + 9, T0 + 100, &err), MARGO_EAUTH);
+
+	/* Expired and revoked tokens are refused. */
+	make_token(f->st, "10000000-0000-4000-8000-000000000003", "et3", 5, 1, T0 + 10);
+	onboard_in(&in, 3, "et3", T0 + 10, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_TOKEN_INVALID);
+	assert_int_equal(store_enrollment_token_revoke(f->st, "10000000-0000-4000-8000-000000000002",
+						       &err), 0);
+	onboard_in(&in, 4, "et2", T0 + 11, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_TOKEN_INVALID);
+	assert_int_equal(store_enrollment_token_revoke(f->st, "10000000-0000-4000-8000-00000000ffff",
+						       &err), MARGO_ENOTFOUND);
+}
+
+static void test_approval_queue(void **state)
+{
+	struct fixture *f = *state;
+	struct store_onboard_in in;
+	struct store_onboard_out out;
+	struct margo_error err;
+	struct store_device *devs = NULL;
+	enum store_poll_result pr;
+	char b[6][80], dev[MARGO_UUID_LEN], req1[MARGO_UUID_LEN], req2[MARGO_UUID_LEN];
+	size_t n;
+
+	onboard_in(&in, 1, NULL, T0, b);
+	in.pending_max = 2;
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_PENDING);
+	strcpy(req1, out.request_id);
+
+	/* Polling: wrong token, then pending. */
+	assert_int_equal(store_poll(f->st, req1, "wrong", "s", T0 + 1, &pr, dev, &err), 0);
+	assert_int_equal(pr, STORE_POLL_BAD_TOKEN);
+	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "s", T0 + 1, &pr, dev, &err),
+			 0);
+	assert_int_equal(pr, STORE_POLL_PENDING);
+	assert_int_equal(store_poll(f->st, "20000000-0000-4000-8000-000000000000", "x", "s",
+				    T0 + 1, &pr, dev, &err), 0);
+	assert_int_equal(pr, STORE_POLL_UNKNOWN);
+
+	onboard_in(&in, 2, NULL, T0 + 1, b);
+	in.pending_max = 2;
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_PENDING);
+	strcpy(req2, out.request_id);
+
+	/* The bound: a third request is refused with a retry hint. */
+	onboard_in(&in, 3, NULL, T0 + 2, b);
+	in.pending_max = 2;
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_PENDING_FULL);
+	assert_true(out.retry_after > 0 && out.retry_after <= 100);
+	assert_int_equal(store_device_list(f->st, "pending", T0 + 2, &devs, &n, &err), 0);
+	assert_int_equal(n, 2);
+	store_devices_free(devs, n);
+
+	/* Approve the first: the poll hands out the credentials (a new secret each time). */
+	assert_int_equal(store_device_approve(f->st, "00000000-0000-4000-8000-000000000001",
+					      T0 + 3, &err), 0);
+	assert_int_equal(store_device_approve(f->st, "00000000-0000-4000-8000-000000000001",
+					      T0 + 3, &err), MARGO_ECONFLICT);
+	onboard_in(&in, 1, NULL, T0, b);
+	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-a", T0 + 4, &pr, dev,
+				    &err), 0);
+	assert_int_equal(pr, STORE_POLL_APPROVED);
+	assert_string_equal(dev, "00000000-0000-4000-8000-000000000001");
+	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-b", T0 + 5, &pr, dev,
+				    &err), 0);
+	assert_int_equal(pr, STORE_POLL_APPROVED);
+	assert_int_equal(store_client_authenticate(f->st, dev, "sec-a", "t", T0 + 6, T0 + 99, &err),
+			 MARGO_EAUTH);
+	assert_int_equal(store_client_authenticate(f->st, dev, "sec-b", "t", T0 + 6, T0 + 99, &err),
+			 0);
+	/* After first use the poll is over. */
+	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-c", T0 + 7, &pr, dev,
+				    &err), 0);
+	assert_int_equal(pr, STORE_POLL_GONE);
+
+	/* Reject the second: poll says rejected, and onboarding again is refused. */
+	assert_int_equal(store_device_reject(f->st, "00000000-0000-4000-8000-000000000002",
+					     T0 + 8, &err), 0);
+	onboard_in(&in, 2, NULL, T0 + 1, b);
+	assert_int_equal(store_poll(f->st, req2, in.poll_token_hash, "s", T0 + 9, &pr, dev, &err),
+			 0);
+	assert_int_equal(pr, STORE_POLL_REJECTED);
+	onboard_in(&in, 2, NULL, T0 + 10, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_REJECTED);
+	assert_int_equal(store_device_approve(f->st, "00000000-0000-4000-8000-000000000002",
+					      T0 + 11, &err), MARGO_ECONFLICT);
+	assert_int_equal(store_device_approve(f->st, "00000000-0000-4000-8000-0000000000ff",
+					      T0 + 11, &err), MARGO_ENOTFOUND);
+}
+
+static void test_pending_expiry_and_repeat(void **state)
+{
+	struct fixture *f = *state;
+	struct store_onboard_in in;
+	struct store_onboard_out out;
+	struct margo_error err;
+	struct store_device *devs = NULL;
+	enum store_poll_result pr;
+	char b[6][80], dev[MARGO_UUID_LEN], req[MARGO_UUID_LEN];
+	size_t n;
+
+	onboard_in(&in, 5, NULL, T0, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_PENDING);
+	strcpy(req, out.request_id);
+
+	/* Repeated while pending: same request, new poll token. */
+	onboard_in(&in, 5, NULL, T0 + 10, b);
+	in.poll_token_hash = "poll-new";
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_PENDING);
+	assert_string_equal(out.request_id, req);
+	assert_int_equal(store_poll(f->st, req, "poll-new", "s", T0 + 11, &pr, dev, &err), 0);
+	assert_int_equal(pr, STORE_POLL_PENDING);
+	assert_int_equal(store_device_list(f->st, NULL, T0 + 11, &devs, &n, &err), 0);
+	assert_int_equal(n, 1);
+	store_devices_free(devs, n);
+
+	/* Past its lifetime the request expires and its device disappears. */
+	assert_int_equal(store_poll(f->st, req, "poll-new", "s", T0 + 101, &pr, dev, &err), 0);
+	assert_int_equal(pr, STORE_POLL_GONE);
+	assert_int_equal(store_device_list(f->st, NULL, T0 + 101, &devs, &n, &err), 0);
+	assert_int_equal(n, 0);
+	free(devs);
+
+	/* Approval requests disabled: nothing recorded. */
+	onboard_in(&in, 6, NULL, T0 + 102, b);
+	in.allow_approval_requests = 0;
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_UNAUTHORISED);
+
+	/* Pre-registered: approved at once; duplicates refused; removal works once. */
+	assert_int_equal(store_certificate_add(f->st, "sha256:" "0000000000000000000000000000000000000000000000000000000000000006",
+					       "PEM", "d", T0, &err), 0);
+	assert_int_equal(store_certificate_add(f->st, "sha256:" "0000000000000000000000000000000000000000000000000000000000000006",
+					       "PEM", "d", T0, &err), MARGO_EEXIST);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
+	assert_int_equal(store_certificate_remove(f->st, "sha256:" "0000000000000000000000000000000000000000000000000000000000000006",
+						  &err), 0);
+	assert_int_equal(store_certificate_remove(f->st, "sha256:" "0000000000000000000000000000000000000000000000000000000000000006",
+						  &err), MARGO_ENOTFOUND);
+}
+
+static void test_documents(void **state)
+{
+	struct fixture *f = *state;
+	struct store_onboard_in in;
+	struct store_onboard_out out;
+	struct margo_error err;
+	struct store_deployment *deps = NULL;
+	char b[6][80], *doc = NULL, state_buf[16];
+	size_t n, len;
+	int64_t at;
+
+	onboard_in(&in, 7, NULL, T0, b);
+	assert_int_equal(store_certificate_add(f->st, in.fingerprint, "PEM", "", T0, &err), 0);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
+	assert_int_equal(store_capabilities_get(f->st, out.device_id, &doc, &len, &at, &err),
+			 MARGO_ENOTFOUND);
+	assert_int_equal(store_capabilities_put(f->st, out.device_id, "{\"a\":1}", 7, T0, &err), 0);
+	assert_int_equal(store_capabilities_put(f->st, out.device_id, "{\"a\": 2}", 8, T0 + 1,
+						&err), 0);
+	assert_int_equal(store_capabilities_get(f->st, out.device_id, &doc, &len, &at, &err), 0);
+	assert_string_equal(doc, "{\"a\": 2}");
+	assert_int_equal(len, 8);
+	assert_int_equal(at, T0 + 1);
+	free(doc);
+
+	for (int i = 0; i < STORE_STATUS_HISTORY + 5; i++) {
+		snprintf(state_buf, sizeof(state_buf), "%s", i % 2 ? "Installed" : "Installing");
+		assert_int_equal(store_deployment_status_add(f->st, out.device_id, "dep-1", state_buf,
+							     "{}", 2, T0 + i, &err), 0);
+	}
+	assert_int_equal(store_deployment_status_add(f->st, out.device_id, "dep-2", "Failed",
+						     "{\"x\":1}", 7, T0, &err), 0);
+	assert_int_equal(store_deployment_list(f->st, out.device_id, &deps, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(deps[0].deployment_id, "dep-1");
+	assert_string_equal(deps[0].state, "Installing");
+	assert_int_equal(deps[0].received_at, T0 + STORE_STATUS_HISTORY + 4);
+	assert_string_equal(deps[1].state, "Failed");
+	assert_string_equal(deps[1].document, "{\"x\":1}");
+	store_deployments_free(deps, n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_token_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_approval_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_expiry_and_repeat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_documents, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
