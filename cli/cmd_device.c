@@ -1,0 +1,412 @@
+/* wfmctl device list|show|approve|reject|revoke: /admin/v1/devices */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wfmctl.h"
+
+#define DEVICES_PATH "/admin/v1/devices"
+#define KV_WIDTH 14
+
+static const char list_help[] =
+	"Usage: wfmctl device list [--state pending|active|rejected|revoked]\n"
+	"\n"
+	"Lists devices and onboarding requests waiting for approval (state pending). The ID\n"
+	"column is what 'device show', 'approve', 'reject' and 'revoke' take; for an active\n"
+	"device it is also its OAuth client id.\n"
+	"\n"
+	"Options:\n"
+	"  --state S    only devices in state S\n"
+	"\n"
+	"Examples:\n"
+	"  wfmctl --data-dir /var/lib/wfmd device list\n"
+	"  wfmctl --data-dir /var/lib/wfmd device list --state pending\n"
+	"  wfmctl --data-dir /var/lib/wfmd --json device list | jq -r '.items[].id'\n";
+
+static const char show_help[] =
+	"Usage: wfmctl device show ID\n"
+	"\n"
+	"Shows one device: identity, state, certificate fingerprint, last contact, the\n"
+	"capabilities it reported and its deployments with their latest status.\n"
+	"\n"
+	"Example:\n"
+	"  wfmctl --data-dir /var/lib/wfmd device show 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n";
+
+static const char approve_help[] =
+	"Usage: wfmctl device approve ID\n"
+	"\n"
+	"Approves a pending onboarding request ('device list --state pending'). The device\n"
+	"receives its credentials the next time it polls.\n"
+	"\n"
+	"Example:\n"
+	"  wfmctl --data-dir /var/lib/wfmd device approve 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n";
+
+static const char reject_help[] =
+	"Usage: wfmctl device reject ID\n"
+	"\n"
+	"Rejects a pending onboarding request. The device is told so when it polls; its\n"
+	"certificate stays rejected.\n"
+	"\n"
+	"Example:\n"
+	"  wfmctl --data-dir /var/lib/wfmd device reject 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n";
+
+static const char revoke_help[] =
+	"Usage: wfmctl device revoke ID\n"
+	"\n"
+	"Revokes a device: its client secret and every access and git token stop working at\n"
+	"once. To bring it back it must onboard again with a fresh authorisation.\n"
+	"\n"
+	"Example:\n"
+	"  wfmctl --data-dir /var/lib/wfmd device revoke 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n";
+
+static const char *const device_states[] = { "pending", "active", "rejected", "revoked" };
+
+/* "sha256:0123456789ab..." : enough to tell devices apart in a table. */
+static const char *short_fingerprint(const char *fp, char *buf, size_t cap)
+{
+	if (fp == NULL || strlen(fp) <= 19)
+		return fp;
+	snprintf(buf, cap, "%.19s...", fp);
+	return buf;
+}
+
+static int device_list(struct wfmctl *ctx, int argc, char **argv)
+{
+	static const char *const headers[] = { "ID", "STATE", "VENDOR", "MODEL", "SERIAL",
+					       "FINGERPRINT", "CREATED", "LAST SEEN" };
+	const char *state = NULL;
+	struct wfmctl_opt opts[] = { { "state", &state, NULL }, { NULL, NULL, NULL } };
+	struct wfmctl_table *table = NULL;
+	json_t *resp = NULL, *items, *d;
+	char *raw = NULL, *path = NULL, fp[32];
+	int npos, ret, known = 0;
+	size_t i;
+
+	ret = wfmctl_parse_args(ctx, argc, argv, opts, NULL, 0, &npos);
+	if (ret != 0 || ctx->help)
+		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_device_commands[0]);
+	if (state != NULL) {
+		for (i = 0; i < sizeof(device_states) / sizeof(device_states[0]); i++)
+			known |= strcmp(state, device_states[i]) == 0;
+		if (!known)
+			return wfmctl_usage_error(ctx, "--state must be pending, active, rejected "
+						  "or revoked");
+		if (asprintf(&path, "%s?state=%s", DEVICES_PATH, state) < 0)
+			return wfmctl_fail(ctx, "out of memory");
+	}
+	ret = wfmctl_call(ctx, "GET", path != NULL ? path : DEVICES_PATH, NULL, &resp, &raw);
+	if (ret != 0)
+		goto out;
+	if (ctx->json) {
+		wfmctl_print_raw(raw);
+		goto out;
+	}
+	items = wfmctl_json_items(resp);
+	if (items == NULL) {
+		ret = wfmctl_fail(ctx, "the server's answer holds no list");
+		goto out;
+	}
+	if (json_array_size(items) == 0) {
+		if (state != NULL)
+			printf("No %s devices.\n", state);
+		else
+			printf("No devices yet.\n");
+		goto out;
+	}
+	table = wfmctl_table_new(8, headers);
+	if (table == NULL) {
+		ret = wfmctl_fail(ctx, "out of memory");
+		goto out;
+	}
+	json_array_foreach(items, i, d) {
+		const char *last = wfmctl_json_str(d, "lastSeenAt");
+		const char *row[8] = {
+			wfmctl_json_str(d, "id"),
+			wfmctl_json_str(d, "state"),
+			wfmctl_json_str(d, "vendor"),
+			wfmctl_json_str(d, "modelNumber"),
+			wfmctl_json_str(d, "serialNumber"),
+			short_fingerprint(wfmctl_json_str(d, "certificateFingerprint"), fp,
+					  sizeof(fp)),
+			wfmctl_json_str(d, "createdAt"),
+			last != NULL ? last : "never",
+		};
+
+		if (wfmctl_table_add(table, row) != 0) {
+			ret = wfmctl_fail(ctx, "out of memory");
+			goto out;
+		}
+	}
+	wfmctl_table_print(table);
+out:
+	wfmctl_table_free(table);
+	free(path);
+	free(raw);
+	json_decref(resp);
+	return ret;
+}
+
+/* "standalone device, cluster worker" */
+static char *join_strings(json_t *arr)
+{
+	char *out = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&out, &len);
+	json_t *v;
+
+	if (f == NULL)
+		return NULL;
+	json_array_foreach(arr, i, v) {
+		if (json_is_string(v))
+			fprintf(f, "%s%s", i > 0 ? ", " : "", json_string_value(v));
+	}
+	fclose(f);
+	return out;
+}
+
+/* A capability member as text: strings as is, numbers with the default unit. */
+static const char *quantity(json_t *obj, const char *key, const char *unit, char *buf,
+			    size_t cap)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_number(v)) {
+		snprintf(buf, cap, "%g %s", json_number_value(v), unit);
+		return buf;
+	}
+	return NULL;
+}
+
+static void print_named_items(const char *label, json_t *arr)
+{
+	json_t *item;
+	size_t i;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return;
+	printf("  %s:\n", label);
+	json_array_foreach(arr, i, item) {
+		const char *model = wfmctl_json_str(item, "modelNumber");
+
+		printf("    - %s (%s%s%s)\n",
+		       wfmctl_json_str(item, "name") ? wfmctl_json_str(item, "name") : "?",
+		       wfmctl_json_str(item, "type") ? wfmctl_json_str(item, "type") : "?",
+		       model != NULL ? ", " : "", model != NULL ? model : "");
+	}
+}
+
+static void print_capabilities(json_t *caps)
+{
+	json_t *props, *res, *cpu;
+	char buf[64], *roles = NULL;
+	size_t i;
+
+	printf("\nCapabilities:\n");
+	if (caps == NULL || json_is_null(caps)) {
+		printf("  not reported yet\n");
+		return;
+	}
+	props = json_object_get(caps, "properties");
+	if (!json_is_object(props)) {
+		printf("  (no properties)\n");
+		return;
+	}
+	res = json_object_get(props, "resources");
+	wfmctl_kv(KV_WIDTH, "id", wfmctl_json_str(props, "id"));
+	if (json_is_array(json_object_get(props, "roles")))
+		roles = join_strings(json_object_get(props, "roles"));
+	wfmctl_kv(KV_WIDTH, "roles", roles);
+	free(roles);
+	wfmctl_kv(KV_WIDTH, "memory", quantity(res, "memory", "GB", buf, sizeof(buf)));
+	wfmctl_kv(KV_WIDTH, "storage", quantity(res, "storage", "GB", buf, sizeof(buf)));
+	json_array_foreach(json_object_get(res, "cpus"), i, cpu) {
+		const char *arch = wfmctl_json_str(cpu, "architecture");
+		json_t *cores = json_object_get(cpu, "cores");
+		char line[160], freq[64];
+		const char *f = quantity(cpu, "frequency", "GHz", freq, sizeof(freq));
+
+		if (arch == NULL)
+			arch = wfmctl_json_str(cpu, "cpuArchitecture");
+		snprintf(line, sizeof(line), "%s, %lld cores%s%s", arch != NULL ? arch : "?",
+			 json_is_integer(cores) ? (long long)json_integer_value(cores) : 0LL,
+			 f != NULL ? ", " : "", f != NULL ? f : "");
+		snprintf(buf, sizeof(buf), "cpu %zu", i);
+		wfmctl_kv(KV_WIDTH, buf, line);
+	}
+	print_named_items("peripherals", json_object_get(props, "peripherals"));
+	print_named_items("peripherals", json_object_get(res, "peripherals"));
+	print_named_items("interfaces", json_object_get(props, "interfaces"));
+	print_named_items("interfaces", json_object_get(res, "interfaces"));
+}
+
+static int print_deployments(json_t *deployments)
+{
+	static const char *const headers[] = { "DEPLOYMENT", "STATE", "UPDATED", "ERROR" };
+	struct wfmctl_table *table;
+	json_t *d;
+	size_t i;
+
+	printf("\nDeployments:\n");
+	if (!json_is_array(deployments) || json_array_size(deployments) == 0) {
+		printf("  none\n");
+		return 0;
+	}
+	table = wfmctl_table_new(4, headers);
+	if (table == NULL)
+		return -1;
+	json_array_foreach(deployments, i, d) {
+		json_t *status = json_object_get(d, "status");
+		json_t *error = json_object_get(status, "error");
+		const char *id = wfmctl_json_str(d, "deploymentId");
+		const char *state = wfmctl_json_str(d, "state");
+		const char *updated = wfmctl_json_str(d, "receivedAt");
+		const char *row[4];
+
+		if (id == NULL)
+			id = wfmctl_json_str(d, "id");
+		if (state == NULL)
+			state = wfmctl_json_str(status, "state");
+		if (updated == NULL)
+			updated = wfmctl_json_str(d, "updatedAt");
+		row[0] = id;
+		row[1] = state;
+		row[2] = updated;
+		row[3] = wfmctl_json_str(error, "message");
+		if (wfmctl_table_add(table, row) != 0) {
+			wfmctl_table_free(table);
+			return -1;
+		}
+	}
+	wfmctl_table_print(table);
+	wfmctl_table_free(table);
+	return 0;
+}
+
+static const char *const shown_members[] = {
+	"id", "state", "vendor", "modelNumber", "serialNumber", "certificateFingerprint",
+	"createdAt", "lastSeenAt", "capabilities", "deployments", "certificate",
+};
+
+static int device_show(struct wfmctl *ctx, int argc, char **argv)
+{
+	char *pos[1], *path = NULL, *raw = NULL, buf[64];
+	json_t *resp = NULL, *v;
+	const char *key;
+	int npos, ret;
+
+	ret = wfmctl_parse_args(ctx, argc, argv, NULL, pos, 1, &npos);
+	if (ret != 0 || ctx->help)
+		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_device_commands[1]);
+	if (npos != 1)
+		return wfmctl_usage_error(ctx, "which device? give its ID");
+	path = wfmctl_path_join(DEVICES_PATH, pos[0]);
+	if (path == NULL)
+		return wfmctl_fail(ctx, "out of memory");
+	ret = wfmctl_call(ctx, "GET", path, NULL, &resp, &raw);
+	if (ret != 0)
+		goto out;
+	if (ctx->json) {
+		wfmctl_print_raw(raw);
+		goto out;
+	}
+	if (!json_is_object(resp)) {
+		ret = wfmctl_fail(ctx, "the server's answer is not a device");
+		goto out;
+	}
+	printf("Device %s\n", wfmctl_json_str(resp, "id") ? wfmctl_json_str(resp, "id") : pos[0]);
+	wfmctl_kv(KV_WIDTH, "state", wfmctl_json_str(resp, "state"));
+	wfmctl_kv(KV_WIDTH, "vendor", wfmctl_json_str(resp, "vendor"));
+	wfmctl_kv(KV_WIDTH, "model number", wfmctl_json_str(resp, "modelNumber"));
+	wfmctl_kv(KV_WIDTH, "serial number", wfmctl_json_str(resp, "serialNumber"));
+	wfmctl_kv(KV_WIDTH, "fingerprint", wfmctl_json_str(resp, "certificateFingerprint"));
+	wfmctl_kv(KV_WIDTH, "created", wfmctl_json_str(resp, "createdAt"));
+	wfmctl_kv(KV_WIDTH, "last seen", wfmctl_json_str(resp, "lastSeenAt") != NULL
+						 ? wfmctl_json_str(resp, "lastSeenAt") : "never");
+	/* Whatever else the server tells about the device, as it names it. */
+	json_object_foreach(resp, key, v) {
+		int shown = 0;
+
+		for (size_t i = 0; i < sizeof(shown_members) / sizeof(shown_members[0]); i++)
+			shown |= strcmp(key, shown_members[i]) == 0;
+		if (!shown && !json_is_object(v) && !json_is_array(v) && !json_is_null(v))
+			wfmctl_kv(KV_WIDTH, key, wfmctl_json_text(resp, key, buf, sizeof(buf)));
+	}
+	print_capabilities(json_object_get(resp, "capabilities"));
+	if (print_deployments(json_object_get(resp, "deployments")) != 0)
+		ret = wfmctl_fail(ctx, "out of memory");
+out:
+	free(path);
+	free(raw);
+	json_decref(resp);
+	return ret;
+}
+
+/* approve, reject and revoke: one call, then the device's new state when the server says. */
+static int device_action(struct wfmctl *ctx, int argc, char **argv, int index,
+			 const char *method, const char *suffix, const char *done)
+{
+	char *pos[1], *path = NULL, *full = NULL, *raw = NULL;
+	json_t *resp = NULL;
+	const char *state;
+	int npos, ret;
+
+	ret = wfmctl_parse_args(ctx, argc, argv, NULL, pos, 1, &npos);
+	if (ret != 0 || ctx->help)
+		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_device_commands[index]);
+	if (npos != 1)
+		return wfmctl_usage_error(ctx, "which device? give its ID");
+	path = wfmctl_path_join(DEVICES_PATH, pos[0]);
+	if (path == NULL || asprintf(&full, "%s%s", path, suffix) < 0) {
+		full = NULL;
+		ret = wfmctl_fail(ctx, "out of memory");
+		goto out;
+	}
+	ret = wfmctl_call(ctx, method, full, NULL, &resp, &raw);
+	if (ret != 0)
+		goto out;
+	if (ctx->json) {
+		wfmctl_print_raw(raw);
+		goto out;
+	}
+	state = wfmctl_json_str(resp, "state");
+	if (state != NULL)
+		printf("%s device %s (state: %s).\n", done, pos[0], state);
+	else
+		printf("%s device %s.\n", done, pos[0]);
+out:
+	free(path);
+	free(full);
+	free(raw);
+	json_decref(resp);
+	return ret;
+}
+
+static int device_approve(struct wfmctl *ctx, int argc, char **argv)
+{
+	return device_action(ctx, argc, argv, 2, "POST", "/approve", "Approved");
+}
+
+static int device_reject(struct wfmctl *ctx, int argc, char **argv)
+{
+	return device_action(ctx, argc, argv, 3, "POST", "/reject", "Rejected");
+}
+
+static int device_revoke(struct wfmctl *ctx, int argc, char **argv)
+{
+	return device_action(ctx, argc, argv, 4, "DELETE", "", "Revoked");
+}
+
+const struct wfmctl_command wfmctl_device_commands[] = {
+	{ "device", "list", device_list, "list devices and pending onboarding requests",
+	  list_help },
+	{ "device", "show", device_show, "show a device, its capabilities and deployments",
+	  show_help },
+	{ "device", "approve", device_approve, "approve a pending onboarding request",
+	  approve_help },
+	{ "device", "reject", device_reject, "reject a pending onboarding request", reject_help },
+	{ "device", "revoke", device_revoke, "revoke a device and all its credentials",
+	  revoke_help },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
