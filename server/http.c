@@ -598,12 +598,13 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, u
 void http_server_stop(struct http_server *srv)
 {
 	const union MHD_DaemonInfo *di;
+	MHD_socket lsock;
 	int waited = 0;
 
 	if (srv == NULL)
 		return;
 	/* Stop accepting; give requests in flight a moment to finish. */
-	MHD_quiesce_daemon(srv->daemon);
+	lsock = MHD_quiesce_daemon(srv->daemon);
 	while (waited < DRAIN_WAIT_MS) {
 		di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 		if (di == NULL || di->num_connections == 0)
@@ -612,5 +613,7 @@ void http_server_stop(struct http_server *srv)
 		waited += 50;
 	}
 	MHD_stop_daemon(srv->daemon);
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
 	free(srv);
 }
