@@ -144,7 +144,7 @@ int http_respond_json(struct http_request *req, struct http_response *resp, unsi
 
 	if (obj == NULL)
 		return http_fail_error(req, MARGO_ENOMEM, NULL);
-	text = json_dumps(obj, JSON_COMPACT);
+	text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(obj);
 	if (text == NULL)
 		return http_fail_error(req, MARGO_ENOMEM, NULL);

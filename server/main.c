@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -215,6 +216,9 @@ static int cmd_serve(const struct options *o)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Everything wfmd creates (database, WAL, keys) is for its own user only; files meant
+	 * to be shared (ca.crt, server.crt, public-url) get explicit modes. */
+	umask(077);
 
 	if (datadir_open(o->data_dir, names, nnames, &dd, &err) < 0) {
 		fprintf(stderr, "wfmd: data directory %s: %s\n", o->data_dir, err.message);
