@@ -748,7 +748,8 @@ static const char sql_onb_find_device[] =
 static const char sql_onb_prereg[] =
 	"SELECT 1 FROM preregistered_certs WHERE fingerprint = :fp";
 static const char sql_onb_token[] =
-	"SELECT id, auto_approve FROM enrollment_tokens WHERE hash = :hash";
+	"SELECT id, auto_approve, revoked = 0 AND uses < max_uses AND expires_at > :now"
+	" FROM enrollment_tokens WHERE hash = :hash";
 static const char sql_onb_token_use[] =
 	"UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = :id AND revoked = 0"
 	" AND uses < max_uses AND expires_at > :now";
@@ -943,7 +944,7 @@ int store_onboard(store *st, const struct store_onboard_in *in, struct store_onb
 	sqlite3_stmt *s;
 	char state[16] = "";
 	char token_id[MARGO_UUID_LEN] = "";
-	int exists = 0, first_used = 0, prereg = 0, auto_approve = 0;
+	int exists = 0, first_used = 0, prereg = 0, auto_approve = 0, usable = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -1005,17 +1006,26 @@ int store_onboard(store *st, const struct store_onboard_in *in, struct store_onb
 	if (in->enrollment_token_hash != NULL) {
 		PREPARE(s, sql_onb_token);
 		BIND(bind_text(s, ":hash", in->enrollment_token_hash));
+		BIND(bind_int(s, ":now", in->now));
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW) {
 			copy_text(token_id, sizeof(token_id), col_text(s, 0));
 			auto_approve = sqlite3_column_int(s, 1) != 0;
+			usable = sqlite3_column_int(s, 2) != 0;
 		}
 		sqlite3_reset(s);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 			rc = db_fail(c->db, err, "enrollment token");
 			goto out;
 		}
-		if (token_id[0] != '\0') {
+		/* A device already waiting repeats its request: unless the token approves it now,
+		 * it keeps its place without spending (or failing on) the token. */
+		if (exists && strcmp(state, "pending") == 0 && !(usable && auto_approve)) {
+			out->reason = "pending-repeat";
+			rc = onboard_pending(c, in, exists, state, out, err);
+			goto out;
+		}
+		if (token_id[0] != '\0' && usable) {
 			/* Counted here, in the transaction that records the device. */
 			PREPARE(s, sql_onb_token_use);
 			BIND(bind_text(s, ":id", token_id));
@@ -1023,6 +1033,8 @@ int store_onboard(store *st, const struct store_onboard_in *in, struct store_onb
 			EXEC(s);
 			if (sqlite3_changes(c->db) != 1)
 				token_id[0] = '\0';
+		} else {
+			token_id[0] = '\0';
 		}
 		if (token_id[0] == '\0') {
 			out->result = STORE_ONBOARD_TOKEN_INVALID;

@@ -271,6 +271,12 @@ static void test_pending_expiry_and_repeat(void **state)
 	assert_string_equal(out.request_id, req);
 	assert_int_equal(store_poll(f->st, req, "poll-new", "s", T0 + 11, &pr, dev, &err), 0);
 	assert_int_equal(pr, STORE_POLL_PENDING);
+	/* ... also when it repeats with a token that is unknown or used up by now. */
+	onboard_in(&in, 5, "unknown-token", T0 + 10, b);
+	in.poll_token_hash = "poll-new";
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_PENDING);
+	assert_string_equal(out.request_id, req);
 	assert_int_equal(store_device_list(f->st, NULL, T0 + 11, &devs, &n, &err), 0);
 	assert_int_equal(n, 1);
 	store_devices_free(devs, n);
