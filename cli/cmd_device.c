@@ -197,13 +197,16 @@ static void print_named_items(const char *label, json_t *arr)
 	}
 }
 
-static void print_capabilities(json_t *caps)
+static void print_capabilities(json_t *caps, const char *updated_at)
 {
 	json_t *props, *res, *cpu;
 	char buf[64], *roles = NULL;
 	size_t i;
 
-	printf("\nCapabilities:\n");
+	if (updated_at != NULL)
+		printf("\nCapabilities (reported %s):\n", updated_at);
+	else
+		printf("\nCapabilities:\n");
 	if (caps == NULL || json_is_null(caps)) {
 		printf("  not reported yet\n");
 		return;
@@ -286,7 +289,8 @@ static int print_deployments(json_t *deployments)
 
 static const char *const shown_members[] = {
 	"id", "state", "vendor", "modelNumber", "serialNumber", "certificateFingerprint",
-	"createdAt", "lastSeenAt", "capabilities", "deployments", "certificate",
+	"createdAt", "lastSeenAt", "capabilities", "deployments", "certificate", "keyId",
+	"firstAuthAt", "capabilitiesUpdatedAt",
 };
 
 static int device_show(struct wfmctl *ctx, int argc, char **argv)
@@ -324,6 +328,10 @@ static int device_show(struct wfmctl *ctx, int argc, char **argv)
 	wfmctl_kv(KV_WIDTH, "created", wfmctl_json_str(resp, "createdAt"));
 	wfmctl_kv(KV_WIDTH, "last seen", wfmctl_json_str(resp, "lastSeenAt") != NULL
 						 ? wfmctl_json_str(resp, "lastSeenAt") : "never");
+	wfmctl_kv(KV_WIDTH, "key id", wfmctl_json_str(resp, "keyId"));
+	wfmctl_kv(KV_WIDTH, "first token", wfmctl_json_str(resp, "firstAuthAt") != NULL
+						   ? wfmctl_json_str(resp, "firstAuthAt")
+						   : "credentials not used yet");
 	/* Whatever else the server tells about the device, as it names it. */
 	json_object_foreach(resp, key, v) {
 		int shown = 0;
@@ -333,7 +341,8 @@ static int device_show(struct wfmctl *ctx, int argc, char **argv)
 		if (!shown && !json_is_object(v) && !json_is_array(v) && !json_is_null(v))
 			wfmctl_kv(KV_WIDTH, key, wfmctl_json_text(resp, key, buf, sizeof(buf)));
 	}
-	print_capabilities(json_object_get(resp, "capabilities"));
+	print_capabilities(json_object_get(resp, "capabilities"),
+			   wfmctl_json_str(resp, "capabilitiesUpdatedAt"));
 	if (print_deployments(json_object_get(resp, "deployments")) != 0)
 		ret = wfmctl_fail(ctx, "out of memory");
 out:

@@ -115,7 +115,7 @@ void wfmctl_kv(int width, const char *label, const char *value);
 /* Helpers to read members of server JSON for display (NULL/"-" when absent). */
 const char *wfmctl_json_str(json_t *obj, const char *key);
 /* A member as display text whatever its type: strings as is, numbers and booleans printed,
- * null and absent as NULL. Newly allocated in buf (size cap). */
+ * null and absent as NULL. Numbers and booleans are written into buf (size cap). */
 const char *wfmctl_json_text(json_t *obj, const char *key, char *buf, size_t cap);
 /* The list inside a list response: {"items": [...]} or a bare array; NULL otherwise. */
 json_t *wfmctl_json_items(json_t *doc);
