@@ -53,17 +53,17 @@ e2e_step "help and version"
 ctl --help
 expect_ok "--help"
 assert_match "$CTL_OUT" "Usage: wfmctl" "--help shows usage"
+MAIN_HELP=$CTL_OUT
 for cmd in "enrollment create" "enrollment list" "enrollment revoke" "cert add" "cert list" \
 	"cert remove" "device list" "device show" "device approve" "device reject" "device revoke"; do
-	assert_match "$CTL_OUT" "  $cmd " "--help lists $cmd"
+	assert_match "$MAIN_HELP" "  $cmd " "--help lists $cmd"
 	# shellcheck disable=SC2086
 	ctl $cmd --help
 	expect_ok "$cmd --help"
 	assert_match "$CTL_OUT" "Usage: wfmctl $cmd" "$cmd --help: usage line"
 	assert_match "$CTL_OUT" "Example" "$cmd --help: examples"
 done
-ctl --help
-if [[ "$CTL_OUT" == *deploy* ]]; then
+if [[ "$MAIN_HELP" =~ (^|$'\n')\ +(deploy|undeploy)\  ]]; then
 	fail "--help lists deploy commands that do not exist yet"
 else
 	pass "--help lists no deploy commands"
@@ -295,7 +295,7 @@ assert_match "$CTL_OUT" "^Device $D1" "device show title"
 assert_match "$CTL_OUT" "state: +active" "device show: state"
 assert_match "$CTL_OUT" "serial number: +SN-d1" "device show: serial"
 assert_match "$CTL_OUT" "fingerprint: +$D1_FP" "device show: full fingerprint"
-assert_match "$CTL_OUT" "Capabilities:" "device show: capabilities section"
+assert_match "$CTL_OUT" "Capabilities \(reported [0-9T:Z-]+\):" "device show: capabilities section"
 assert_match "$CTL_OUT" "roles: +Standalone Device" "device show: roles"
 assert_match "$CTL_OUT" "x86_64, 4 cores, 2.4 GHz" "device show: cpu"
 assert_match "$CTL_OUT" "memory: +8 GB" "device show: memory"
