@@ -448,6 +448,21 @@ json_length() {
 	"$JSON_GET" --length "${2:-$HTTP_BODY_FILE}" "$1"
 }
 
+# json_index ARRAY_POINTER FIELD VALUE [FILE]: prints the first index i whose
+# ARRAY_POINTER/i/FIELD equals VALUE (status 1 and "-1" when none).
+json_index() {
+	local f=${4:-$HTTP_BODY_FILE} n i
+	n=$("$JSON_GET" --length "$f" "$1" 2>/dev/null) || n=0
+	for ((i = 0; i < n; i++)); do
+		if [[ "$("$JSON_GET" "$f" "$1/$i/$2" 2>/dev/null)" == "$3" ]]; then
+			echo "$i"
+			return 0
+		fi
+	done
+	echo -1
+	return 1
+}
+
 # json_quote FILE: prints the file's text as a JSON string literal (quotes included).
 json_quote() {
 	"$JSON_GET" --quote "$1"
@@ -525,6 +540,17 @@ assert_status() {
 	fi
 }
 
+# assert_status_any "CODE CODE..." [MESSAGE]: the status is one of the codes (only where
+# API.md and docs/wfmd.md leave the choice open).
+assert_status_any() {
+	if [[ " $1 " == *" $HTTP_STATUS "* ]]; then
+		pass "${2:-$HTTP_METHOD $HTTP_PATH -> $HTTP_STATUS (one of $1)}"
+	else
+		fail "${2:-$HTTP_METHOD $HTTP_PATH}: expected status one of $1, got $HTTP_STATUS"
+		_e2e_response_summary
+	fi
+}
+
 # assert_content_type MEDIA_TYPE [MESSAGE]: the media type (parameters ignored).
 assert_content_type() {
 	local mt
@@ -571,7 +597,7 @@ assert_json() {
 	elif [[ "$v" == "$2" ]]; then
 		pass "$HTTP_METHOD $HTTP_PATH: $1 == $2"
 	else
-		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 is '$v', expected '$2'"
+		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 is '${v:0:200}', expected '$2'"
 	fi
 }
 
@@ -585,7 +611,7 @@ assert_json_match() {
 	elif [[ "$v" =~ $2 ]]; then
 		pass "$HTTP_METHOD $HTTP_PATH: $1 ~ /$2/"
 	else
-		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 is '$v', expected /$2/"
+		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 is '${v:0:200}', expected /$2/"
 	fi
 }
 
@@ -609,7 +635,7 @@ assert_json_type() {
 assert_json_absent() {
 	local f=${2:-$HTTP_BODY_FILE}
 	if "$JSON_GET" --type "$f" "$1" >/dev/null 2>&1; then
-		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 present ($("$JSON_GET" "$f" "$1")), expected absent"
+		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 present, expected absent"
 	else
 		pass "$HTTP_METHOD $HTTP_PATH: no $1"
 	fi
@@ -660,7 +686,7 @@ assert_no_secrets_in() {
 		if [[ ! -s "$T/secrets.list" ]]; then
 			fail "no secrets recorded to look for in $(basename "$f")"
 		elif grep -q -F -f "$T/secrets.list" "$f"; then
-			fail "a secret appears in $(basename "$f"): $(grep -n -o -F -f "$T/secrets.list" "$f" | head -3 | cut -c1-20)..."
+			fail "a secret appears in $(basename "$f") at line(s) $(grep -n -F -f "$T/secrets.list" "$f" | cut -d: -f1 | head -5 | tr '\n' ' ')"
 		else
 			pass "none of $n secrets appears in $(basename "$f")"
 		fi
@@ -936,4 +962,20 @@ device_onboard() {
 	assert_status 201 "onboard $name"
 	device_token "$name"
 	assert_status 200 "access token for $name"
+}
+
+# device_admin_lookup NAME [FIELD]: looks NAME's certificate up in GET /admin/v1/devices and
+# prints FIELD (default id) of the matching entries, one a line (several when the same
+# certificate were listed twice, which must not happen). Clobbers HTTP_*.
+device_admin_lookup() {
+	local fp field=${2:-id} n i
+	fp=$(device_fingerprint "$1")
+	admin_http GET /admin/v1/devices
+	[[ "$HTTP_STATUS" == 200 ]] || return 0
+	n=$(json_length /items 2>/dev/null) || n=0
+	for ((i = 0; i < n; i++)); do
+		if [[ "$(json_get "/items/$i/certificateFingerprint")" == "$fp" ]]; then
+			json_get "/items/$i/$field" || true
+		fi
+	done
 }
