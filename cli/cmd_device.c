@@ -261,12 +261,20 @@ static int print_deployments(json_t *deployments)
 		return -1;
 	json_array_foreach(deployments, i, d) {
 		json_t *status = json_object_get(d, "status");
-		json_t *error = json_object_get(status, "error");
+		json_t *error;
+		const char *message;
 		const char *id = wfmctl_json_str(d, "deploymentId");
 		const char *state = wfmctl_json_str(d, "state");
 		const char *updated = wfmctl_json_str(d, "receivedAt");
 		const char *row[4];
 
+		/* "status" may be the whole DeploymentStatus document or just its status. */
+		if (json_is_object(json_object_get(status, "status")))
+			status = json_object_get(status, "status");
+		error = json_object_get(status, "error");
+		message = wfmctl_json_str(error, "message");
+		if (message == NULL || *message == '\0')
+			message = wfmctl_json_str(error, "code");
 		if (id == NULL)
 			id = wfmctl_json_str(d, "id");
 		if (state == NULL)
@@ -276,13 +284,13 @@ static int print_deployments(json_t *deployments)
 		row[0] = id;
 		row[1] = state;
 		row[2] = updated;
-		row[3] = wfmctl_json_str(error, "message");
+		row[3] = message;
 		if (wfmctl_table_add(table, row) != 0) {
 			wfmctl_table_free(table);
 			return -1;
 		}
 	}
-	wfmctl_table_print(table);
+	wfmctl_table_print_indented(table, 2);
 	wfmctl_table_free(table);
 	return 0;
 }

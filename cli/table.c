@@ -89,6 +89,11 @@ size_t wfmctl_table_rows(const struct wfmctl_table *t)
 
 void wfmctl_table_print(const struct wfmctl_table *t)
 {
+	wfmctl_table_print_indented(t, 0);
+}
+
+void wfmctl_table_print_indented(const struct wfmctl_table *t, int indent)
+{
 	size_t *w = calloc(t->ncols, sizeof(*w));
 
 	if (w == NULL)
@@ -102,6 +107,7 @@ void wfmctl_table_print(const struct wfmctl_table *t)
 		}
 	}
 	for (size_t r = 0; r <= t->nrows; r++) {
+		printf("%*s", indent, "");
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *s = t->cells[r * t->ncols + c];
 

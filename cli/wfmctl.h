@@ -106,6 +106,8 @@ struct wfmctl_table *wfmctl_table_new(size_t ncols, const char *const *headers);
 int wfmctl_table_add(struct wfmctl_table *t, const char *const *cells);
 /* Prints the table aligned, two spaces between columns, to stdout. */
 void wfmctl_table_print(const struct wfmctl_table *t);
+/* The same, each line indented by indent spaces. */
+void wfmctl_table_print_indented(const struct wfmctl_table *t, int indent);
 size_t wfmctl_table_rows(const struct wfmctl_table *t);
 void wfmctl_table_free(struct wfmctl_table *t);
 

@@ -372,6 +372,28 @@ assert_eq "$(json_length /items "$T/ctl.out")" 2 "two certificates (--json)"
 
 onboard_request d2
 assert_status 201 "a pre-registered certificate onboards without a token"
+D2=$(device_client_id d2)
+
+# Deployment status reported by d2 shows up in 'device show'.
+device_token d2
+assert_status 200 "d2 gets an access token"
+DEP=7d1c5e2a-0f3b-4c6d-8e9f-a0b1c2d3e4f5
+cat >"$T/status.json" <<EOF
+{"apiVersion": "deployment.margo/v1alpha1", "kind": "DeploymentStatus", "deploymentId": "$DEP",
+ "status": {"state": "failed", "error": {"code": "E42", "message": "image pull failed"}},
+ "components": [{"name": "web", "state": "Failed"}]}
+EOF
+device_http d2 POST "/device/$D2/deployment/$DEP/status" -H 'Content-Type: application/json' \
+	--data-binary "@$T/status.json"
+assert_status 201 "d2 reports a deployment status"
+dctl device show "$D2"
+expect_ok "device show with a deployment"
+assert_match "$CTL_OUT" $'Deployments:\n  ?DEPLOYMENT +STATE +UPDATED +ERROR\n' "deployments table header"
+assert_match "$CTL_OUT" "$DEP +Failed +[0-9T:Z-]+ +image pull failed" "deployment row: canonical state, error"
+assert_match "$CTL_OUT" "Capabilities:"$'\n'"  not reported yet" "no capabilities yet"
+dctl --json device show "$D2"
+assert_eq "$(json_get /deployments/0/status/status/error/code "$T/ctl.out")" E42 \
+	"--json show: the stored status document"
 
 # Remove accepts the openssl form: upper case, ':' between bytes, no prefix.
 D3_OPENSSL=$(openssl x509 -in "$T/d3.crt" -noout -fingerprint -sha256 | sed 's/.*=//')
