@@ -283,8 +283,13 @@ static int set_method(CURL *curl, const char *method, const void *body, size_t b
 		return MARGO_EINVAL;
 	if (strcmp(method, "HEAD") == 0)
 		return curl_easy_setopt(curl, CURLOPT_NOBODY, 1L) == CURLE_OK ? 0 : MARGO_EINVAL;
-	if (body == NULL && (strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0)) {
+	if (body == NULL && strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0 &&
+	    strcmp(method, "PATCH") != 0) {
+		/* No body: GET machinery, with the verb replaced below when it is not GET. */
 		cc = curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+		if (cc == CURLE_OK && strcmp(method, "GET") != 0)
+			cc = curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+		return cc == CURLE_OK ? MARGO_OK : MARGO_EINVAL;
 	} else {
 		/* POST machinery sends the body (possibly empty, with Content-Length: 0). */
 		cc = curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -294,7 +299,7 @@ static int set_method(CURL *curl, const char *method, const void *body, size_t b
 		if (cc == CURLE_OK)
 			cc = curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body != NULL ? body : "");
 	}
-	if (cc == CURLE_OK && strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+	if (cc == CURLE_OK && strcmp(method, "POST") != 0)
 		cc = curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	return cc == CURLE_OK ? MARGO_OK : MARGO_EINVAL;
 }

@@ -451,12 +451,26 @@ static void test_get_post_and_keepalive(void **state)
 	assert_int_equal(margo_http_request(c, "DELETE", u, NULL, 0, NULL, 0, &r, &err), MARGO_OK);
 	assert_string_equal(r.body, "DELETE ");
 	margo_http_response_free(&r);
+	/* A body with any verb is sent with that verb; PUT without a body sends an empty one. */
+	assert_int_equal(margo_http_request(c, "GET", u, NULL, 0, "q", 1, &r, &err), MARGO_OK);
+	assert_string_equal(r.body, "GET q");
+	margo_http_response_free(&r);
+	assert_int_equal(margo_http_request(c, "DELETE", u, NULL, 0, "why", 3, &r, &err), MARGO_OK);
+	assert_string_equal(r.body, "DELETE why");
+	margo_http_response_free(&r);
+	assert_int_equal(margo_http_request(c, "PUT", u, NULL, 0, NULL, 0, &r, &err), MARGO_OK);
+	assert_string_equal(r.body, "PUT ");
+	margo_http_response_free(&r);
+	assert_non_null(strstr(good_srv.last_request, "Content-Length: 0"));
+	assert_int_equal(margo_http_request(c, "OPTIONS", u, NULL, 0, NULL, 0, &r, &err), MARGO_OK);
+	assert_string_equal(r.body, "OPTIONS ");
+	margo_http_response_free(&r);
 	/* Back to GET after a custom verb on the same handle. */
 	assert_int_equal(margo_http_request(c, "GET", u, NULL, 0, NULL, 0, &r, &err), MARGO_OK);
 	assert_string_equal(r.body, "GET ");
 	margo_http_response_free(&r);
 
-	/* Six requests, one TLS connection. */
+	/* Ten requests, one TLS connection. */
 	assert_int_equal(server_accepted(&good_srv) - before, 1);
 	margo_http_client_free(c);
 }
