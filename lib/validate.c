@@ -70,26 +70,36 @@ const char *margo_deployment_state_canonical(const char *state)
 	return NULL;
 }
 
-/* JSON pointer (RFC 6901) of member name below base: '~' becomes "~0", '/' becomes "~1". */
-static void ptr_member(char out[PTR_MAX], const char *base, const char *name)
+void margo_json_pointer_append(char *out, size_t cap, const char *base, const char *token)
 {
-	int r = snprintf(out, PTR_MAX, "%s/", base);
-	size_t n = r < 0 ? 0 : (size_t)r;
+	int r;
+	size_t n;
 
-	if (n >= PTR_MAX)
+	if (cap == 0)
 		return;
-
-	for (const char *p = name; *p != '\0' && n + 3 < PTR_MAX; p++) {
+	r = snprintf(out, cap, "%s/", base);
+	n = r < 0 ? 0 : (size_t)r;
+	if (n >= cap)
+		return;
+	/* An escape is written whole or not at all. */
+	for (const char *p = token; *p != '\0'; p++) {
 		if (*p == '~' || *p == '/') {
+			if (n + 2 >= cap)
+				break;
 			out[n++] = '~';
 			out[n++] = *p == '~' ? '0' : '1';
 		} else {
+			if (n + 1 >= cap)
+				break;
 			out[n++] = *p;
 		}
 	}
-	if (n >= PTR_MAX)
-		n = PTR_MAX - 1;
 	out[n] = '\0';
+}
+
+static void ptr_member(char out[PTR_MAX], const char *base, const char *name)
+{
+	margo_json_pointer_append(out, PTR_MAX, base, name);
 }
 
 static void ptr_index(char out[PTR_MAX], const char *base, size_t i)

@@ -28,6 +28,11 @@ void margo_validation_add(struct margo_validation *v, const char *field, const c
 /* The errors as a new JSON array [{"field": ..., "message": ...}] (caller json_decref()s). */
 json_t *margo_validation_to_json(const struct margo_validation *v);
 
+/* Writes into out (capacity cap, always NUL-terminated, cut short when too long) the JSON
+ * pointer of member or index token below base: base + "/" + token with '~' escaped as "~0" and
+ * '/' as "~1" (RFC 6901). base "" is the document root. */
+void margo_json_pointer_append(char *out, size_t cap, const char *base, const char *token);
+
 /* Validates a DeviceCapabilities document. Returns 0 when valid, MARGO_EINVAL with v filled
  * when a required member is missing or mistyped. Unknown members are allowed. */
 int margo_capabilities_validate(json_t *doc, struct margo_validation *v);

@@ -358,6 +358,28 @@ static void test_to_json(void **state)
 	json_decref(arr);
 }
 
+static void test_json_pointer(void **state)
+{
+	char out[160], small[8];
+
+	(void)state;
+	margo_json_pointer_append(out, sizeof(out), "", "properties");
+	assert_string_equal(out, "/properties");
+	margo_json_pointer_append(out, sizeof(out), "/properties", "a/b~c");
+	assert_string_equal(out, "/properties/a~1b~0c");
+	margo_json_pointer_append(out, sizeof(out), "/x", "~1");
+	assert_string_equal(out, "/x/~01");
+	margo_json_pointer_append(out, sizeof(out), "", "");
+	assert_string_equal(out, "/");
+	margo_json_pointer_append(out, sizeof(out), "/roles", "0");
+	assert_string_equal(out, "/roles/0");
+	/* Cut short, never mid-escape, always terminated. */
+	margo_json_pointer_append(small, sizeof(small), "/ab", "cd/e");
+	assert_string_equal(small, "/ab/cd");
+	margo_json_pointer_append(small, sizeof(small), "/abcdefghij", "x");
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
 static void test_state_canonical(void **state)
 {
 	(void)state;
@@ -384,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_several_problems),
 		cmocka_unit_test(test_overflow_counts_dropped),
 		cmocka_unit_test(test_to_json),
+		cmocka_unit_test(test_json_pointer),
 		cmocka_unit_test(test_state_canonical),
 	};
 
