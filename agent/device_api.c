@@ -108,6 +108,7 @@ int agent_capabilities_sync(struct agent *a, int *sent, struct margo_error *err)
 
 	*sent = 0;
 	agent_probe_options_from_config(&po, a->cfg);
+	agent_probe_options_from_state(&po, a->st.vendor, a->st.model_number, a->st.serial_number);
 	po.device_id = a->st.device_id != NULL ? a->st.device_id : a->st.client_id;
 	rc = agent_probe_capabilities(&po, &doc, err);
 	if (rc != 0)

@@ -196,8 +196,10 @@ static int cmd_capabilities(const struct agent_config *cfg)
 	int code = AGENT_EXIT_OK;
 
 	agent_probe_options_from_config(&po, cfg);
-	if (agent_state_load(cfg->state_dir, &st, &e) == 0 && st.device_id != NULL)
+	if (agent_state_load(cfg->state_dir, &st, &e) == 0) {
 		po.device_id = st.device_id;
+		agent_probe_options_from_state(&po, st.vendor, st.model_number, st.serial_number);
+	}
 	if (agent_probe_capabilities(&po, &doc, &e) != 0) {
 		code = fail(AGENT_EXIT_FAILURE, e.message);
 		goto out;

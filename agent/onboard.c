@@ -76,20 +76,15 @@ static char *summary_of(const struct margo_http_response *resp)
 }
 
 /* Builds the OnboardingRequest body (holds the enrollment token: wipe it). */
-static char *request_body(const struct agent_config *cfg, const struct agent_onboard_options *o,
+static char *request_body(const struct agent *a, const struct agent_onboard_options *o,
 			  X509 *cert, struct margo_error *err)
 {
 	struct agent_probe_options po;
 	char *pem = NULL, *b64 = NULL, *vendor = NULL, *model = NULL, *serial = NULL, *text = NULL;
 	json_t *doc = NULL;
 
-	agent_probe_options_from_config(&po, cfg);
-	if (o->vendor != NULL)
-		po.vendor = o->vendor;
-	if (o->model_number != NULL)
-		po.model_number = o->model_number;
-	if (o->serial_number != NULL)
-		po.serial_number = o->serial_number;
+	agent_probe_options_from_config(&po, a->cfg);
+	agent_probe_options_from_state(&po, a->st.vendor, a->st.model_number, a->st.serial_number);
 	if (agent_probe_identity(&po, &vendor, &model, &serial, err) != 0)
 		goto out;
 	pem = margo_cert_to_pem(cert);
@@ -165,7 +160,7 @@ static enum outcome send_request(struct agent *a, const struct agent_onboard_opt
 	json_t *doc = NULL;
 
 	*code = AGENT_EXIT_FAILURE;
-	body = request_body(a->cfg, o, cert, err);
+	body = request_body(a, o, cert, err);
 	if (url == NULL || body == NULL)
 		goto out;
 	digest = margo_content_digest(body, strlen(body));
@@ -461,6 +456,13 @@ int agent_onboard(const struct agent_config *cfg, const struct agent_onboard_opt
 	}
 	if (ensure_trust(&a, o, &code, err) != 0)
 		goto out;
+	/* --vendor/--model/--serial are kept in the state: they describe this device for good */
+	if ((o->vendor != NULL && agent_state_set(&a.st.vendor, o->vendor) != 0) ||
+	    (o->model_number != NULL && agent_state_set(&a.st.model_number, o->model_number) != 0) ||
+	    (o->serial_number != NULL && agent_state_set(&a.st.serial_number, o->serial_number) != 0)) {
+		margo_error_set(err, MARGO_ENOMEM, "out of memory");
+		goto out;
+	}
 	code = AGENT_EXIT_FAILURE;
 	if (agent_http_init(&a, err) != 0)
 		goto out;
@@ -468,8 +470,7 @@ int agent_onboard(const struct agent_config *cfg, const struct agent_onboard_opt
 		struct agent_probe_options po;
 
 		agent_probe_options_from_config(&po, cfg);
-		if (o->serial_number != NULL)
-			po.serial_number = o->serial_number;
+		agent_probe_options_from_state(&po, a.st.vendor, a.st.model_number, a.st.serial_number);
 		if (agent_probe_identity(&po, &vendor, &model, &serial, err) != 0)
 			goto out;
 	}

@@ -122,6 +122,23 @@ static double round2(double v)
 	return round(v * 100.0) / 100.0;
 }
 
+/* "8.24 GB": at most two decimals, trailing zeros dropped (no binary float noise on the
+ * wire). */
+static json_t *quantity(double v, const char *unit)
+{
+	char buf[64];
+	size_t n;
+
+	snprintf(buf, sizeof(buf), "%.2f", v);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+	snprintf(buf + n, sizeof(buf) - n, " %s", unit);
+	return json_string(buf);
+}
+
 static int is_junk(const char *s)
 {
 	for (size_t i = 0; i < sizeof(dmi_junk) / sizeof(dmi_junk[0]); i++)
@@ -442,6 +459,17 @@ void agent_probe_options_from_config(struct agent_probe_options *o, const struct
 	o->nroles = c->nroles;
 }
 
+void agent_probe_options_from_state(struct agent_probe_options *o, const char *vendor,
+				    const char *model_number, const char *serial_number)
+{
+	if (vendor != NULL)
+		o->vendor = vendor;
+	if (model_number != NULL)
+		o->model_number = model_number;
+	if (serial_number != NULL)
+		o->serial_number = serial_number;
+}
+
 int agent_probe_capabilities(const struct agent_probe_options *o, json_t **out,
 			     struct margo_error *err)
 {
@@ -464,7 +492,7 @@ int agent_probe_capabilities(const struct agent_probe_options *o, json_t **out,
 		storage = probe_storage_gb("/");
 	cpu = json_pack("{s:s, s:I}", "architecture", un.machine, "cores", (json_int_t)cores);
 	if (cpu != NULL && ghz > 0)
-		json_object_set_new(cpu, "frequency", json_real(ghz));
+		json_object_set_new(cpu, "frequency", quantity(ghz, "GHz"));
 	roles = json_array();
 	if (roles != NULL) {
 		for (size_t i = 0; i < o->nroles; i++)
@@ -482,12 +510,12 @@ int agent_probe_capabilities(const struct agent_probe_options *o, json_t **out,
 		rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
 		goto out;
 	}
-	doc = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:o, s:{s:f, s:f, s:[o]}, s:o, s:o}}",
+	doc = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:o, s:{s:o, s:o, s:[o]}, s:o, s:o}}",
 			"apiVersion", "device.margo/v1", "kind", "DeviceCapabilities",
 			"properties", "id", o->device_id != NULL ? o->device_id : serial,
 			"vendor", vendor, "modelNumber", model, "serialNumber", serial,
-			"roles", roles, "resources", "memory", probe_memory_gb(root),
-			"storage", storage, "cpus", cpu, "interfaces", ifaces,
+			"roles", roles, "resources", "memory", quantity(probe_memory_gb(root), "GB"),
+			"storage", quantity(storage, "GB"), "cpus", cpu, "interfaces", ifaces,
 			"peripherals", periph);
 	if (doc == NULL) {
 		rc = margo_error_set(err, MARGO_ENOMEM, "cannot build the capabilities document");

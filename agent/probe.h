@@ -25,6 +25,10 @@ struct agent_probe_options {
 void agent_probe_options_from_config(struct agent_probe_options *opts,
 				     const struct agent_config *c);
 
+/* Applies the identity stored by `onboard` (--vendor/--model/--serial; NULL: none). */
+void agent_probe_options_from_state(struct agent_probe_options *opts, const char *vendor,
+				    const char *model_number, const char *serial_number);
+
 /* Probes the machine. *out is a new document (caller json_decref()s) that passes
  * margo_capabilities_validate(). */
 int agent_probe_capabilities(const struct agent_probe_options *opts, json_t **out,

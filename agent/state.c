@@ -34,7 +34,8 @@ static const struct str_field str_fields[] = {
 	S("gitBranch", git_branch), S("gitUsername", git_username),
 	S("gitAccessToken", git_access_token), S("gitCredentialsUrl", git_credentials_url),
 	S("pendingRequestId", pending_request_id), S("pendingPollToken", pending_poll_token),
-	S("accessToken", access_token), S("lastError", last_error),
+	S("accessToken", access_token), S("lastError", last_error), S("vendor", vendor),
+	S("modelNumber", model_number), S("serialNumber", serial_number),
 };
 #undef S
 

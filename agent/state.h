@@ -33,6 +33,10 @@ struct agent_state {
 	char *git_access_token;    /* secret */
 	int64_t git_access_token_expires_at;
 	char *git_credentials_url;
+	/* identity given to `onboard` with --vendor/--model/--serial (they keep overriding) */
+	char *vendor;
+	char *model_number;
+	char *serial_number;
 	/* a pending onboarding request, kept so `onboard` resumes polling it */
 	char *pending_request_id;
 	char *pending_poll_token;  /* secret */
