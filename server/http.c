@@ -17,6 +17,7 @@
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	volatile int stopping;          /* set once quiesced: close connections after replies */
 	const struct http_route *routes;
 	size_t nroutes;
 	void *ctx;
@@ -331,6 +332,8 @@ static enum MHD_Result queue(struct reqctx *rc, struct MHD_Connection *conn,
 	if (resp->content_type != NULL && len > 0)
 		MHD_add_response_header(r, "Content-Type", resp->content_type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (rc->srv->stopping)
+		MHD_add_response_header(r, "Connection", "close");
 	for (size_t i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
 	rc->status = resp->status;
@@ -604,6 +607,7 @@ void http_server_stop(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	/* Stop accepting; give requests in flight a moment to finish. */
+	srv->stopping = 1;
 	lsock = MHD_quiesce_daemon(srv->daemon);
 	while (waited < DRAIN_WAIT_MS) {
 		di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
