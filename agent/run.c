@@ -25,6 +25,32 @@ static int step_token(struct agent *a, struct margo_error *err)
 	return agent_oauth_ensure(a, 0, err);
 }
 
+/* Check-in: proves the credentials and the connection every cycle (the desired-state poll of
+ * the later release takes this place). A WFM that lost our capability document (404) gets it
+ * again in the next step. */
+static int step_checkin(struct agent *a, struct margo_error *err)
+{
+	struct margo_http_response resp = { 0 };
+	char *summary = NULL;
+	int rc;
+
+	rc = agent_device_request(a, "GET", "/capabilities", NULL, 0, &resp, err);
+	if (rc != 0)
+		return rc;
+	if (resp.status == 404) {
+		a->st.capabilities_hash[0] = '\0';
+		a->st.last_capabilities_report = 0;
+	} else if (resp.status != 200) {
+		summary = margo_http_problem_summary(&resp);
+		rc = margo_error_set(err, resp.status == 401 ? MARGO_EAUTH
+				     : resp.status == 403 ? MARGO_EFORBIDDEN : MARGO_EPROTO,
+				     "check-in: %s", summary != NULL ? summary : "failed");
+	}
+	free(summary);
+	margo_http_response_free(&resp);
+	return rc;
+}
+
 static int step_capabilities(struct agent *a, struct margo_error *err)
 {
 	int sent;
@@ -33,9 +59,11 @@ static int step_capabilities(struct agent *a, struct margo_error *err)
 }
 
 /* In order; a failing step ends the cycle. The desired-state steps (git credential rotation,
- * fetch, apply_command, deployment status) are appended here. */
+ * desired-state poll replacing the check-in, fetch, apply_command, deployment status) are
+ * added here. */
 static const struct agent_step steps[] = {
 	{ "token", step_token },
+	{ "checkin", step_checkin },
 	{ "capabilities", step_capabilities },
 };
 

@@ -96,4 +96,17 @@ assert_eq "$(find "$S" -type f ! -perm 600 | wc -l)" 0 "every file in the state 
 RC=0; "$AGENT_BIN" run --once --state-dir "$S" --config "$CONF" >"$T/final.log" 2>&1 || RC=$?
 assert_eq "$RC" 0 "and the agent still works"
 
+e2e_step "a refused access token (401) is replaced once, and the request repeated"
+sed -i -e 's/"accessToken": "[^"]*"/"accessToken": "wfmat_0000000000000000000000000000000000000000000"/' \
+	-e 's/"accessTokenExpiresAt": "[^"]*"/"accessTokenExpiresAt": "2099-01-01T00:00:00Z"/' "$S/state.json"
+n401=$(grep -c "route=/device/$ID/capabilities status=401" "$WFMD_LOG" || true)
+n200=$(grep -c "route=/device/$ID/capabilities status=200" "$WFMD_LOG" || true)
+RC=0; "$AGENT_BIN" run --once --state-dir "$S" --config "$CONF" >"$T/r401.log" 2>&1 || RC=$?
+assert_eq "$RC" 0 "run --once with a revoked cached token: exit 0 ($(tail -n 1 "$T/r401.log"))"
+assert_eq "$(grep -c "route=/device/$ID/capabilities status=401" "$WFMD_LOG")" "$((n401 + 1))" "one 401"
+assert_eq "$(grep -c "route=/device/$ID/capabilities status=200" "$WFMD_LOG")" "$((n200 + 1))" "then success"
+assert_ne "$("$JSON_GET" "$S/state.json" /accessToken)" wfmat_0000000000000000000000000000000000000000000 \
+	"a new token is cached"
+assert_file_mode "$S/state.json" 600
+
 e2e_finish
