@@ -201,6 +201,13 @@ static enum outcome send_request(struct agent *a, const struct agent_onboard_opt
 				"onboarding %s by the WFM: %s",
 				resp.status == 401 ? "not authorised" : "rejected", summary);
 		break;
+	case 409:
+		summary = summary_of(&resp);
+		*code = AGENT_EXIT_REFUSED;
+		margo_error_set(err, MARGO_ECONFLICT,
+				"the WFM already knows this device and wants a fresh authorisation (enrollment token or operator pre-registration): %s",
+				summary);
+		break;
 	case 429:
 		summary = summary_of(&resp);
 		margo_error_set(err, MARGO_ELIMIT, "the WFM is busy (%s); try again in %ld s",
