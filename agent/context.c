@@ -28,6 +28,7 @@ int agent_open(struct agent *a, const struct agent_config *cfg, struct margo_err
 	a->cfg = cfg;
 	a->state_dir = cfg->state_dir;
 	a->retry_after = -1;
+	agent_state_cleanup(a->state_dir);
 	rc = agent_state_load(a->state_dir, &a->st, err);
 	if (rc == MARGO_ENOTFOUND)
 		return margo_error_set(err, rc, "not onboarded (no state in %s); run 'margo-agent onboard' first",

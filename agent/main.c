@@ -330,15 +330,17 @@ int main(int argc, char **argv)
 	}
 	margo_log_set_level(cfg.log_level);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	switch (cmd) {
 	case CMD_ONBOARD:
+		/* SIGINT/SIGTERM end the approval wait (the pending request stays saved); `run`
+		 * takes them synchronously itself */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
 		if (token_file != NULL) {
 			if (read_token_file(token_file, &token, &err) != 0) {
 				fail(AGENT_EXIT_USAGE, err.message);

@@ -406,6 +406,8 @@ static int ensure_trust(struct agent *a, const struct agent_onboard_options *o, 
 		X509_free(ca);
 		return rc;
 	}
+	/* a request pending at another WFM means nothing here */
+	clear_pending(a);
 	rc = agent_trust_establish(&to, &a->ca_pem, fp, err);
 	if (rc == MARGO_EAUTH || rc == MARGO_EINVAL)
 		*code = rc == MARGO_EINVAL && a->cfg->ca_fingerprint == NULL && !o->tofu
@@ -439,6 +441,7 @@ int agent_onboard(const struct agent_config *cfg, const struct agent_onboard_opt
 	a.cfg = cfg;
 	a.state_dir = cfg->state_dir;
 	a.retry_after = -1;
+	agent_state_cleanup(a.state_dir);
 	rc = agent_state_load(a.state_dir, &a.st, &e);
 	if (rc != 0 && rc != MARGO_ENOTFOUND) {
 		margo_error_set(err, rc, "%s", e.message);

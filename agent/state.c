@@ -1,14 +1,19 @@
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "margo/file.h"
+#include "margo/log.h"
 #include "margo/timeutil.h"
 #include "state.h"
 
@@ -77,6 +82,35 @@ int agent_state_dir_prepare(const char *dir, struct margo_error *err)
 	if ((st.st_mode & 077) != 0 && chmod(dir, 0700) != 0)
 		return margo_error_set(err, MARGO_EIO, "%s: chmod: %s", dir, strerror(errno));
 	return MARGO_OK;
+}
+
+void agent_state_cleanup(const char *dir)
+{
+	static const char *const names[] = {
+		AGENT_STATE_FILE, AGENT_CA_FILE, AGENT_KEY_FILE, AGENT_CERT_FILE,
+	};
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+
+	if (dp == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			size_t n = strlen(names[i]);
+			char *end;
+			long pid;
+
+			if (strncmp(d->d_name, names[i], n) != 0 || strncmp(d->d_name + n, ".tmp.", 5) != 0)
+				continue;
+			pid = strtol(d->d_name + n + 5, &end, 10);
+			if (*end != '.' || pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+				if (unlinkat(dirfd(dp), d->d_name, 0) == 0)
+					margo_log_info("removed a temporary file left by a crash", "file=%s",
+						       d->d_name);
+			}
+		}
+	}
+	closedir(dp);
 }
 
 int agent_state_set(char **slot, const char *value)

@@ -60,6 +60,10 @@ char *agent_state_path(const char *dir, const char *name);
 /* Creates the state directory (0700) when missing and tightens its mode. */
 int agent_state_dir_prepare(const char *dir, struct margo_error *err);
 
+/* Removes temporary files ("NAME.tmp.PID.RANDOM") left by writers that were killed before
+ * their rename (they may hold secrets). Files of live processes are kept. Best effort. */
+void agent_state_cleanup(const char *dir);
+
 /* Loads DIR/state.json into st (zeroed first). MARGO_ENOTFOUND when there is none. */
 int agent_state_load(const char *dir, struct agent_state *st, struct margo_error *err);
 

@@ -92,9 +92,11 @@ assert_eq "$bad" 0 "40 SIGKILLs: the state always loads with the same client id"
 for f in state.json ca.crt device.key device.crt; do
 	assert_file_mode "$S/$f" 600
 done
+e2e_log "temporaries left by the kills: $(find "$S" -name '*.tmp.*' | wc -l)"
 assert_eq "$(find "$S" -type f ! -perm 600 | wc -l)" 0 "every file in the state dir (temporaries too) is 0600"
 RC=0; "$AGENT_BIN" run --once --state-dir "$S" --config "$CONF" >"$T/final.log" 2>&1 || RC=$?
 assert_eq "$RC" 0 "and the agent still works"
+assert_eq "$(find "$S" -name '*.tmp.*' | wc -l)" 0 "temporaries of killed writers are cleaned up"
 
 e2e_step "a refused access token (401) is replaced once, and the request repeated"
 sed -i -e 's/"accessToken": "[^"]*"/"accessToken": "wfmat_0000000000000000000000000000000000000000000"/' \
