@@ -114,8 +114,12 @@ int margo_cert_parse(const char *field, size_t len, X509 **out, struct margo_err
 	rc = margo_base64_decode(field, len, &der, &der_len);
 	if (rc == MARGO_ENOMEM)
 		return margo_error_set(err, rc, "out of memory");
-	if (rc != MARGO_OK || der_len == 0)
+	if (rc != MARGO_OK)
 		return margo_error_set(err, MARGO_EINVAL, "certificate is not valid base64");
+	if (der_len == 0) {
+		free(der);
+		return margo_error_set(err, MARGO_EINVAL, "certificate is empty");
+	}
 	if (looks_like_pem((const char *)der, der_len)) {
 		rc = margo_cert_from_pem((const char *)der, der_len, out, err);
 		goto out;

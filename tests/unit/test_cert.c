@@ -118,6 +118,7 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ "", MARGO_EINVAL, "empty" },
+	{ "\r\n \t", MARGO_EINVAL, "empty" }, /* white space only: decodes to nothing */
 	{ "not base64 !!", MARGO_EINVAL, "certificate is not valid base64" },
 	{ "aGVsbG8gd29ybGQ=", MARGO_EINVAL, "not an X.509 certificate" },
 	{ "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", MARGO_EINVAL,
