@@ -243,6 +243,10 @@ e2e_secret() {
 WFMD_PID=
 WFMD_PORT=${WFMD_PORT:-}
 WFMD_ARGS=()
+# wfmd always listens on 127.0.0.1 here; with --public-url https://wfm.test:PORT the URL's
+# name does not resolve, so every request of the helpers connects to 127.0.0.1 whatever the
+# URL's host (TLS still verifies the URL's name against the server certificate).
+WFM_CURL_OPTS=(--connect-to "::127.0.0.1:")
 
 # wfmd_start [extra wfmd serve args]: starts wfmd on 127.0.0.1 (free port on first start, the
 # same port on later starts: set WFMD_PORT= to pick a new one) with data dir $T/wfm, waits
@@ -276,8 +280,8 @@ wfmd_start() {
 			url=$(<"$WFM_DIR/public-url")
 		fi
 		if [[ -n "$url" && -f "$WFM_CA" ]]; then
-			code=$("${E2E_CURL[@]}" --cacert "$WFM_CA" -o /dev/null -w '%{http_code}' \
-				"$url/onboarding/certificate" 2>/dev/null) || code=000
+			code=$("${E2E_CURL[@]}" --cacert "$WFM_CA" "${WFM_CURL_OPTS[@]}" -o /dev/null \
+				-w '%{http_code}' "$url/onboarding/certificate" 2>/dev/null) || code=000
 			if [[ "$code" == 200 ]]; then
 				break
 			fi
@@ -361,7 +365,7 @@ http() {
 	if [[ "$method" == HEAD ]]; then
 		mflag=(--head)
 	fi
-	HTTP_STATUS=$("${E2E_CURL[@]}" --cacert "$WFM_CA" "${mflag[@]}" \
+	HTTP_STATUS=$("${E2E_CURL[@]}" --cacert "$WFM_CA" "${WFM_CURL_OPTS[@]}" "${mflag[@]}" \
 		-o "$HTTP_BODY_FILE" -D "$HTTP_HEADERS_FILE" -w '%{http_code}' "$@" "$url" \
 		2>"$T/curl.err") || true
 	[[ -n "$HTTP_STATUS" ]] || HTTP_STATUS=000

@@ -95,7 +95,7 @@ assert_problem 404
 
 e2e_step "pre-registered certificates: add (every encoding), list, duplicate, remove"
 n=0
-for form in pem b64pem b64der b64url; do
+for form in pem b64pem b64der b64url b64pemurl; do
 	device_new "pre-$form"
 	cert_preregister "$T/pre-$form.crt" "$form"
 	assert_status 201 "pre-register a certificate given as $form -> 201"

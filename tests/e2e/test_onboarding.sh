@@ -141,7 +141,7 @@ admin_http POST "/admin/v1/devices/$REJ_ID/approve"
 assert_problem 409 not-pending
 
 e2e_step "all certificate encodings are accepted"
-for form in pem b64pem b64der b64url; do
+for form in pem b64pem b64der b64url b64pemurl; do
 	device_new "enc-$form"
 	enrollment_token_create --auto-approve
 	onboard_request "enc-$form" --token-file "$ENROLL_TOKEN_FILE" --form "$form"
@@ -236,12 +236,12 @@ done
 assert_eq "$same" 2 "the operator sees both devices with serial SN-lost"
 
 e2e_step "the database holds exactly the expected devices"
-# active: tok tokp pre queue enc-x4 key-x2 alg-named alg-pss lost twin = 14; pending: none;
+# active: tok tokp pre queue enc-x5 key-x2 alg-named alg-pss lost twin = 15; pending: none;
 # rejected: rej; tok2 never became a device.
-assert_eq "$(devices_count active)" 14 "14 active devices"
+assert_eq "$(devices_count active)" 15 "15 active devices"
 assert_eq "$(devices_count pending)" 0 "no pending device"
 assert_eq "$(devices_count rejected)" 1 "1 rejected device"
-assert_eq "$(devices_count)" 15 "15 devices in all"
+assert_eq "$(devices_count)" 16 "16 devices in all"
 assert_eq "$(device_admin_lookup tok2 id)" "" "the refused device was not stored"
 
 assert_no_secrets_in "$WFMD_LOG"

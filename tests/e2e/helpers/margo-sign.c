@@ -26,7 +26,7 @@
 
 static const char usage_text[] =
 "Usage: margo-sign --key KEY.pem --url URL --body FILE [options]\n"
-"       margo-sign --cert-field CERT.pem [--form pem|b64pem|b64der|b64url] [--json]\n"
+"       margo-sign --cert-field CERT.pem [--form pem|b64pem|b64der|b64url|b64pemurl] [--json]\n"
 "\n"
 "Signs an HTTP request as margo-fleet onboarding requires: an RFC 9421 signature over\n"
 "\"@method\" \"@target-uri\" \"content-digest\" with created and keyid parameters, and an\n"
@@ -69,6 +69,7 @@ static const char usage_text[] =
 "  --form b64pem         standard base64 of the PEM text (default)\n"
 "  --form b64der         standard base64 of the DER certificate\n"
 "  --form b64url         URL-safe base64 of the DER certificate, unpadded\n"
+"  --form b64pemurl      URL-safe base64 of the PEM text, unpadded\n"
 "  --json                print it as a JSON string literal (quotes, escapes, no newline)\n"
 "\n"
 "  --help, --version\n"
@@ -194,8 +195,11 @@ static int print_cert_field(const char *path, const char *form, int as_json)
 		out = margo_base64_encode(der, (size_t)der_len, MARGO_BASE64_STD);
 	else if (strcmp(form, "b64url") == 0)
 		out = margo_base64_encode(der, (size_t)der_len, MARGO_BASE64_URL | MARGO_BASE64_NOPAD);
+	else if (strcmp(form, "b64pemurl") == 0)
+		out = margo_base64_encode(pem, strlen(pem), MARGO_BASE64_URL | MARGO_BASE64_NOPAD);
 	else {
-		fprintf(stderr, "margo-sign: unknown --form %s (pem, b64pem, b64der, b64url)\n", form);
+		fprintf(stderr, "margo-sign: unknown --form %s (pem, b64pem, b64der, b64url, "
+			"b64pemurl)\n", form);
 		rc = 2;
 		goto out;
 	}
