@@ -120,6 +120,9 @@ int store_poll(store *st, const char *request_id, const char *poll_token_hash,
 
 /* ---- OAuth and device access ---- */
 
+/* Live access tokens kept per device; issuing one more retires the oldest. */
+#define STORE_ACCESS_TOKENS_MAX 5
+
 /* Checks client_id/secret (active device only). On success stores access_token_hash valid
  * until expires_at, records the first use of the credentials and returns 0; MARGO_EAUTH when
  * the client is unknown, the secret wrong or the device not active. */

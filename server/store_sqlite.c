@@ -163,8 +163,11 @@ static int conn_open(struct store *st, struct conn **out, struct margo_error *er
 		return rc;
 	}
 	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+	/* journal_size_limit: the WAL is truncated back after a checkpoint instead of keeping
+	 * the size a burst of writes gave it. */
 	if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			 "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK) {
+			 "PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864;", NULL, NULL,
+			 &msg) != SQLITE_OK) {
 		sqlite3_free(msg);
 		rc = db_fail(c->db, err, "pragma");
 		conn_free(c);
@@ -1145,6 +1148,10 @@ static const char sql_auth_first_use[] =
 static const char sql_auth_close_requests[] =
 	"UPDATE onboarding_requests SET state = 'closed' WHERE device_id = :id"
 	" AND state = 'approved'";
+static const char sql_auth_trim_tokens[] =
+	"DELETE FROM access_tokens WHERE device_id = :id AND hash NOT IN"
+	" (SELECT hash FROM access_tokens WHERE device_id = :id"
+	" ORDER BY expires_at DESC LIMIT :keep)";
 static const char sql_auth_insert_token[] =
 	"INSERT INTO access_tokens (hash, device_id, expires_at, epoch)"
 	" VALUES (:hash, :id, :expires, :epoch)";
@@ -1192,6 +1199,11 @@ int store_client_authenticate(store *st, const char *client_id, const char *secr
 		BIND(bind_text(s, ":id", client_id));
 		EXEC(s);
 	}
+	/* Bound the live tokens per device: a client asking over and over retires its oldest. */
+	PREPARE(s, sql_auth_trim_tokens);
+	BIND(bind_text(s, ":id", client_id));
+	BIND(bind_int(s, ":keep", STORE_ACCESS_TOKENS_MAX - 1));
+	EXEC(s);
 	PREPARE(s, sql_auth_insert_token);
 	BIND(bind_text(s, ":hash", access_token_hash));
 	BIND(bind_text(s, ":id", client_id));

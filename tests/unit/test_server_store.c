@@ -131,6 +131,17 @@ static void test_token_lifecycle(void **state)
 	assert_int_equal(store_access_token_check(f->st, "nope", T0 + 4, dev, &err),
 			 MARGO_EAUTH);
 
+	/* Access tokens per device are bounded: the oldest is retired. */
+	for (int i = 0; i < STORE_ACCESS_TOKENS_MAX; i++) {
+		char h[16];
+		snprintf(h, sizeof(h), "atx%d", i);
+		assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, h,
+							   T0 + 3, T0 + 101 + i, &err), 0);
+	}
+	assert_int_equal(store_access_token_check(f->st, "at1", T0 + 4, dev, &err), MARGO_EAUTH);
+	assert_int_equal(store_access_token_check(f->st, "atx0", T0 + 4, dev, &err), 0);
+	assert_int_equal(store_access_token_check(f->st, "atx4", T0 + 4, dev, &err), 0);
+
 	/* After first use, the same certificate without a fresh authorisation: conflict. */
 	onboard_in(&in, 1, NULL, T0 + 5, b);
 	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
