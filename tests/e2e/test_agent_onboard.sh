@@ -123,6 +123,20 @@ assert_json /caFingerprint "$PIN" "$T/tofu/state.json"
 ID2=$("$JSON_GET" "$T/tofu/state.json" /clientId)
 assert_ne "$ID2" "$ID1" "a second device (new key) gets its own id"
 
+e2e_step "url and pin from the config file; a flag beats the file"
+enrollment_token_create --auto-approve
+printf 'url = %s\nca_fingerprint = %s\nprobe_root = %s\n' "$WFM_URL" "$BAD_PIN" "$T/probe" >"$T/cfg.conf"
+agent cfg onboard --enrollment-token-file "$ENROLL_TOKEN_FILE"
+assert_eq "$RC" 3 "the config file's (wrong) pin is used"
+assert_false "nothing written" test -e "$T/cfg"
+agent cfg onboard --ca-fingerprint "$PIN" --enrollment-token-file "$ENROLL_TOKEN_FILE"
+assert_eq "$RC" 0 "--ca-fingerprint beats the config file ($(<"$T/cfg.err"))"
+assert_json /url "$WFM_URL" "$T/cfg/state.json"
+agent cfg status
+assert_eq "$RC" 0 "status (text): exit 0"
+assert_match "$(<"$T/cfg.out")" "state +onboarded" "status (text) shows the state"
+assert_match "$(<"$T/cfg.out")" "nextPoll" "status (text) shows the next poll"
+
 e2e_step "help, version, bad config"
 RC=0; "$AGENT_BIN" --version >"$T/v.out" 2>&1 || RC=$?
 assert_eq "$RC" 0 "--version: exit 0"
