@@ -106,7 +106,7 @@ static const char usage_capabilities[] =
 enum {
 	OPT_CONFIG = 256, OPT_STATE_DIR, OPT_LOG_LEVEL, OPT_HELP, OPT_URL, OPT_PIN, OPT_TOFU,
 	OPT_TOKEN, OPT_TOKEN_FILE, OPT_KEY, OPT_CERT, OPT_WAIT, OPT_VENDOR, OPT_MODEL,
-	OPT_SERIAL, OPT_ONCE, OPT_JSON,
+	OPT_SERIAL, OPT_ONCE, OPT_JSON, OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -114,6 +114,7 @@ static const struct option long_options[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "url", required_argument, NULL, OPT_URL },
 	{ "ca-fingerprint", required_argument, NULL, OPT_PIN },
 	{ "trust-on-first-use", no_argument, NULL, OPT_TOFU },
@@ -256,22 +257,28 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
 		int allowed = opt == OPT_CONFIG || opt == OPT_STATE_DIR || opt == OPT_LOG_LEVEL ||
-			      opt == OPT_HELP;
+			      opt == OPT_HELP || opt == OPT_VERSION;
 
 		for (const int *a = commands[cmd].allowed; !allowed && *a != 0; a++)
 			allowed = *a == opt;
 		if (opt == '?' || opt == ':' || !allowed) {
 			const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
 
-			fprintf(stderr, "margo-agent %s: %s option %s (see margo-agent %s --help)\n",
-				commands[cmd].name,
-				opt == ':' || (opt == '?' && optopt != 0) ? "bad use of" : "unknown",
-				bad, commands[cmd].name);
+			if (opt == '?' && optopt != 0)
+				fprintf(stderr, "margo-agent %s: option %s needs a value (see margo-agent %s --help)\n",
+					commands[cmd].name, bad, commands[cmd].name);
+			else
+				fprintf(stderr, "margo-agent %s: unknown option %s (see margo-agent %s --help)\n",
+					commands[cmd].name, bad, commands[cmd].name);
 			goto out;
 		}
 		switch (opt) {
 		case OPT_HELP:
 			fputs(commands[cmd].usage, stdout);
+			code = AGENT_EXIT_OK;
+			goto out;
+		case OPT_VERSION:
+			printf("margo-agent %s\n", MARGO_VERSION);
 			code = AGENT_EXIT_OK;
 			goto out;
 		case OPT_CONFIG: config_path = optarg; break;
