@@ -265,8 +265,10 @@ int main(int argc, char **argv)
 			const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
 
 			if (opt == '?' && optopt != 0)
-				fprintf(stderr, "margo-agent %s: option %s needs a value (see margo-agent %s --help)\n",
-					commands[cmd].name, bad, commands[cmd].name);
+				fprintf(stderr, "margo-agent %s: option %s %s (see margo-agent %s --help)\n",
+					commands[cmd].name, bad,
+					strchr(bad, '=') != NULL ? "takes no value" : "needs a value",
+					commands[cmd].name);
 			else
 				fprintf(stderr, "margo-agent %s: unknown option %s (see margo-agent %s --help)\n",
 					commands[cmd].name, bad, commands[cmd].name);
