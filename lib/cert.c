@@ -28,6 +28,7 @@
 #define CERT_BACKDATE_SECONDS 3600
 #define CERT_DAYS_MAX 36500
 #define CERT_NAME_MAX 253
+#define CERT_CN_MAX 64
 
 /* Sets err with msg followed by the last OpenSSL error, and clears OpenSSL's queue. */
 static int ossl_error(struct margo_error *err, int code, const char *msg)
@@ -401,11 +402,20 @@ static int cert_new(EVP_PKEY *key, X509 *issuer, const char *cn, int days, X509 
 	X509_NAME *name = NULL;
 	BIGNUM *bn = NULL;
 	ASN1_INTEGER *serial = NULL;
+	size_t cn_len;
 	int rc = MARGO_OK;
 
 	*out = NULL;
-	if (key == NULL || cn == NULL || cn[0] == '\0' || strlen(cn) > 64)
-		return margo_error_set(err, MARGO_EINVAL, "certificate common name must be 1-64 bytes");
+	if (key == NULL || cn == NULL || cn[0] == '\0')
+		return margo_error_set(err, MARGO_EINVAL, "certificate common name is empty");
+	/* X.509 bounds a common name to 64 characters; names that matter are in the SANs, so
+	 * a longer one (a long host name) is cut at a UTF-8 character boundary. */
+	cn_len = strlen(cn);
+	if (cn_len > CERT_CN_MAX) {
+		cn_len = CERT_CN_MAX;
+		while (cn_len > 0 && ((unsigned char)cn[cn_len] & 0xc0) == 0x80)
+			cn_len--;
+	}
 	if (days <= 0 || days > CERT_DAYS_MAX)
 		return margo_error_set(err, MARGO_EINVAL, "certificate lifetime must be 1-%d days",
 				       CERT_DAYS_MAX);
@@ -421,8 +431,8 @@ static int cert_new(EVP_PKEY *key, X509 *issuer, const char *cn, int days, X509 
 	    X509_set_version(cert, 2) != 1 || X509_set_serialNumber(cert, serial) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(cert), -CERT_BACKDATE_SECONDS) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, NULL) == NULL ||
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
-				       -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn,
+				       (int)cn_len, -1, 0) != 1 ||
 	    X509_set_subject_name(cert, name) != 1 ||
 	    X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : name) != 1 ||
 	    X509_set_pubkey(cert, key) != 1) {

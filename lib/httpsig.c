@@ -5,6 +5,7 @@
  * values are items or inner lists, parameters, and the bare item types integer, decimal,
  * string, token, byte sequence and boolean. Inputs are bounded by named limits. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,11 +197,25 @@ static int sf_parse_number(struct sf_parser *p, struct sf_bare *out)
 		p->pos++;
 	}
 	if (dot) {
+		/* kept as canonical text (RFC 8941 section 4.1.5): no leading zeros in the
+		 * integer part, no trailing zeros in the fraction but at least one digit */
+		char frac[4];
+		const char *f = memchr(p->s + start, '.', p->pos - start) + 1;
+		size_t nf = nfrac;
+
 		if (nfrac == 0)
 			return MARGO_EINVAL;
+		while (nf > 1 && f[nf - 1] == '0')
+			nf--;
+		memcpy(frac, f, nf);
+		frac[nf] = '\0';
 		out->type = SF_DECIMAL;
-		out->text = strndup(p->s + start, p->pos - start);
-		return out->text == NULL ? MARGO_ENOMEM : MARGO_OK;
+		if (asprintf(&out->text, "%s%lld.%s", neg && (v != 0 || strcmp(frac, "0") != 0) ?
+			     "-" : "", (long long)v, frac) < 0) {
+			out->text = NULL;
+			return MARGO_ENOMEM;
+		}
+		return MARGO_OK;
 	}
 	out->type = SF_INTEGER;
 	out->integer = neg ? -v : v;

@@ -49,7 +49,8 @@ char *margo_key_to_pem(EVP_PKEY *pkey);
 int margo_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, struct margo_error *err);
 
 /* A self-signed root CA certificate (CA:TRUE, keyCertSign, cRLSign) for key, valid for
- * days days from now, subject CN=cn. */
+ * days days from now, subject CN=cn. In all three creators a cn longer than 64 bytes (the
+ * X.509 bound) is cut to 64; notBefore is one hour in the past to absorb clock skew. */
 int margo_cert_create_ca(EVP_PKEY *key, const char *cn, int days, X509 **out,
 			 struct margo_error *err);
 

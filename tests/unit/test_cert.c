@@ -355,7 +355,17 @@ static void test_create_errors(void **state)
 	struct margo_error err;
 	X509 *c = NULL;
 	static const char *const bad_sans[] = { "ok.example", "with space" };
+	char longcn[300], got[128];
 
+	/* a long common name (a long host name) is cut to the 64 bytes X.509 allows */
+	memset(longcn, 'h', sizeof(longcn) - 1);
+	longcn[sizeof(longcn) - 1] = '\0';
+	assert_int_equal(margo_cert_create_server(p->srv_key, p->ca, p->ca_key, longcn, sans, 1,
+						  10, &c, &err), 0);
+	assert_int_equal(X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, got,
+						   sizeof(got)), 64);
+	X509_free(c);
+	c = NULL;
 	assert_int_equal(margo_cert_create_ca(p->ca_key, "", 10, &c, &err), MARGO_EINVAL);
 	assert_int_equal(margo_cert_create_ca(p->ca_key, "x", 0, &c, &err), MARGO_EINVAL);
 	/* CA key does not match the CA certificate */

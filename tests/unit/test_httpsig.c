@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -670,6 +672,52 @@ static void test_sf_tolerance(void **state)
 					      &m, &res, &err), MARGO_EAUTH);
 	assert_int_equal(margo_httpsig_verify(k->p256, buf, sig, "sig1", comps, 2, msg_resolve,
 					      &m, &res, &err), MARGO_EINVAL);
+	/* a non-canonical form is serialized canonically in the base (RFC 8941 section 4.1):
+	 * sign over canonical parameters, present them written differently */
+	{
+		static const struct kv dm[] = { { "@method", "GET" } };
+		struct msg m2 = MSG(dm);
+		static const char *const c1[] = { "@method" };
+		char *base = NULL;
+		static const char canon[] = "(\"@method\");created=7;x=1.5;y=-2.25;t=?0;b=:AAEC:";
+		static const char written[] = "sig1=( \"@method\" );created=007;x=01.500;y=-2.250;"
+					      "t=?0;b=:AAEC:";
+		unsigned char *raw = NULL;
+		size_t rawlen;
+		char *b64;
+
+		assert_int_equal(margo_httpsig_signature_base(c1, 1, canon, msg_resolve, &m2, &base,
+							      &err), 0);
+		/* sign the canonical base directly, as another implementation would */
+		{
+			EVP_MD_CTX *md = EVP_MD_CTX_new();
+			unsigned char der[128];
+			size_t dlen = sizeof(der);
+			const unsigned char *dp = der;
+			ECDSA_SIG *es;
+
+			assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k->p256), 1);
+			assert_int_equal(EVP_DigestSign(md, der, &dlen, (unsigned char *)base,
+							strlen(base)), 1);
+			EVP_MD_CTX_free(md);
+			es = d2i_ECDSA_SIG(NULL, &dp, (long)dlen);
+			assert_non_null(es);
+			raw = malloc(64);
+			assert_non_null(raw);
+			assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32), 32);
+			assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32), 32);
+			ECDSA_SIG_free(es);
+			rawlen = 64;
+		}
+		b64 = margo_base64_encode(raw, rawlen, MARGO_BASE64_STD);
+		snprintf(sbuf, sizeof(sbuf), "sig1=:%s:", b64);
+		free(b64);
+		free(raw);
+		free(base);
+		assert_int_equal(margo_httpsig_verify(k->p256, written, sbuf, NULL, NULL, 0,
+						      msg_resolve, &m2, &res, &err), 0);
+		assert_int_equal(res.created, 7);
+	}
 	/* a parameter added to the signature-input changes the base */
 	snprintf(buf, sizeof(buf), "%s;nonce=\"x\"", in);
 	assert_int_equal(margo_httpsig_verify(k->p256, buf, sig, "sig1", comps, 2, msg_resolve,
