@@ -1,4 +1,4 @@
-/* Form and Basic credential parsing (form.c) and the router (http.c). */
+/* Form and Basic credential parsing (form.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,6 @@
 
 #include "margo/token.h"
 #include "form.h"
-#include "http.h"
 
 static void test_form_parse(void **state)
 {
@@ -111,89 +110,12 @@ static void test_basic(void **state)
 	}
 }
 
-static int h_a(struct http_request *req, struct http_response *resp)
-{
-	(void)req;
-	(void)resp;
-	return 0;
-}
-
-static int h_b(struct http_request *req, struct http_response *resp)
-{
-	(void)req;
-	(void)resp;
-	return 1;
-}
-
-static void test_router(void **state)
-{
-	static const struct http_route routes[] = {
-		{ "GET", "/onboarding/certificate", h_a, 0 },
-		{ "POST", "/onboarding/", h_a, 0 },
-		{ "POST", "/onboarding", h_a, 0 },
-		{ "POST", "/device/{deviceId}/capabilities", h_a, 0 },
-		{ "PUT", "/device/{deviceId}/capabilities", h_a, 0 },
-		{ "GET", "/device/{deviceId}/capabilities", h_b, 0 },
-		{ "POST", "/device/{deviceId}/deployment/{deploymentId}/status", h_b, 0 },
-	};
-	const struct http_route *r;
-	const char *params[HTTP_MAX_PARAMS];
-	size_t np;
-	unsigned status;
-	char buf[256], allow[64];
-
-	(void)state;
-	r = http_route_find(routes, 7, "GET", "/onboarding/certificate", buf, params, &np, &status,
-			    allow, sizeof(allow));
-	assert_ptr_equal(r, &routes[0]);
-	assert_int_equal(np, 0);
-	r = http_route_find(routes, 7, "POST", "/onboarding/", buf, params, &np, &status, allow,
-			    sizeof(allow));
-	assert_ptr_equal(r, &routes[1]);
-	r = http_route_find(routes, 7, "POST", "/onboarding", buf, params, &np, &status, allow,
-			    sizeof(allow));
-	assert_ptr_equal(r, &routes[2]);
-	r = http_route_find(routes, 7, "GET", "/device/abc/capabilities", buf, params, &np,
-			    &status, allow, sizeof(allow));
-	assert_ptr_equal(r, &routes[5]);
-	assert_int_equal(np, 1);
-	assert_string_equal(params[0], "abc");
-	r = http_route_find(routes, 7, "POST", "/device/d1/deployment/x-2/status", buf, params,
-			    &np, &status, allow, sizeof(allow));
-	assert_ptr_equal(r, &routes[6]);
-	assert_int_equal(np, 2);
-	assert_string_equal(params[0], "d1");
-	assert_string_equal(params[1], "x-2");
-	r = http_route_find(routes, 7, "DELETE", "/device/abc/capabilities", buf, params, &np,
-			    &status, allow, sizeof(allow));
-	assert_null(r);
-	assert_int_equal(status, 405);
-	assert_string_equal(allow, "POST, PUT, GET");
-	r = http_route_find(routes, 7, "GET", "/device//capabilities", buf, params, &np, &status,
-			    allow, sizeof(allow));
-	assert_null(r);
-	assert_int_equal(status, 404);
-	r = http_route_find(routes, 7, "GET", "/nope", buf, params, &np, &status, allow,
-			    sizeof(allow));
-	assert_null(r);
-	assert_int_equal(status, 404);
-	r = http_route_find(routes, 7, "GET", "/onboarding/certificate/", buf, params, &np,
-			    &status, allow, sizeof(allow));
-	assert_null(r);
-	assert_int_equal(status, 404);
-	r = http_route_find(routes, 7, "GET", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o", buf, params, &np,
-			    &status, allow, sizeof(allow));
-	assert_null(r);
-	assert_int_equal(status, 404);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_form_parse),
 		cmocka_unit_test(test_form_too_many),
 		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_router),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
