@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -218,6 +219,36 @@ static void test_next_retry(void **state)
 	agent_config_free(&c);
 }
 
+/* Windows are local time: in Berlin (UTC+1 in November, UTC+2 from 29 March 2026 02:00). */
+static void test_local_time_zone(void **state)
+{
+	struct agent_config c;
+	struct tm tm = { .tm_year = 2026 - 1900, .tm_mon = 2, .tm_mday = 29, .tm_hour = 0,
+			 .tm_min = 30 };
+	time_t spring;
+
+	(void)state;
+	if (access("/usr/share/zoneinfo/Europe/Berlin", R_OK) != 0)
+		skip();
+	setenv("TZ", "Europe/Berlin", 1);
+	tzset();
+	config(&c, "poll_hours = 06:00-22:00\ndowntime = 02:00-03:00\n");
+	assert_false(agent_schedule_allowed(&c, at(28, 4, 30, 0)));   /* 05:30 local */
+	assert_true(agent_schedule_allowed(&c, at(28, 5, 0, 0)));     /* 06:00 local */
+	assert_int_equal(agent_schedule_next_allowed(&c, at(28, 4, 30, 0)), at(28, 5, 0, 0));
+	assert_true(agent_schedule_in_downtime(&c, at(28, 1, 30, 0))); /* 02:30 local */
+	agent_config_free(&c);
+	/* the night the clocks go forward: 02:00-03:00 local never happens */
+	config(&c, "downtime = 01:00-02:30\n");
+	spring = timegm(&tm); /* 00:30 UTC = 01:30 CET: in the window */
+	assert_true(agent_schedule_in_downtime(&c, spring));
+	/* 01:00 UTC is 03:00 CEST: the window (ending 02:30 local) is over */
+	assert_int_equal(agent_schedule_next_allowed(&c, spring), spring + 1800);
+	agent_config_free(&c);
+	setenv("TZ", "UTC", 1);
+	tzset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_everything_forbidden),
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_next_retry),
+		cmocka_unit_test(test_local_time_zone),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
