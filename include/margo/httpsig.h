@@ -36,7 +36,9 @@ typedef const char *(*margo_httpsig_resolve_fn)(void *ctx, const char *name);
  * On success *signature_input and *signature are newly allocated header values:
  *   Signature-Input: <label>=("@method" ...);created=...;keyid="...";alg="..."
  *   Signature:       <label>=:<base64>:
- * ECDSA signatures are emitted as raw r||s as RFC 9421 requires. */
+ * ECDSA signatures are emitted as raw r||s as RFC 9421 requires. With alg NONE the key
+ * decides: EC P-256 -> ecdsa-p256-sha256, P-384 -> ecdsa-p384-sha384, RSA -> rsa-pss-sha512.
+ * RSA keys need at least 2048 bits. */
 int margo_httpsig_sign(EVP_PKEY *key, const char *label, const char *const *components,
 		       size_t ncomponents, margo_httpsig_resolve_fn resolve, void *ctx,
 		       int64_t created, const char *keyid, enum margo_httpsig_alg alg,
@@ -58,7 +60,10 @@ struct margo_httpsig_result {
  * from pub; when present it must suit pub. Returns 0 and fills *result when the signature is
  * valid; MARGO_EAUTH (bad signature, wrong key), MARGO_EINVAL (malformed headers, a required
  * component not covered, a component missing from the message), MARGO_EUNSUPPORTED (alg).
- * The caller checks created/keyid policy itself. */
+ * The caller checks created/keyid policy itself.
+ * Without alg, an RSA key is tried with rsa-pss-sha512 and then rsa-v1_5-sha256 (result->alg
+ * tells which matched). Component parameters (";sf", ";key=...", "@query-param") are not
+ * supported (MARGO_EUNSUPPORTED). A repeated dictionary key takes the last value (RFC 8941). */
 int margo_httpsig_verify(EVP_PKEY *pub, const char *signature_input, const char *signature,
 			 const char *label, const char *const *required, size_t nrequired,
 			 margo_httpsig_resolve_fn resolve, void *ctx,
