@@ -48,6 +48,17 @@ assert_eq "$RC" 2 "--enrollment-token: exit 2"
 assert_match "$(<"$T/argv.err")" "enrollment-token-file" "--enrollment-token: points to the file"
 assert_false "--enrollment-token: no state dir" test -e "$T/argv"
 
+e2e_step "a bad enrollment token is refused clearly; the next try reuses the trust"
+printf 'wfmet_%043d' 0 >"$T/bogus.token"
+agent badtok onboard --url "$WFM_URL" --ca-fingerprint "$PIN" --enrollment-token-file "$T/bogus.token"
+assert_eq "$RC" 4 "bad enrollment token: exit 4"
+assert_match "$(tail -n 1 "$T/badtok.err")" "^margo-agent: onboarding not authorised by the WFM: 401" "bad token: clear message"
+assert_json_absent /clientId "$T/badtok/state.json"
+n_cert=$(grep -c 'route=/onboarding/certificate' "$WFMD_LOG")
+agent badtok onboard --url "$WFM_URL" --ca-fingerprint "$PIN" --enrollment-token-file "$TOKEN"
+assert_eq "$RC" 0 "then a good token: exit 0 ($(<"$T/badtok.err"))"
+assert_eq "$(grep -c 'route=/onboarding/certificate' "$WFMD_LOG")" "$n_cert" "the stored CA was reused"
+
 e2e_step "onboarding with a pin"
 printf 'roles = standalone device\nprobe_root = %s\n' "$T/probe" >"$T/dev1.conf"
 agent dev1 onboard --url "$WFM_URL" --ca-fingerprint "$PIN" --enrollment-token-file "$TOKEN" \
