@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 
 #include "margo/cert.h"
@@ -353,6 +354,7 @@ int api_onboarding_poll(struct http_request *req, struct http_response *resp)
 				 "polling needs Authorization: Bearer <pollToken>");
 	}
 	margo_token_hash(token, poll_hash);
+	OPENSSL_cleanse(token, sizeof(token));
 	secret = margo_token_generate(MARGO_TOKEN_CLIENT_SECRET);
 	if (secret == NULL)
 		return http_fail_error(req, MARGO_ECRYPTO, NULL);

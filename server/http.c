@@ -519,11 +519,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return dispatch(rc, conn);
 }
 
+/* The decoded path made safe for one log line: controls, spaces and non-ASCII bytes are
+ * percent-encoded again, and it is cut at LOG_PATH_MAX characters. */
+#define LOG_PATH_MAX 256
+static void log_path(const char *path, char out[LOG_PATH_MAX + 4])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (; *path != '\0' && n + 3 < LOG_PATH_MAX; path++) {
+		unsigned char ch = (unsigned char)*path;
+
+		if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '%') {
+			out[n++] = '%';
+			out[n++] = hex[ch >> 4];
+			out[n++] = hex[ch & 15];
+		} else {
+			out[n++] = (char)ch;
+		}
+	}
+	if (*path != '\0') {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct reqctx *rc = *con_cls;
 	struct timespec now;
+	char path[LOG_PATH_MAX + 4];
 	double ms;
 
 	(void)cls;
@@ -533,12 +560,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (double)(now.tv_sec - rc->start.tv_sec) * 1e3 +
 		(double)(now.tv_nsec - rc->start.tv_nsec) / 1e6;
-	if (rc->req.method != NULL)
+	if (rc->req.method != NULL) {
+		log_path(rc->req.path, path);
 		margo_log_info("request", "method=%s route=%s status=%u duration_ms=%.1f "
-			       "client_id=%s client_addr=%s%s", rc->req.method, rc->req.path,
+			       "client_id=%s client_addr=%s%s", rc->req.method, path,
 			       rc->status, ms, rc->req.client_id[0] ? rc->req.client_id : "-",
 			       rc->req.client_addr,
 			       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+	}
 	free(rc->req.problem.validation);
 	free(rc->target);
 	free(rc->pathbuf);
