@@ -25,6 +25,19 @@ onboard_poll p1
 assert_status 202 "the new poll token works"
 assert_eq "$(device_admin_lookup p1 id | wc -l)" 1 "one pending entry for p1"
 
+enrollment_token_create --max-uses 1
+device_new t1
+onboard_request t1 --token-file "$ENROLL_TOKEN_FILE"
+assert_status 202 "t1 queued by a single-use token without auto-approve"
+T1_RID=$(<"$T/t1.request_id")
+onboard_request t1 --token-file "$ENROLL_TOKEN_FILE"
+assert_status 202 "t1 repeats with the now spent token and keeps its place"
+assert_json /requestId "$T1_RID"
+admin_http POST "/admin/v1/devices/$(device_admin_lookup t1 id)/approve"
+assert_status 200 "approve t1"
+onboard_poll t1
+assert_status 200 "t1 gets its credentials"
+
 e2e_step "the queue is bounded: 429 with Retry-After"
 device_new p2
 onboard_request p2
@@ -84,7 +97,7 @@ admin_http GET /admin/v1/enrollment-tokens
 i=$(json_index /items id "$ENROLL_TOKEN_ID") || true
 assert_json "/items/$i/uses" 3
 assert_json "/items/$i/state" used-up
-assert_eq "$(devices_count active)" 4 "4 active devices (p3 and the 3 winners)"
+assert_eq "$(devices_count active)" 5 "5 active devices (t1, p3 and the 3 winners)"
 
 e2e_step "--no-approval-requests: no token, no pre-registration -> 401 enrollment-required"
 wfmd_restart --no-approval-requests

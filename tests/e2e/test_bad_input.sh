@@ -54,12 +54,27 @@ sed 's/"enrollmentToken": "[^"]*"/"enrollmentToken": 7/' "$T/x.good.json" >"$T/t
 onboard_raw x "$T/toknum.json"
 assert_problem 400
 
+printf '%*s' 5000 '' | tr ' ' '[' >"$T/deep.json"
+printf '%*s' 5000 '' | tr ' ' ']' >>"$T/deep.json"
+onboard_raw x "$T/deep.json"
+assert_problem 400
+sed 's/"serialNumber": "SN-x"/"serialNumber": "SN\\u0000x"/' "$T/x.good.json" >"$T/nul.json"
+assert_true "the body holds an escaped NUL" grep -q 'SN\\u0000x' "$T/nul.json"
+onboard_raw x "$T/nul.json"
+assert_problem 400
+printf '{"a": "\xc3\x28"}' >"$T/badutf8.json"
+onboard_raw x "$T/badutf8.json"
+assert_problem 400 malformed-json
+
 e2e_step "wrong content type: 415"
 onboard_request x --token-file "$TOKEN" --content-type text/plain
 assert_problem 415
 onboard_request x --token-file "$TOKEN" --content-type application/x-www-form-urlencoded
 assert_problem 415
 onboard_request x --token-file "$TOKEN" --content-type application/jsonx
+assert_problem 415
+onboard_raw x "$T/x.good.json"
+http POST /onboarding/ -H "@$T/x.sig.hdr" --data-binary "@$T/x.good.json" -H 'Content-Type:'
 assert_problem 415
 
 e2e_step "oversized body: 413 (over 64 KiB)"
@@ -90,6 +105,15 @@ onboard_raw x "$T/almost.json"
 assert_status 201 "a 62 KiB onboarding request is accepted"
 X_ID=$(device_client_id x)
 
+e2e_step "oversized headers: refused, the server survives"
+head -c 100000 /dev/zero | tr '\0' 'h' | sed 's/^/X-Big: /' >"$T/bighdr.hdr"
+http GET /onboarding/certificate -H "@$T/bighdr.hdr"
+assert_match "$HTTP_STATUS" '^(4[0-9][0-9]|000)$' "a 100 KB header is refused ($HTTP_STATUS)"
+http GET "/onboarding/certificate?$(head -c 20000 /dev/zero | tr '\0' 'q')"
+assert_match "$HTTP_STATUS" '^(200|4[0-9][0-9])$' "a 20 KB query string gets an answer ($HTTP_STATUS)"
+http GET /onboarding/certificate
+assert_status 200 "the server still serves"
+
 e2e_step "certificate that is not a certificate: 400"
 for junk in "aGVsbG8gd29ybGQ=" "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n" \
 	"$(head -c 300 /dev/urandom | base64 -w0)" "not base64 at all!" \
@@ -114,6 +138,12 @@ assert_problem 401 invalid-content-digest
 onboard_raw z "$T/z.json" -- --digest 'md5=:1B2M2Y8AsgTpgAmY7PhCfg==:'
 assert_status_any "400 401" "Content-Digest with no understood algorithm -> 400 or 401"
 assert_content_type application/problem+json
+sha512=$(openssl dgst -sha512 -binary "$T/z.json" | base64 -w0)
+sha256=$(openssl dgst -sha256 -binary "$T/z.json" | base64 -w0)
+onboard_raw z "$T/z.json" -- --digest "sha-256=:$sha256:, sha-512=:$(printf 'x' | openssl dgst -sha512 -binary | base64 -w0):"
+assert_problem 401 invalid-content-digest
+onboard_raw z "$T/z.json" -- --digest "sha-512=:$sha512:, sha-256=:$sha256:"
+assert_status 201 "sha-512 and sha-256 digests, both right -> 201"
 # signed correctly, then the body changed on the way
 "$MARGO_SIGN" --key "$T/z.key" --url "$WFM_URL/onboarding/" --body "$T/z.json" >"$T/z.sig.hdr"
 sed 's/SN-z/SN-Z/' "$T/z.json" >"$T/z.tampered.json"
@@ -187,6 +217,13 @@ device_token x "$T/swap.form"
 assert_oauth_error 401 invalid_client
 device_token x
 assert_status 200 "x's own secret still works after the failures"
+
+printf 'Authorization: Basic !!!not-base64\n' >"$T/junkbasic.hdr"
+http POST /oauth2/token -H "@$T/junkbasic.hdr" -H 'Content-Type: application/x-www-form-urlencoded' \
+	--data-binary "@$T/wrong.form"
+assert_status_any "400 401" "a malformed Basic header -> 400 or 401"
+assert_content_type application/json
+assert_json_match /error '^invalid_(client|request)$'
 
 e2e_step "Device API: bad bodies, expired token, another device's token, revoked device"
 capabilities_doc x "$T/x.caps.json"

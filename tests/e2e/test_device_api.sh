@@ -130,6 +130,10 @@ printf 'Authorization: Bearer %s\n' "$(<"$T/a.secret")" >"$T/a.secretbearer.hdr"
 http GET "/device/$A/capabilities" -H "@$T/a.secretbearer.hdr"
 assert_problem 401
 
+sed 's/^Authorization: Bearer /authorization: bearer /' "$T/a.bearer.hdr" >"$T/a.lower.hdr"
+http GET "/device/$A/capabilities" -H "@$T/a.lower.hdr"
+assert_status 200 "header name and auth scheme are case-insensitive (RFC 9110, RFC 6750)"
+
 e2e_step "another device's token: 403"
 device_http b GET "/device/$A/capabilities"
 assert_problem 403

@@ -114,6 +114,26 @@ out=$("${CURL[@]}" "$WFM_CA" -w '%{http_code}:%{num_connects} ' -o /dev/null -H 
 	--next "${CURL[@]:1}" "$WFM_CA" -w '%{http_code}:%{num_connects} ' -o /dev/null "$WFM_URL/onboarding/certificate") || true
 assert_match "$out" '^413:1 200:[01] $' "a 413 does not break the next request"
 
+e2e_step "HTTP/1.0, Expect: 100-continue, concurrent clients"
+code=$("${CURL[@]}" "$WFM_CA" --http1.0 -o /dev/null -w '%{http_code}' "$WFM_URL/onboarding/certificate") || code=000
+assert_eq "$code" 200 "an HTTP/1.0 request is served"
+http POST "/device/$KA_ID/capabilities" -H "@$T/ka.bearer.hdr" -H 'Content-Type: application/json' \
+	-H 'Expect: 100-continue' --data-binary "@$T/ka.caps.json"
+assert_status 201 "a body announced with Expect: 100-continue is accepted"
+pids=()
+for i in $(seq 1 24); do
+	"${CURL[@]}" "$WFM_CA" -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/x-www-form-urlencoded' \
+		--data-binary "@$T/ka.form" "$WFM_URL/oauth2/token" \
+		--next "${CURL[@]:1}" "$WFM_CA" -o /dev/null -w '%{http_code}\n' -H "@$T/ka.bearer.hdr" \
+		"$WFM_URL/device/$KA_ID/capabilities" >"$T/conc$i.out" 2>&1 &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do
+	wait "$p" || true
+done
+assert_eq "$(cat "$T"/conc*.out | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n' ' ')" "200:48 " \
+	"24 concurrent clients, 48 requests, all 200"
+
 e2e_step "unknown routes 404, wrong methods 405 (problem+json)"
 for p in /no-such-route / /onboarding/certificate/x /device /admin/v1/nothing /oauth2/token/x \
 	"/device/$KA_ID/unknown" /git/x.git/info/refs; do

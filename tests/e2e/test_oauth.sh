@@ -58,6 +58,16 @@ http POST /oauth2/token -H "@$T/basic.hdr" -H 'Content-Type: application/x-www-f
 	--data-binary "@$T/idonly.form"
 assert_token_response 3600
 
+e2e_step "form details: charset parameter, percent-encoding, parameter order"
+http POST /oauth2/token -H 'Content-Type: application/x-www-form-urlencoded; charset=UTF-8' \
+	--data-binary "@$T/both.form"
+assert_token_response 3600
+ENC_SECRET=${SECRET//_/%5F}
+ENC_SECRET=${ENC_SECRET//-/%2D}
+printf 'client_secret=%s&grant_type=client%%5Fcredentials&client_id=%s' "$ENC_SECRET" "$ID" >"$T/enc.form"
+device_token dev "$T/enc.form"
+assert_token_response 3600
+
 e2e_step "both access tokens work at the Device API"
 capabilities_doc dev "$T/caps.json"
 printf 'Authorization: Bearer %s\n' "$FORM_TOKEN" >"$T/form.bearer.hdr"

@@ -140,6 +140,17 @@ assert_problem 403 client-rejected
 admin_http POST "/admin/v1/devices/$REJ_ID/approve"
 assert_problem 409 not-pending
 
+e2e_step "revoking a pending request: the poll gets 410"
+device_new gone
+onboard_request gone
+assert_status 202 "gone is queued"
+GONE_ID=$(device_admin_lookup gone id)
+admin_http DELETE "/admin/v1/devices/$GONE_ID"
+assert_status 200 "revoke the pending device -> 200"
+assert_json /state revoked
+onboard_poll gone
+assert_problem 410 request-gone
+
 e2e_step "all certificate encodings are accepted"
 for form in pem b64pem b64der b64url b64pemurl; do
 	device_new "enc-$form"
@@ -237,11 +248,12 @@ assert_eq "$same" 2 "the operator sees both devices with serial SN-lost"
 
 e2e_step "the database holds exactly the expected devices"
 # active: tok tokp pre queue enc-x5 key-x2 alg-named alg-pss lost twin = 15; pending: none;
-# rejected: rej; tok2 never became a device.
+# rejected: rej; revoked: gone; tok2 never became a device.
 assert_eq "$(devices_count active)" 15 "15 active devices"
 assert_eq "$(devices_count pending)" 0 "no pending device"
 assert_eq "$(devices_count rejected)" 1 "1 rejected device"
-assert_eq "$(devices_count)" 16 "16 devices in all"
+assert_eq "$(devices_count revoked)" 1 "1 revoked device"
+assert_eq "$(devices_count)" 17 "17 devices in all"
 assert_eq "$(device_admin_lookup tok2 id)" "" "the refused device was not stored"
 
 assert_no_secrets_in "$WFMD_LOG"
