@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 
 #include "margo/log.h"
 #include "http.h"
@@ -309,6 +310,16 @@ out:
 
 /* ---- MHD callbacks ---- */
 
+/* Response bodies may hold secrets (client secrets, tokens): wiped before they are freed.
+ * Every body is NUL-terminated, so strlen() stays inside it. */
+static void body_free(void *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, strlen(p));
+	free(p);
+}
+
 static enum MHD_Result queue(struct reqctx *rc, struct MHD_Connection *conn,
 			     struct http_response *resp)
 {
@@ -321,7 +332,7 @@ static enum MHD_Result queue(struct reqctx *rc, struct MHD_Connection *conn,
 		len = 0;
 		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	} else {
-		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		r = MHD_create_response_from_buffer_with_free_callback(len, body, body_free);
 		if (r != NULL)
 			resp->body = NULL;
 	}
