@@ -406,8 +406,20 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return rc;
 }
 
+static enum MHD_Result count_authorization(void *cls, enum MHD_ValueKind kind, const char *key,
+					   const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (key != NULL && strcasecmp(key, "Authorization") == 0)
+		(*(int *)cls)++;
+	return MHD_YES;
+}
+
 static enum MHD_Result dispatch(struct reqctx *rc, struct MHD_Connection *conn)
 {
+	int nauth = 0;
+
 	struct http_response resp;
 	int r;
 
@@ -423,6 +435,13 @@ static enum MHD_Result dispatch(struct reqctx *rc, struct MHD_Connection *conn)
 				  rc->req.method);
 		else
 			http_fail(&rc->req, 404, NULL, "no such resource");
+		return queue_problem(rc, conn);
+	}
+	/* Authorization is a singleton field (RFC 9110): two of them are ambiguous. */
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_authorization, &nauth);
+	if (nauth > 1) {
+		http_fail(&rc->req, 400, "duplicate-authorization",
+			  "more than one Authorization header");
 		return queue_problem(rc, conn);
 	}
 	rc->req.body = rc->body;
