@@ -28,6 +28,7 @@ struct agent {
 	struct margo_http_client *http; /* trusts ca_pem only */
 	long retry_after;               /* Retry-After of the last 429/503, -1 when none */
 	volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT; may be NULL */
+	int lock_fd;                    /* the state directory's lock, -1 when not held */
 };
 
 /* Opens an onboarded agent: loads state.json and ca.crt and creates the HTTPS client.

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -28,13 +29,22 @@ int agent_open(struct agent *a, const struct agent_config *cfg, struct margo_err
 	a->cfg = cfg;
 	a->state_dir = cfg->state_dir;
 	a->retry_after = -1;
-	agent_state_cleanup(a->state_dir);
+	a->lock_fd = -1;
 	rc = agent_state_load(a->state_dir, &a->st, err);
 	if (rc == MARGO_ENOTFOUND)
 		return margo_error_set(err, rc, "not onboarded (no state in %s); run 'margo-agent onboard' first",
 				       a->state_dir);
 	if (rc != 0)
 		return rc;
+	agent_state_free(&a->st);
+	rc = agent_state_lock(a->state_dir, &a->lock_fd, err);
+	if (rc != 0)
+		return rc;
+	/* reload under the lock, after removing what killed writers left */
+	agent_state_cleanup(a->state_dir);
+	rc = agent_state_load(a->state_dir, &a->st, err);
+	if (rc != 0)
+		goto out;
 	if (a->st.client_id == NULL) {
 		rc = margo_error_set(err, MARGO_ENOTFOUND,
 				     "not onboarded yet (state in %s has no client id); run 'margo-agent onboard'",
@@ -67,6 +77,9 @@ void agent_close(struct agent *a)
 	margo_http_client_free(a->http);
 	free(a->ca_pem);
 	agent_state_free(&a->st);
+	if (a->lock_fd >= 0)
+		close(a->lock_fd);
+	a->lock_fd = -1;
 	a->http = NULL;
 	a->ca_pem = NULL;
 }

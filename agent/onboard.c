@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -441,6 +442,11 @@ int agent_onboard(const struct agent_config *cfg, const struct agent_onboard_opt
 	a.cfg = cfg;
 	a.state_dir = cfg->state_dir;
 	a.retry_after = -1;
+	a.lock_fd = -1;
+	/* the lock needs the directory; it is created early only when it already exists, so that a
+	 * refused pin still writes nothing */
+	if (access(a.state_dir, F_OK) == 0 && agent_state_lock(a.state_dir, &a.lock_fd, err) != 0)
+		goto out;
 	agent_state_cleanup(a.state_dir);
 	rc = agent_state_load(a.state_dir, &a.st, &e);
 	if (rc != 0 && rc != MARGO_ENOTFOUND) {
@@ -465,6 +471,8 @@ int agent_onboard(const struct agent_config *cfg, const struct agent_onboard_opt
 		goto out;
 	}
 	if (ensure_trust(&a, o, &code, err) != 0)
+		goto out;
+	if (a.lock_fd < 0 && agent_state_lock(a.state_dir, &a.lock_fd, err) != 0)
 		goto out;
 	/* --vendor/--model/--serial are kept in the state: they describe this device for good */
 	if ((o->vendor != NULL && agent_state_set(&a.st.vendor, o->vendor) != 0) ||

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -111,6 +112,32 @@ void agent_state_cleanup(const char *dir)
 		}
 	}
 	closedir(dp);
+}
+
+int agent_state_lock(const char *dir, int *fd, struct margo_error *err)
+{
+	char *path = agent_state_path(dir, AGENT_LOCK_FILE);
+	int rc = MARGO_OK;
+
+	*fd = -1;
+	if (path == NULL)
+		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd < 0) {
+		rc = margo_error_set(err, MARGO_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = margo_error_set(err, errno == EWOULDBLOCK ? MARGO_ECONFLICT : MARGO_EIO,
+				     "%s: %s", dir, errno == EWOULDBLOCK
+				     ? "another margo-agent (run or onboard) is working on this state directory"
+				     : strerror(errno));
+		close(*fd);
+		*fd = -1;
+	}
+out:
+	free(path);
+	return rc;
 }
 
 int agent_state_set(char **slot, const char *value)

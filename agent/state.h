@@ -3,6 +3,7 @@
  *   ca.crt      the pinned WFM root CA (0600)
  *   device.key  the device's private key (0600)
  *   device.crt  the device's certificate (0600)
+ *   lock        held (flock) by the one `run` or `onboard` working on the directory
  * Every file is written with margo_file_write_atomic(), so a crash leaves the old or the new
  * version, never a mix. */
 #ifndef AGENT_STATE_H
@@ -17,6 +18,7 @@
 #define AGENT_CA_FILE "ca.crt"
 #define AGENT_KEY_FILE "device.key"
 #define AGENT_CERT_FILE "device.crt"
+#define AGENT_LOCK_FILE "lock"
 #define AGENT_STATE_MAX (256 * 1024)
 
 struct agent_state {
@@ -63,6 +65,11 @@ int agent_state_dir_prepare(const char *dir, struct margo_error *err);
 /* Removes temporary files ("NAME.tmp.PID.RANDOM") left by writers that were killed before
  * their rename (they may hold secrets). Files of live processes are kept. Best effort. */
 void agent_state_cleanup(const char *dir);
+
+/* Takes the state directory's lock (DIR/lock, 0600, flock) so that two agents never write
+ * one state. *fd is the lock's descriptor (close it to release). MARGO_ECONFLICT when another
+ * process holds it. */
+int agent_state_lock(const char *dir, int *fd, struct margo_error *err);
 
 /* Loads DIR/state.json into st (zeroed first). MARGO_ENOTFOUND when there is none. */
 int agent_state_load(const char *dir, struct agent_state *st, struct margo_error *err);

@@ -34,6 +34,10 @@ e2e_bg "$T/run.log" "$AGENT_BIN" run --state-dir "$S" --config "$CONF"
 AGENT_PID=$E2E_BG_PID
 # access tokens live 3 s: the loop keeps fetching new ones
 assert_true "the loop talks to the WFM" e2e_wait_for 15 grep -q "route=/oauth2/token status=200 .*client_id=$ID" "$WFMD_LOG"
+RC=0; "$AGENT_BIN" run --once --state-dir "$S" --config "$CONF" >"$T/second.log" 2>&1 || RC=$?
+assert_eq "$RC" 1 "a second agent on the same state dir is refused"
+assert_match "$(tail -n 1 "$T/second.log")" "another margo-agent .* is working on this state directory" \
+	"second agent: clear message"
 wfmd_stop
 assert_true "failures are counted while the WFM is away" e2e_wait_for 20 failures_at_least 2
 sleep 4

@@ -126,12 +126,28 @@ static void test_cleanup(void **state)
 	unlink(other);
 }
 
+static void test_lock(void **state)
+{
+	struct margo_error err;
+	int a, b;
+
+	(void)state;
+	assert_int_equal(agent_state_lock(dir, &a, &err), 0);
+	assert_int_equal(agent_state_lock(dir, &b, &err), MARGO_ECONFLICT);
+	assert_int_equal(b, -1);
+	assert_non_null(strstr(err.message, "another margo-agent"));
+	close(a);
+	assert_int_equal(agent_state_lock(dir, &b, &err), 0);
+	close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_missing_and_corrupt),
 		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_lock),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
