@@ -8,7 +8,7 @@ set -euo pipefail
 JSON=(-H 'Content-Type: application/json')
 
 e2e_setup
-wfmd_start --access-token-ttl 2
+wfmd_start
 device_new x
 device_new y
 enrollment_token_create --auto-approve --max-uses 100
@@ -226,6 +226,8 @@ assert_content_type application/json
 assert_json_match /error '^invalid_(client|request)$'
 
 e2e_step "Device API: bad bodies, expired token, another device's token, revoked device"
+device_token x
+assert_status 200 "x gets an access token"
 capabilities_doc x "$T/x.caps.json"
 device_http x POST "/device/$X_ID/capabilities" "${JSON[@]}" --data-binary "@$T/trunc.json"
 assert_problem 400
@@ -235,10 +237,17 @@ device_http x POST "/device/$X_ID/capabilities" "${JSON[@]}" --data-binary "@$T/
 assert_problem 413
 device_http x POST "/device/$X_ID/capabilities" "${JSON[@]}" --data-binary "@$T/x.caps.json"
 assert_status 201 "x reports capabilities"
-sleep 3
+# expiry: a restart with 3 s access tokens (whole seconds: a token may live 2 s only)
+wfmd_restart --access-token-ttl 3
+device_token x
+assert_json /expires_in 3
+device_http x GET "/device/$X_ID/capabilities"
+assert_status 200 "the short-lived token works at once"
+sleep 4
 device_http x GET "/device/$X_ID/capabilities"
 assert_problem 401
 assert_header WWW-Authenticate '^Bearer .*error="invalid_token"'
+wfmd_restart --access-token-ttl 3600
 device_token x
 device_token z
 assert_status 200 "z gets an access token"
