@@ -36,15 +36,34 @@ struct margo_appdeploy {
  * Returns 0 and *out (caller frees with margo_appdeploy_free) when valid; MARGO_EINVAL with v
  * filled (JSON-pointer fields such as "/spec/deploymentProfile/components/0/name") when the
  * document is not valid (a YAML syntax error is reported as field "" with line and column);
- * MARGO_ETOOBIG; MARGO_ENOMEM. out may be NULL to validate only. */
+ * MARGO_ETOOBIG; MARGO_ENOMEM. out may be NULL to validate only.
+ * Also enforced (untrusted input): exactly one YAML document; nesting at most 64 deep; no
+ * duplicate keys in the mappings above; metadata.annotations.id, when present, passes
+ * margo_appdeploy_id_valid(); at most 256 components, 1024 parameters, 32 targets per parameter
+ * and 64 components per target. Scalars are typed as in YAML 1.2's core schema: a plain `123`
+ * or `true` is not a string (quote it), a plain empty value, `~` or `null` counts as missing.
+ * Component names in *out are in document order. */
 int margo_appdeploy_parse(const char *yaml, size_t len, struct margo_appdeploy **out,
 			  struct margo_validation *v);
 
 void margo_appdeploy_free(struct margo_appdeploy *d);
 
+/* 1 when s can be a deployment id: 1-128 characters of [A-Za-z0-9._-], not starting with '.'
+ * (the rule wfmd applies to the {deploymentId} of its routes; ids become file names). */
+int margo_appdeploy_id_valid(const char *s);
+
 /* Returns, newly allocated in *out (NUL-terminated, *out_len bytes), the document re-emitted as
  * YAML with metadata.annotations.id set to id (created when absent, replaced when different),
- * everything else kept (keys in their order, scalars as written). The input must be valid. */
+ * everything else kept (keys in their order, scalars as written). The input must be valid
+ * (MARGO_EINVAL with the first problem in err otherwise, or when id is not valid); MARGO_ETOOBIG;
+ * MARGO_ENOMEM.
+ * The document is loaded as a node tree and written again by libyaml's emitter, so what YAML
+ * does not keep in its data model is lost: comments, blank lines, indentation (2 spaces; block
+ * lists inside a mapping start at the key's column: "components:\n- name: x"), line folding and
+ * the chomping of block scalars may change, and anchors are renamed (aliases stay aliases).
+ * Flow or block style of lists and mappings, scalar quoting styles where the emitter allows them,
+ * explicit tags and an explicit "---" are kept. The new id value reuses the old value's quoting
+ * when it was quoted; a missing id is appended as the last key of metadata.annotations. */
 int margo_appdeploy_set_id(const char *yaml, size_t len, const char *id, char **out,
 			   size_t *out_len, struct margo_error *err);
 
