@@ -133,6 +133,10 @@ assert_problem 401
 sed 's/^Authorization: Bearer /authorization: bearer /' "$T/a.bearer.hdr" >"$T/a.lower.hdr"
 http GET "/device/$A/capabilities" -H "@$T/a.lower.hdr"
 assert_status 200 "header name and auth scheme are case-insensitive (RFC 9110, RFC 6750)"
+http GET "/device/$A/capabilities" -H "@$T/a.bearer.hdr" -H "@$T/forged.hdr"
+assert_status_any "400 401" "two Authorization headers -> 400 or 401"
+http GET "/device/$A/capabilities" -H "@$T/forged.hdr" -H "@$T/a.bearer.hdr"
+assert_status_any "400 401" "two Authorization headers, the valid one last -> 400 or 401"
 
 e2e_step "another device's token: 403"
 device_http b GET "/device/$A/capabilities"

@@ -120,10 +120,13 @@ assert_eq "$code" 200 "an HTTP/1.0 request is served"
 http POST "/device/$KA_ID/capabilities" -H "@$T/ka.bearer.hdr" -H 'Content-Type: application/json' \
 	-H 'Expect: 100-continue' --data-binary "@$T/ka.caps.json"
 assert_status 201 "a body announced with Expect: 100-continue is accepted"
+# Another device asks for tokens (a device keeps at most 5 live ones, so ka's own token must
+# not be among those retired) while ka's token reads.
+device_onboard kb
 pids=()
 for i in $(seq 1 24); do
 	"${CURL[@]}" "$WFM_CA" -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/x-www-form-urlencoded' \
-		--data-binary "@$T/ka.form" "$WFM_URL/oauth2/token" \
+		--data-binary "@$T/kb.form" "$WFM_URL/oauth2/token" \
 		--next "${CURL[@]:1}" "$WFM_CA" -o /dev/null -w '%{http_code}\n' -H "@$T/ka.bearer.hdr" \
 		"$WFM_URL/device/$KA_ID/capabilities" >"$T/conc$i.out" 2>&1 &
 	pids+=($!)

@@ -49,6 +49,17 @@ assert_token_response 3600
 BASIC_TOKEN=$(json_get /access_token)
 e2e_secret "$BASIC_TOKEN"
 assert_ne "$BASIC_TOKEN" "$FORM_TOKEN" "each request issues a new access token"
+e2e_step "both access tokens work at the Device API"
+capabilities_doc dev "$T/caps.json"
+printf 'Authorization: Bearer %s\n' "$FORM_TOKEN" >"$T/form.bearer.hdr"
+printf 'Authorization: Bearer %s\n' "$BASIC_TOKEN" >"$T/basic.bearer.hdr"
+http POST "/device/$ID/capabilities" -H "@$T/form.bearer.hdr" -H 'Content-Type: application/json' \
+	--data-binary "@$T/caps.json"
+assert_status 201 "capabilities with the form-issued token"
+http GET "/device/$ID/capabilities" -H "@$T/basic.bearer.hdr"
+assert_status 200 "capabilities with the Basic-issued token"
+
+e2e_step "client credentials in both places, or the id in the form and Basic"
 printf 'grant_type=client_credentials&client_id=%s&client_secret=%s' "$ID" "$SECRET" >"$T/both.form"
 http POST /oauth2/token -H "@$T/basic.hdr" -H 'Content-Type: application/x-www-form-urlencoded' \
 	--data-binary "@$T/both.form"
@@ -68,15 +79,14 @@ printf 'client_secret=%s&grant_type=client%%5Fcredentials&client_id=%s' "$ENC_SE
 device_token dev "$T/enc.form"
 assert_token_response 3600
 
-e2e_step "both access tokens work at the Device API"
-capabilities_doc dev "$T/caps.json"
-printf 'Authorization: Bearer %s\n' "$FORM_TOKEN" >"$T/form.bearer.hdr"
-printf 'Authorization: Bearer %s\n' "$BASIC_TOKEN" >"$T/basic.bearer.hdr"
-http POST "/device/$ID/capabilities" -H "@$T/form.bearer.hdr" -H 'Content-Type: application/json' \
-	--data-binary "@$T/caps.json"
-assert_status 201 "capabilities with the form-issued token"
+e2e_step "at most 5 live access tokens per device (docs/wfmd.md): the 6th retires the oldest"
+http GET "/device/$ID/capabilities" -H "@$T/form.bearer.hdr"
+assert_problem 401
+assert_header WWW-Authenticate 'error="invalid_token"'
 http GET "/device/$ID/capabilities" -H "@$T/basic.bearer.hdr"
-assert_status 200 "capabilities with the Basic-issued token"
+assert_status 200 "the 2nd token (now the oldest of 5) still works"
+device_http dev GET "/device/$ID/capabilities"
+assert_status 200 "the newest token works"
 
 e2e_step "wrong or missing client credentials: 401 invalid_client"
 printf 'grant_type=client_credentials&client_id=%s&client_secret=wfmcs_%s' "$ID" \
@@ -126,9 +136,10 @@ assert_problem 405
 assert_header Allow 'POST'
 
 e2e_step "after a restart the credentials still work; access tokens expire"
+cp "$T/dev.bearer.hdr" "$T/before-restart.hdr"
 wfmd_restart --access-token-ttl 3
 assert_eq "$(<"$WFM_DIR/public-url")" "$WFM_URL" "same URL after the restart"
-http GET "/device/$ID/capabilities" -H "@$T/form.bearer.hdr"
+http GET "/device/$ID/capabilities" -H "@$T/before-restart.hdr"
 assert_status 200 "an access token issued before the restart still works"
 device_token dev
 assert_token_response 3
@@ -145,6 +156,11 @@ http GET "/device/$ID/capabilities" -H "@$T/dev.bearer.hdr"
 assert_status 200 "a fresh token from the same secret works"
 
 e2e_step "a revoked device is an invalid_client"
+wfmd_restart --access-token-ttl 3600
+device_token dev
+assert_token_response 3600
+device_http dev GET "/device/$ID/capabilities"
+assert_status 200 "the token works before the revocation"
 admin_http DELETE "/admin/v1/devices/$ID"
 assert_status 200 "revoke -> 200"
 assert_json /state revoked
@@ -153,7 +169,7 @@ assert_oauth_error 401 invalid_client
 http POST /oauth2/token -H "@$T/basic.hdr" -H 'Content-Type: application/x-www-form-urlencoded' \
 	--data-binary "@$T/grant.form"
 assert_oauth_error 401 invalid_client
-http GET "/device/$ID/capabilities" -H "@$T/basic.bearer.hdr"
+http GET "/device/$ID/capabilities" -H "@$T/dev.bearer.hdr"
 assert_problem 401
 assert_header WWW-Authenticate 'error="invalid_token"'
 
