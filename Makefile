@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan demo bench clean
+.PHONY: all deps build test test-asan demo bench clean fuzz
 
 all: build
 
@@ -38,3 +38,12 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMARGO_FUZZ=ON -DMARGO_SANITIZE=ON >/dev/null
+	ninja -C build-fuzz $$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$$//')
+	set -e; for f in tests/fuzz/fuzz_*.c; do n=$$(basename $$f .c); \
+		mkdir -p build-fuzz/corpus/$$n; \
+		build-fuzz/tests/$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n; done
