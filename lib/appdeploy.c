@@ -76,9 +76,9 @@ static void syntax_error(const yaml_parser_t *p, struct margo_validation *v)
 	const char *problem = p->problem != NULL ? p->problem : "invalid YAML";
 
 	if (p->context != NULL)
-		margo_validation_add(v, "", "YAML syntax error at line %zu column %zu: %s %s",
+		margo_validation_add(v, "", "YAML syntax error at line %zu column %zu: %s (%s)",
 				     p->problem_mark.line + 1, p->problem_mark.column + 1,
-				     p->context, problem);
+				     problem, p->context);
 	else
 		margo_validation_add(v, "", "YAML syntax error at line %zu column %zu: %s",
 				     p->problem_mark.line + 1, p->problem_mark.column + 1,
