@@ -590,58 +590,71 @@ assert_no_header() {
 	fi
 }
 
+# _e2e_ctx [FILE]: what an assertion on a JSON document names: the request, or the file.
+_e2e_ctx() {
+	if [[ -n "${1:-}" && "$1" != "$HTTP_BODY_FILE" ]]; then
+		printf '%s' "$(basename "$1")"
+	else
+		printf '%s %s' "$HTTP_METHOD" "$HTTP_PATH"
+	fi
+}
+
 # assert_json POINTER EXPECTED [FILE]: the value at POINTER (strings compared raw, others as
 # compact JSON: 201, true, null, ["a"]).
 assert_json() {
-	local f=${3:-$HTTP_BODY_FILE} v rc=0
+	local f=${3:-$HTTP_BODY_FILE} ctx v rc=0
+	ctx=$(_e2e_ctx "${3:-}")
 	v=$("$JSON_GET" "$f" "$1" 2>&1) || rc=$?
 	if [[ $rc -ne 0 ]]; then
-		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 absent or body not JSON (expected '$2')"
+		fail "$ctx: JSON $1 absent or body not JSON (expected '$2')"
 		_e2e_response_summary
 	elif [[ "$v" == "$2" ]]; then
-		pass "$HTTP_METHOD $HTTP_PATH: $1 == $2"
+		pass "$ctx: $1 == $2"
 	else
-		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 is '${v:0:200}', expected '$2'"
+		fail "$ctx: JSON $1 is '${v:0:200}', expected '$2'"
 	fi
 }
 
 # assert_json_match POINTER ERE [FILE]
 assert_json_match() {
-	local f=${3:-$HTTP_BODY_FILE} v rc=0
+	local f=${3:-$HTTP_BODY_FILE} ctx v rc=0
+	ctx=$(_e2e_ctx "${3:-}")
 	v=$("$JSON_GET" "$f" "$1" 2>&1) || rc=$?
 	if [[ $rc -ne 0 ]]; then
-		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 absent or body not JSON (expected /$2/)"
+		fail "$ctx: JSON $1 absent or body not JSON (expected /$2/)"
 		_e2e_response_summary
 	elif [[ "$v" =~ $2 ]]; then
-		pass "$HTTP_METHOD $HTTP_PATH: $1 ~ /$2/"
+		pass "$ctx: $1 ~ /$2/"
 	else
-		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 is '${v:0:200}', expected /$2/"
+		fail "$ctx: JSON $1 is '${v:0:200}', expected /$2/"
 	fi
 }
 
 # assert_json_type POINTER TYPE [FILE]: TYPE as json_type prints it ("number" matches integer
 # and real, "boolean" true and false).
 assert_json_type() {
-	local f=${3:-$HTTP_BODY_FILE} t rc=0 ok=0
+	local f=${3:-$HTTP_BODY_FILE} ctx t rc=0 ok=0
+	ctx=$(_e2e_ctx "${3:-}")
 	t=$("$JSON_GET" --type "$f" "$1" 2>/dev/null) || rc=$?
 	case "$2:$t" in
 	number:integer | number:real | boolean:true | boolean:false) ok=1 ;;
 	*) [[ "$t" == "$2" ]] && ok=1 ;;
 	esac
 	if [[ $rc -eq 0 && $ok -eq 1 ]]; then
-		pass "$HTTP_METHOD $HTTP_PATH: $1 is a $2"
+		pass "$ctx: $1 is a $2"
 	else
-		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 is ${t:-absent}, expected a $2"
+		fail "$ctx: JSON $1 is ${t:-absent}, expected a $2"
 	fi
 }
 
 # assert_json_absent POINTER [FILE]
 assert_json_absent() {
-	local f=${2:-$HTTP_BODY_FILE}
+	local f=${2:-$HTTP_BODY_FILE} ctx
+	ctx=$(_e2e_ctx "${2:-}")
 	if "$JSON_GET" --type "$f" "$1" >/dev/null 2>&1; then
-		fail "$HTTP_METHOD $HTTP_PATH: JSON $1 present, expected absent"
+		fail "$ctx: JSON $1 present, expected absent"
 	else
-		pass "$HTTP_METHOD $HTTP_PATH: no $1"
+		pass "$ctx: no $1"
 	fi
 }
 
@@ -982,4 +995,138 @@ device_admin_lookup() {
 			json_get "/items/$i/$field" || true
 		fi
 	done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Desired state (issue 4): deployments through the admin API, git credentials, plain git
+
+# deployment_yaml ID NAME OUT [helm|compose] [REVISION]: a valid Margo ApplicationDeployment
+# with metadata.annotations.id ID, two components (helm) or one (compose).
+deployment_yaml() {
+	local id=$1 name=$2 out=$3 kind=${4:-helm} rev=${5:-1.0.0}
+	if [[ "$kind" == compose ]]; then
+		cat >"$out" <<EOY
+apiVersion: application.margo.org/v1alpha1
+kind: ApplicationDeployment
+metadata:
+  annotations:
+    id: $id
+    applicationId: com.example.$name
+  name: $name
+  namespace: margo
+spec:
+  deploymentProfile:
+    type: compose
+    components:
+      - name: app
+        properties:
+          packageLocation: https://example.com/$name-$rev.tar.gz
+          keyLocation: https://example.com/$name.asc
+EOY
+	else
+		cat >"$out" <<EOY
+apiVersion: application.margo.org/v1alpha1
+kind: ApplicationDeployment
+metadata:
+  annotations:
+    id: $id
+    applicationId: com.example.$name
+  name: $name
+  namespace: margo
+spec:
+  deploymentProfile:
+    type: helm.v3
+    components:
+      - name: web
+        properties:
+          repository: oci://registry.example.com/charts/$name-web
+          revision: $rev
+      - name: db
+        properties:
+          repository: oci://registry.example.com/charts/$name-db
+          revision: $rev
+  parameters:
+    replicas:
+      value: 2
+      targets:
+        - pointer: web.replicas
+          components: [web]
+EOY
+	fi
+}
+
+# deploy_put DEVICE_ID DEPLOYMENT_ID FILE [CONTENT_TYPE]: PUT the YAML through the admin API
+# (default Content-Type application/yaml); leaves HTTP_*.
+deploy_put() {
+	admin_http PUT "/admin/v1/devices/$1/deployments/$2" -H "Content-Type: ${4:-application/yaml}" \
+		--data-binary "@$3"
+}
+
+# deploy_delete DEVICE_ID DEPLOYMENT_ID: DELETE through the admin API; leaves HTTP_*.
+deploy_delete() {
+	admin_http DELETE "/admin/v1/devices/$1/deployments/$2"
+}
+
+# deploy_list DEVICE_ID: GET the device's deployments; leaves HTTP_*.
+deploy_list() {
+	admin_http GET "/admin/v1/devices/$1/deployments"
+}
+
+# git_credentials_save NAME [FILE]: keeps the git credential fields of FILE (default: the last
+# response) as NAME.git_url, NAME.git_user, NAME.git_token (0600). Used after onboarding and
+# after git_credentials.
+git_credentials_save() {
+	local name=$1 f=${2:-$HTTP_BODY_FILE}
+	json_get /gitRepositoryUrl "$f" | tr -d '\n' >"$T/$name.git_url" || true
+	json_get /gitUsername "$f" | tr -d '\n' >"$T/$name.git_user" || true
+	json_get /gitAccessToken "$f" | tr -d '\n' >"$T/$name.git_token" || true
+	e2e_secret "@$T/$name.git_token"
+}
+
+# git_credentials NAME: POST /device/{id}/git-credentials with NAME's access token; on 201
+# saves the new credentials (git_credentials_save). Leaves HTTP_*.
+git_credentials() {
+	local name=$1
+	device_http "$name" POST "/device/$(device_client_id "$name")/git-credentials"
+	if [[ "$HTTP_STATUS" == 201 ]]; then
+		git_credentials_save "$name"
+	fi
+}
+
+# git_as NAME [--token-file F] [--user U] GIT_ARGS...: runs a plain git client (bounded to
+# 60 s) as device NAME: credentials through GIT_ASKPASS from files (never argv), the WFM CA
+# through -c http.sslCAInfo only (GIT_SSL_CAINFO and SSL_CERT_FILE point at a bundle that
+# does not hold it, so the environment cannot be what makes it work), no proxy, no user or
+# system config, no credential helper. Output goes to $T/git.out (stdout+stderr); status is
+# git's.
+git_as() {
+	local name=$1 tok user
+	shift
+	tok=$T/$name.git_token
+	user=$(cat "$T/$name.git_user" 2>/dev/null || true)
+	while [[ $# -gt 0 ]]; do
+		case "$1" in
+		--token-file) tok=$2; shift 2 ;;
+		--user) user=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	if [[ ! -x "$T/git-askpass" ]]; then
+		cat >"$T/git-askpass" <<'EOS'
+#!/bin/sh
+case "$1" in
+Username*) printf '%s\n' "$E2E_GIT_USER" ;;
+Password*) cat "$E2E_GIT_TOKEN_FILE"; echo ;;
+esac
+EOS
+		chmod 700 "$T/git-askpass"
+		mkdir -p "$T/githome"
+	fi
+	env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
+		HOME="$T/githome" XDG_CONFIG_HOME="$T/githome" GIT_CONFIG_NOSYSTEM=1 \
+		GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/git-askpass" SSH_ASKPASS= \
+		E2E_GIT_USER="$user" E2E_GIT_TOKEN_FILE="$tok" \
+		GIT_SSL_CAINFO=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+		timeout 60 git -c http.sslCAInfo="$WFM_CA" -c credential.helper= -c http.proxy= \
+		"$@" >"$T/git.out" 2>&1
 }
