@@ -322,6 +322,25 @@ wfmd_restart --git-token-ttl 3600
 assert_true "tokens from before the restarts still work" \
 	git_as a --token-file "$T/a.git_token3" ls-remote "$(<"$T/a.git_url")"
 
+e2e_step "re-onboarding keeps the repository; older git tokens are revoked"
+device_onboard c
+C=$(device_client_id c)
+git_credentials_save c "$T/c.onboard.json"
+cp "$T/c.git_token" "$T/c.git_token_old"
+deployment_yaml keep-me keeper "$T/keep.yaml" compose
+deploy_put "$C" keep-me "$T/keep.yaml"
+assert_status 201 "deploy to c"
+enrollment_token_create --auto-approve
+onboard_request c --token-file "$ENROLL_TOKEN_FILE"
+assert_status 201 "c onboards again with a new token"
+assert_json /clientId "$C"
+assert_json /gitRepositoryUrl "$WFM_URL/git/$C.git"
+git_credentials_save c "$T/c.onboard.json"
+assert_ne "$(<"$T/c.git_token")" "$(<"$T/c.git_token_old")" "a new git token"
+assert_false "the old git token is revoked" git_as c --token-file "$T/c.git_token_old" ls-remote "$(<"$T/c.git_url")"
+assert_true "the new git token clones the same repository" git_as c clone "$(<"$T/c.git_url")" "$T/clone-c"
+assert_true "with the deployment made before" test -f "$T/clone-c/deployments/keep-me.yaml"
+
 e2e_step "a revoked device's git tokens are dead; others unaffected"
 admin_http DELETE "/admin/v1/devices/$A"
 assert_status 200 "revoke a"
