@@ -1151,7 +1151,7 @@ static const char sql_auth_close_requests[] =
 static const char sql_auth_trim_tokens[] =
 	"DELETE FROM access_tokens WHERE device_id = :id AND hash NOT IN"
 	" (SELECT hash FROM access_tokens WHERE device_id = :id"
-	" ORDER BY expires_at DESC LIMIT :keep)";
+	" ORDER BY rowid DESC LIMIT :keep)";
 static const char sql_auth_insert_token[] =
 	"INSERT INTO access_tokens (hash, device_id, expires_at, epoch)"
 	" VALUES (:hash, :id, :expires, :epoch)";
