@@ -262,20 +262,17 @@ void wfmctl_print_raw(const char *raw)
 		putchar('\n');
 }
 
-int wfmctl_call(struct wfmctl *ctx, const char *method, const char *path, json_t *body,
-		json_t **out, char **raw)
+int wfmctl_request(struct wfmctl *ctx, const char *method, const char *path,
+		   const char *content_type, const char *body, size_t body_len,
+		   struct margo_http_response *resp)
 {
-	struct margo_http_response resp = { 0 };
 	struct margo_error err = { 0 };
 	struct margo_http_header headers[3];
-	char *url = NULL, *auth = NULL, *text = NULL, *summary;
+	char *url = NULL, *auth = NULL;
 	size_t nheaders = 0;
-	json_error_t jerr;
 	int ret;
 
-	*out = NULL;
-	if (raw != NULL)
-		*raw = NULL;
+	memset(resp, 0, sizeof(*resp));
 	ret = wfmctl_connect(ctx);
 	if (ret != WFMCTL_EXIT_OK)
 		return ret;
@@ -291,25 +288,56 @@ int wfmctl_call(struct wfmctl *ctx, const char *method, const char *path, json_t
 	}
 	headers[nheaders++] = (struct margo_http_header){ "Authorization", auth };
 	headers[nheaders++] = (struct margo_http_header){ "Accept", "application/json" };
-	if (body != NULL) {
-		text = json_dumps(body, JSON_COMPACT);
-		if (text == NULL) {
-			ret = wfmctl_fail(ctx, "out of memory");
-			goto out;
-		}
-		headers[nheaders++] = (struct margo_http_header){ "Content-Type",
-								  "application/json" };
-	}
-	if (margo_http_request(ctx->http, method, url, headers, nheaders, text,
-			       text != NULL ? strlen(text) : 0, &resp, &err) != MARGO_OK) {
+	if (body != NULL)
+		headers[nheaders++] = (struct margo_http_header){ "Content-Type", content_type };
+	if (margo_http_request(ctx->http, method, url, headers, nheaders, body, body_len, resp,
+			       &err) != MARGO_OK) {
 		ret = wfmctl_fail(ctx, "%s", err.message);
 		goto out;
 	}
+	ret = WFMCTL_EXIT_OK;
+out:
+	if (auth != NULL) {
+		OPENSSL_cleanse(auth, strlen(auth));
+		free(auth);
+	}
+	free(url);
+	return ret;
+}
+
+int wfmctl_fail_response(struct wfmctl *ctx, const struct margo_http_response *resp)
+{
+	char *summary = margo_http_problem_summary(resp);
+	int ret;
+
+	ret = wfmctl_fail(ctx, "%s%s", summary != NULL ? summary : "request failed",
+			  resp->status == 401 ? " (check the admin token file)" : "");
+	free(summary);
+	return ret;
+}
+
+int wfmctl_call(struct wfmctl *ctx, const char *method, const char *path, json_t *body,
+		json_t **out, char **raw)
+{
+	struct margo_http_response resp = { 0 };
+	char *text = NULL;
+	json_error_t jerr;
+	int ret;
+
+	*out = NULL;
+	if (raw != NULL)
+		*raw = NULL;
+	if (body != NULL) {
+		text = json_dumps(body, JSON_COMPACT);
+		if (text == NULL)
+			return wfmctl_fail(ctx, "out of memory");
+	}
+	ret = wfmctl_request(ctx, method, path, "application/json", text,
+			     text != NULL ? strlen(text) : 0, &resp);
+	if (ret != WFMCTL_EXIT_OK)
+		goto out;
 	if (resp.status < 200 || resp.status > 299) {
-		summary = margo_http_problem_summary(&resp);
-		ret = wfmctl_fail(ctx, "%s%s", summary != NULL ? summary : "request failed",
-				  resp.status == 401 ? " (check the admin token file)" : "");
-		free(summary);
+		ret = wfmctl_fail_response(ctx, &resp);
 		goto out;
 	}
 	if (resp.body_len > 0) {
@@ -330,11 +358,6 @@ out:
 	if (resp.body != NULL)
 		OPENSSL_cleanse(resp.body, resp.body_len);
 	margo_http_response_free(&resp);
-	if (auth != NULL) {
-		OPENSSL_cleanse(auth, strlen(auth));
-		free(auth);
-	}
 	free(text);
-	free(url);
 	return ret;
 }

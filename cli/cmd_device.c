@@ -27,7 +27,8 @@ static const char show_help[] =
 	"Usage: wfmctl device show ID\n"
 	"\n"
 	"Shows one device: identity, state, certificate fingerprint, last contact, the\n"
-	"capabilities it reported and its deployments with their latest status.\n"
+	"capabilities it reported and its deployments with their latest reported state and\n"
+	"error ('not reported' until the device's agent reports).\n"
 	"\n"
 	"Example:\n"
 	"  wfmctl --data-dir /var/lib/wfmd device show 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n";
@@ -58,6 +59,19 @@ static const char revoke_help[] =
 	"\n"
 	"Example:\n"
 	"  wfmctl --data-dir /var/lib/wfmd device revoke 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n";
+
+static const char deployments_help[] =
+	"Usage: wfmctl device deployments ID\n"
+	"\n"
+	"Lists the deployments of a device (see 'wfmctl deploy'): deployment ID, name,\n"
+	"application, the latest state its agent reported (Pending, Installing, Installed,\n"
+	"Failed, Removing, Removed; 'not reported' before the first report), when, and the\n"
+	"error of a failed one. Errors too long for the table follow it in full.\n"
+	"\n"
+	"Examples:\n"
+	"  wfmctl --data-dir /var/lib/wfmd device deployments 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n"
+	"  wfmctl --data-dir /var/lib/wfmd --json device deployments \\\n"
+	"         6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40 | jq '.items[] | {deploymentId, state}'\n";
 
 static const char *const device_states[] = { "pending", "active", "rejected", "revoked" };
 
@@ -244,57 +258,6 @@ static void print_capabilities(json_t *caps, const char *updated_at)
 	print_named_items("interfaces", json_object_get(res, "interfaces"));
 }
 
-static int print_deployments(json_t *deployments)
-{
-	static const char *const headers[] = { "DEPLOYMENT", "STATE", "UPDATED", "ERROR" };
-	struct wfmctl_table *table;
-	json_t *d;
-	size_t i;
-
-	printf("\nDeployments:\n");
-	if (!json_is_array(deployments) || json_array_size(deployments) == 0) {
-		printf("  none\n");
-		return 0;
-	}
-	table = wfmctl_table_new(4, headers);
-	if (table == NULL)
-		return -1;
-	json_array_foreach(deployments, i, d) {
-		json_t *status = json_object_get(d, "status");
-		json_t *error;
-		const char *message;
-		const char *id = wfmctl_json_str(d, "deploymentId");
-		const char *state = wfmctl_json_str(d, "state");
-		const char *updated = wfmctl_json_str(d, "receivedAt");
-		const char *row[4];
-
-		/* "status" may be the whole DeploymentStatus document or just its status. */
-		if (json_is_object(json_object_get(status, "status")))
-			status = json_object_get(status, "status");
-		error = json_object_get(status, "error");
-		message = wfmctl_json_str(error, "message");
-		if (message == NULL || *message == '\0')
-			message = wfmctl_json_str(error, "code");
-		if (id == NULL)
-			id = wfmctl_json_str(d, "id");
-		if (state == NULL)
-			state = wfmctl_json_str(status, "state");
-		if (updated == NULL)
-			updated = wfmctl_json_str(d, "updatedAt");
-		row[0] = id;
-		row[1] = state;
-		row[2] = updated;
-		row[3] = message;
-		if (wfmctl_table_add(table, row) != 0) {
-			wfmctl_table_free(table);
-			return -1;
-		}
-	}
-	wfmctl_table_print_indented(table, 2);
-	wfmctl_table_free(table);
-	return 0;
-}
-
 static const char *const shown_members[] = {
 	"id", "state", "vendor", "modelNumber", "serialNumber", "certificateFingerprint",
 	"createdAt", "lastSeenAt", "capabilities", "deployments", "certificate", "keyId",
@@ -351,8 +314,7 @@ static int device_show(struct wfmctl *ctx, int argc, char **argv)
 	}
 	print_capabilities(json_object_get(resp, "capabilities"),
 			   wfmctl_json_str(resp, "capabilitiesUpdatedAt"));
-	if (print_deployments(json_object_get(resp, "deployments")) != 0)
-		ret = wfmctl_fail(ctx, "out of memory");
+	ret = wfmctl_print_device_deployments(ctx, pos[0], json_object_get(resp, "deployments"));
 out:
 	free(path);
 	free(raw);
@@ -425,5 +387,7 @@ const struct wfmctl_command wfmctl_device_commands[] = {
 	{ "device", "reject", device_reject, "reject a pending onboarding request", reject_help },
 	{ "device", "revoke", device_revoke, "revoke a device and all its credentials",
 	  revoke_help },
+	{ "device", "deployments", wfmctl_device_deployments,
+	  "list a device's deployments with their latest state", deployments_help },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

@@ -30,6 +30,7 @@ static const char main_help[] =
 	"  wfmctl --data-dir /var/lib/wfmd enrollment create --ttl 24h --max-uses 10\n"
 	"  wfmctl --data-dir /var/lib/wfmd device list --state pending\n"
 	"  wfmctl --data-dir /var/lib/wfmd device approve 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n"
+	"  wfmctl --data-dir /var/lib/wfmd deploy 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40 app.yaml\n"
 	"  wfmctl --url https://wfm.example:8443 --ca-file ca.crt --token-file admin.token \\\n"
 	"         --json device list\n"
 	"\n"
@@ -40,6 +41,8 @@ static const struct wfmctl_command *const command_tables[] = {
 	wfmctl_enrollment_commands,
 	wfmctl_cert_commands,
 	wfmctl_device_commands,
+	wfmctl_deploy_commands,
+	wfmctl_undeploy_commands,
 };
 
 #define NTABLES (sizeof(command_tables) / sizeof(command_tables[0]))
@@ -197,7 +200,8 @@ static void print_command_list(FILE *f, const char *group)
 
 			if (group != NULL && strcmp(group, c->group) != 0)
 				continue;
-			snprintf(words, sizeof(words), "%s %s", c->group, c->name);
+			snprintf(words, sizeof(words), "%s%s%s", c->group, c->name[0] != '\0' ? " " : "",
+				 c->name);
 			fprintf(f, "  %-22s %s\n", words, c->summary);
 		}
 	}
@@ -271,6 +275,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wfmctl: unknown command '%s' (see 'wfmctl --help')\n", group);
 		return WFMCTL_EXIT_USAGE;
 	}
+	if (table[0].name[0] == '\0') {
+		/* A command of one word ("deploy"): everything after it is its arguments. */
+		cmd = table;
+		ctx.command = group;
+		ret = cmd->run(&ctx, argc - first - 1, argv + first + 1);
+		goto done;
+	}
 	/* Options may sit between the group and its subcommand ("device --json list"). */
 	ctx.command = group;
 	ret = parse(&ctx, argc - first - 1, argv + first + 1, NULL, unused, 0, &nunused, 1, &stop);
@@ -296,9 +307,10 @@ int main(int argc, char **argv)
 	snprintf(command, sizeof(command), "%s %s", cmd->group, cmd->name);
 	ctx.command = command;
 	ret = cmd->run(&ctx, argc - first - 1, argv + first + 1);
+done:
 	wfmctl_disconnect(&ctx);
 	if (fflush(stdout) != 0 && ret == WFMCTL_EXIT_OK) {
-		fprintf(stderr, "wfmctl: %s: cannot write the output\n", command);
+		fprintf(stderr, "wfmctl: %s: cannot write the output\n", ctx.command);
 		ret = WFMCTL_EXIT_FAIL;
 	}
 	return ret;

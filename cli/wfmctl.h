@@ -38,7 +38,8 @@ struct wfmctl_opt {
 	int *flag;              /* a flag: set to 1 */
 };
 
-/* One subcommand, e.g. group "device", name "show". */
+/* One subcommand, e.g. group "device", name "show"; a command of one word ("deploy") is a
+ * table of its own whose only entry has the name "". */
 struct wfmctl_command {
 	const char *group;
 	const char *name;
@@ -50,6 +51,17 @@ struct wfmctl_command {
 extern const struct wfmctl_command wfmctl_enrollment_commands[];
 extern const struct wfmctl_command wfmctl_cert_commands[];
 extern const struct wfmctl_command wfmctl_device_commands[];
+extern const struct wfmctl_command wfmctl_deploy_commands[];
+extern const struct wfmctl_command wfmctl_undeploy_commands[];
+
+/* ---- cmd_deploy.c ---- */
+
+/* wfmctl device deployments DEVICE (run function of the device table). */
+int wfmctl_device_deployments(struct wfmctl *ctx, int argc, char **argv);
+/* For device show: prints the "Deployments:" section of device_id from the deployments list
+ * route, or from fallback (the device object's "deployments" array) when the server has no
+ * such route. Returns 0 or an exit code after printing one line. */
+int wfmctl_print_device_deployments(struct wfmctl *ctx, const char *device_id, json_t *fallback);
 
 /* ---- main.c ---- */
 
@@ -90,6 +102,17 @@ void wfmctl_disconnect(struct wfmctl *ctx);
  * returns WFMCTL_EXIT_FAIL. */
 int wfmctl_call(struct wfmctl *ctx, const char *method, const char *path, json_t *body,
 		json_t **out, char **raw);
+
+/* One admin API request with any body (NULL for none; sent with content_type). Returns 0 with
+ * *resp filled (whatever the status; caller margo_http_response_free()s) or, when no answer
+ * came, an exit code after printing one line. */
+int wfmctl_request(struct wfmctl *ctx, const char *method, const char *path,
+		   const char *content_type, const char *body, size_t body_len,
+		   struct margo_http_response *resp);
+
+/* Prints the one-line summary of a failed response ("422 ...: ..."); returns
+ * WFMCTL_EXIT_FAIL. */
+int wfmctl_fail_response(struct wfmctl *ctx, const struct margo_http_response *resp);
 
 /* path + "/" + the percent-encoded segment, newly allocated (NULL when out of memory). */
 char *wfmctl_path_join(const char *path, const char *segment);
