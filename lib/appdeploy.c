@@ -344,6 +344,15 @@ static yaml_node_t *get_map(yaml_document_t *doc, const yaml_node_t *parent, con
 	return m;
 }
 
+static int has_control(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
 /* A member that must be a string (non-empty when nonempty). NULL after reporting when missing
  * (only when required), not a string or empty. */
 static const char *get_string(yaml_document_t *doc, const yaml_node_t *parent, const char *base,
@@ -365,6 +374,11 @@ static const char *get_string(yaml_document_t *doc, const yaml_node_t *parent, c
 	}
 	if (nonempty && scalar_text(m)[0] == '\0') {
 		margo_validation_add(v, ptr, "must not be empty");
+		return NULL;
+	}
+	/* These strings end up in commit messages, logs and tables: one line each. */
+	if (has_control(scalar_text(m))) {
+		margo_validation_add(v, ptr, "must not contain control characters");
 		return NULL;
 	}
 	return scalar_text(m);

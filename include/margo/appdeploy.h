@@ -42,7 +42,8 @@ struct margo_appdeploy {
  * margo_appdeploy_id_valid(); at most 256 components, 1024 parameters, 32 targets per parameter
  * and 64 components per target. Scalars are typed as in YAML 1.2's core schema: a plain `123`
  * or `true` is not a string (quote it), a plain empty value, `~` or `null` counts as missing.
- * Component names in *out are in document order. */
+ * The strings validated above must not contain control characters (they end up in commit
+ * messages, logs and tables). Component names in *out are in document order. */
 int margo_appdeploy_parse(const char *yaml, size_t len, struct margo_appdeploy **out,
 			  struct margo_validation *v);
 
