@@ -15,6 +15,10 @@
 
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define DRAIN_WAIT_MS 3000
+/* An oversized body up to this size is read and discarded before the 413, so the client (still
+ * sending) is not answered with a reset that loses the 413; beyond it wfmd answers at once and
+ * closes. */
+#define DISCARD_MAX (1024u * 1024u)
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -38,6 +42,7 @@ struct reqctx {
 	size_t len;
 	size_t cap;
 	size_t limit;
+	size_t discarded;
 	int started;
 	int too_big;
 	unsigned status;                /* status actually queued, for the log */
@@ -460,7 +465,7 @@ static int first_call(struct reqctx *rc, struct MHD_Connection *conn, const char
 		      const char *method)
 {
 	struct http_server *srv = rc->srv;
-	const char *cl;
+	const char *cl, *expect;
 	char *end;
 	unsigned long long n;
 
@@ -478,8 +483,14 @@ static int first_call(struct reqctx *rc, struct MHD_Connection *conn, const char
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	if (cl != NULL) {
 		n = strtoull(cl, &end, 10);
-		if (end != cl && n > rc->limit)
+		if (end != cl && n > rc->limit) {
 			rc->too_big = 1;
+			/* Answer before the body when the client waits for 100-continue or the
+			 * body is too large to be worth reading away. */
+			expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+			if (n > DISCARD_MAX || (expect != NULL && strcasecmp(expect, "100-continue") == 0))
+				return 1;
+		}
 	}
 	return 0;
 }
@@ -492,6 +503,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct reqctx *rc = *con_cls;
 	char *nb;
 	size_t ncap;
+	int r;
 
 	(void)cls;
 	(void)version;
@@ -499,9 +511,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	if (!rc->started) {
 		rc->started = 1;
-		if (first_call(rc, conn, url, method) < 0)
+		r = first_call(rc, conn, url, method);
+		if (r < 0)
 			return MHD_NO;
-		if (rc->too_big) {
+		if (r > 0) {
 			/* Refuse before reading the body; MHD closes the connection after. */
 			http_fail(&rc->req, 413, "body-too-large",
 				  "request body larger than %zu bytes", rc->limit);
@@ -513,20 +526,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (rc->too_big)
-			return MHD_YES;
-		if (n > rc->limit - rc->len) {
-			/* A chunked body outgrew the limit: stop buffering, answer 413 now if
-			 * MHD lets us, else once the body is over. */
+		if (!rc->too_big && n > rc->limit - rc->len) {
+			/* The body outgrew the limit: stop buffering it. */
 			rc->too_big = 1;
 			free(rc->body);
 			rc->body = NULL;
 			rc->len = rc->cap = 0;
-			http_fail(&rc->req, 413, "body-too-large",
-				  "request body larger than %zu bytes", rc->limit);
-			if (queue_problem(rc, conn) == MHD_YES)
-				return MHD_YES;
-			rc->status = 0;
+		}
+		if (rc->too_big) {
+			rc->discarded += n;
+			if (rc->discarded > DISCARD_MAX && rc->status == 0) {
+				/* Enough read away: answer now (MHD closes the connection). */
+				http_fail(&rc->req, 413, "body-too-large",
+					  "request body larger than %zu bytes", rc->limit);
+				if (queue_problem(rc, conn) != MHD_YES)
+					rc->status = 0;
+			}
 			return MHD_YES;
 		}
 		if (rc->len + n + 1 > rc->cap) {
