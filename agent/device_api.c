@@ -9,10 +9,13 @@
 #include "oauth.h"
 #include "probe.h"
 
-static int request_once(struct agent *a, const char *method, const char *url, const char *body,
+#define EXTRA_HEADERS_MAX 4
+
+static int request_once(struct agent *a, const char *method, const char *url,
+			const struct margo_http_header *extra, size_t nextra, const char *body,
 			size_t body_len, struct margo_http_response *resp, struct margo_error *err)
 {
-	struct margo_http_header headers[3];
+	struct margo_http_header headers[3 + EXTRA_HEADERS_MAX];
 	char *auth = NULL;
 	size_t n = 0;
 	int rc;
@@ -23,6 +26,8 @@ static int request_once(struct agent *a, const char *method, const char *url, co
 	headers[n++] = (struct margo_http_header){ "Accept", "application/json" };
 	if (body != NULL)
 		headers[n++] = (struct margo_http_header){ "Content-Type", "application/json" };
+	for (size_t i = 0; i < nextra && i < EXTRA_HEADERS_MAX; i++)
+		headers[n++] = extra[i];
 	rc = margo_http_request(a->http, method, url, headers, n, body, body_len, resp, err);
 	margo_secret_free(auth);
 	return rc;
@@ -31,6 +36,13 @@ static int request_once(struct agent *a, const char *method, const char *url, co
 int agent_device_request(struct agent *a, const char *method, const char *subpath,
 			 const char *body, size_t body_len, struct margo_http_response *resp,
 			 struct margo_error *err)
+{
+	return agent_device_request_h(a, method, subpath, NULL, 0, body, body_len, resp, err);
+}
+
+int agent_device_request_h(struct agent *a, const char *method, const char *subpath,
+			   const struct margo_http_header *extra, size_t nextra, const char *body,
+			   size_t body_len, struct margo_http_response *resp, struct margo_error *err)
 {
 	const char *id = a->st.device_id != NULL ? a->st.device_id : a->st.client_id;
 	char *path = NULL, *url = NULL;
@@ -43,7 +55,7 @@ int agent_device_request(struct agent *a, const char *method, const char *subpat
 	rc = agent_oauth_ensure(a, 0, err);
 	if (rc != 0)
 		goto out;
-	rc = request_once(a, method, url, body, body_len, resp, err);
+	rc = request_once(a, method, url, extra, nextra, body, body_len, resp, err);
 	if (rc == 0 && resp->status == 401) {
 		/* expired or revoked token: one new token, one more try */
 		margo_log_debug("access token refused, fetching a new one", "route=%s", subpath);
@@ -51,7 +63,7 @@ int agent_device_request(struct agent *a, const char *method, const char *subpat
 		rc = agent_oauth_ensure(a, 1, err);
 		if (rc != 0)
 			goto out;
-		rc = request_once(a, method, url, body, body_len, resp, err);
+		rc = request_once(a, method, url, extra, nextra, body, body_len, resp, err);
 	}
 	if (rc == 0) {
 		if (resp->status == 429 || resp->status == 503)

@@ -14,6 +14,11 @@ int agent_device_request(struct agent *a, const char *method, const char *subpat
 			 const char *body, size_t body_len, struct margo_http_response *resp,
 			 struct margo_error *err);
 
+/* The same with extra request headers. */
+int agent_device_request_h(struct agent *a, const char *method, const char *subpath,
+			   const struct margo_http_header *extra, size_t nextra, const char *body,
+			   size_t body_len, struct margo_http_response *resp, struct margo_error *err);
+
 /* Sends doc to /capabilities with method ("POST" at onboarding, "PUT" on change) and, on
  * success, records its hash and the report time in a->st. */
 int agent_capabilities_report(struct agent *a, const char *method, json_t *doc,

@@ -373,6 +373,7 @@ static int apply_response(struct agent *a, json_t *doc, struct margo_error *err)
 	if (json_is_string(v))
 		(void)margo_time_parse(json_string_value(v), &a->st.git_access_token_expires_at);
 	a->st.onboarded_at = margo_time_now();
+	a->st.git_access_token_issued_at = a->st.onboarded_at;
 	a->st.last_contact = a->st.onboarded_at;
 	return MARGO_OK;
 }

@@ -5,7 +5,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "desired.h"
 #include "device_api.h"
+#include "gitcred.h"
 #include "margo/log.h"
 #include "margo/timeutil.h"
 #include "oauth.h"
@@ -25,9 +27,8 @@ static int step_token(struct agent *a, struct margo_error *err)
 	return agent_oauth_ensure(a, 0, err);
 }
 
-/* Check-in: proves the credentials and the connection every cycle (the desired-state poll of
- * the later release takes this place). A WFM that lost our capability document (404) gets it
- * again in the next step. */
+/* Check-in for a WFM without desired state: proves the credentials and the connection every
+ * cycle. A WFM that lost our capability document (404) gets it again in the next step. */
 static int step_checkin(struct agent *a, struct margo_error *err)
 {
 	struct margo_http_response resp = { 0 };
@@ -51,6 +52,27 @@ static int step_checkin(struct agent *a, struct margo_error *err)
 	return rc;
 }
 
+/* Rotates the git token when two thirds of its lifetime are over (the desired-state step
+ * rotates on demand too). */
+static int step_git_credentials(struct agent *a, struct margo_error *err)
+{
+	if (a->st.git_access_token == NULL)
+		return MARGO_OK;
+	return agent_gitcred_ensure(a, 0, err);
+}
+
+/* Desired state: one small request when nothing changed; fetch and apply otherwise. A WFM
+ * without desired state gets the check-in instead. */
+static int step_desired_state(struct agent *a, struct margo_error *err)
+{
+	int none = 0, rc;
+
+	rc = agent_desired_sync(a, &none, err);
+	if (rc == 0 && none)
+		rc = step_checkin(a, err);
+	return rc;
+}
+
 static int step_capabilities(struct agent *a, struct margo_error *err)
 {
 	int sent;
@@ -58,13 +80,12 @@ static int step_capabilities(struct agent *a, struct margo_error *err)
 	return agent_capabilities_sync(a, &sent, err);
 }
 
-/* In order; a failing step ends the cycle. The desired-state steps (git credential rotation,
- * desired-state poll replacing the check-in, fetch, apply_command, deployment status) are
- * added here. */
+/* In order; a failing step ends the cycle. */
 static const struct agent_step steps[] = {
 	{ "token", step_token },
-	{ "checkin", step_checkin },
+	{ "git_credentials", step_git_credentials },
 	{ "capabilities", step_capabilities },
+	{ "desired_state", step_desired_state },
 };
 
 int agent_run_cycle(struct agent *a, const char **failed_step, struct margo_error *err)

@@ -42,12 +42,14 @@ static const struct str_field str_fields[] = {
 	S("pendingRequestId", pending_request_id), S("pendingPollToken", pending_poll_token),
 	S("accessToken", access_token), S("lastError", last_error), S("vendor", vendor),
 	S("modelNumber", model_number), S("serialNumber", serial_number),
+	S("desiredEtag", desired_etag), S("desiredRevision", desired_revision),
 };
 #undef S
 
 #define I(n, m, t) { n, offsetof(struct agent_state, m), t }
 static const struct int_field int_fields[] = {
 	I("gitAccessTokenExpiresAt", git_access_token_expires_at, 1),
+	I("gitAccessTokenIssuedAt", git_access_token_issued_at, 1),
 	I("pendingSince", pending_since, 1),
 	I("accessTokenExpiresAt", access_token_expires_at, 1),
 	I("onboardedAt", onboarded_at, 1),
@@ -169,7 +171,7 @@ void agent_state_clear_onboarding(struct agent_state *st)
 		&st->client_id, &st->client_secret, &st->token_endpoint, &st->device_id,
 		&st->git_repository_url, &st->git_branch, &st->git_username,
 		&st->git_access_token, &st->git_credentials_url, &st->access_token,
-		&st->pending_request_id, &st->pending_poll_token,
+		&st->pending_request_id, &st->pending_poll_token, &st->desired_etag,
 	};
 
 	for (size_t i = 0; i < sizeof(clear) / sizeof(clear[0]); i++) {
@@ -177,6 +179,7 @@ void agent_state_clear_onboarding(struct agent_state *st)
 		*clear[i] = NULL;
 	}
 	st->git_access_token_expires_at = 0;
+	st->git_access_token_issued_at = 0;
 	st->access_token_expires_at = 0;
 	st->pending_since = 0;
 	st->onboarded_at = 0;

@@ -34,6 +34,9 @@ struct agent_state {
 	char *git_username;
 	char *git_access_token;    /* secret */
 	int64_t git_access_token_expires_at;
+	int64_t git_access_token_issued_at; /* when the agent received it (rotation timing) */
+	char *desired_etag;        /* ETag of the last desired-state answer */
+	char *desired_revision;    /* revision the WFM wants (applied or not) */
 	char *git_credentials_url;
 	/* identity given to `onboard` with --vendor/--model/--serial (they keep overriding) */
 	char *vendor;

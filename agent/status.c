@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "deploy.h"
 #include "margo/timeutil.h"
 #include "schedule.h"
 #include "status.h"
@@ -44,9 +45,13 @@ int agent_status(const struct agent_config *cfg, int as_json, struct margo_error
 	const char *keys[] = {
 		"state", "stateDir", "url", "caFingerprint", "clientId", "pendingRequestId",
 		"accessTokenExpiresAt", "lastContact", "lastCapabilitiesReport", "nextPoll",
-		"failures", "lastError", "inDowntime",
+		"failures", "lastError", "inDowntime", "gitAccessTokenExpiresAt", "desiredRevision",
+		"appliedRevision",
 	};
+	json_t *deps = NULL, *rec, *list;
+	const char *dep_id;
 	int found = 1, code, rc;
+	size_t i;
 
 	rc = agent_state_load(cfg->state_dir, &st, &e);
 	if (rc == MARGO_ENOTFOUND)
@@ -74,6 +79,20 @@ int agent_status(const struct agent_config *cfg, int as_json, struct margo_error
 	put_str(o, "lastError", st.last_error);
 	json_object_set_new(o, "inDowntime",
 			    json_boolean(agent_schedule_in_downtime(cfg, time(NULL))));
+	put_time(o, "gitAccessTokenExpiresAt",
+		 st.git_access_token != NULL ? st.git_access_token_expires_at : 0);
+	put_str(o, "desiredRevision", st.desired_revision);
+	list = json_array();
+	if (found && agent_deploy_load(cfg->state_dir, &deps, &e) == 0) {
+		put_str(o, "appliedRevision", json_string_value(json_object_get(deps, "revision")));
+		json_object_foreach(json_object_get(deps, "deployments"), dep_id, rec)
+			json_array_append_new(list, json_pack("{s:s, s:O?, s:O?}", "deploymentId", dep_id,
+							      "state", json_object_get(rec, "state"),
+							      "error", json_object_get(rec, "error")));
+	} else {
+		put_str(o, "appliedRevision", NULL);
+	}
+	json_object_set_new(o, "deployments", list);
 	if (as_json) {
 		text = json_dumps(o, JSON_INDENT(2));
 		if (text != NULL)
@@ -91,11 +110,22 @@ int agent_status(const struct agent_config *cfg, int as_json, struct margo_error
 			else
 				printf("%-24s -\n", keys[i]);
 		}
+		json_array_foreach(list, i, rec) {
+			json_t *err_msg = json_object_get(rec, "error");
+
+			printf("deployment %-13s %s%s%s\n",
+			       json_string_value(json_object_get(rec, "deploymentId")),
+			       json_is_string(json_object_get(rec, "state"))
+				       ? json_string_value(json_object_get(rec, "state")) : "-",
+			       json_is_string(err_msg) ? ": " : "",
+			       json_is_string(err_msg) ? json_string_value(err_msg) : "");
+		}
 	}
 	if (code == AGENT_EXIT_NOT_ONBOARDED)
 		margo_error_set(err, MARGO_ENOTFOUND, "not onboarded");
 out:
 	free(text);
+	json_decref(deps);
 	json_decref(o);
 	agent_state_free(&st);
 	return code;
