@@ -136,7 +136,9 @@ static int sync_child(const char *dir, const struct agent_git_remote *remote, ch
 		fetch_options(&co.fetch_opts, &c);
 		rc = git_clone(&repo, remote->url, dir, &co);
 	}
-	if (rc != 0) {
+	if (rc != 0 && c.auth_calls > 1) {
+		snprintf(msg, msgsize, "the server refused the git token");
+	} else if (rc != 0) {
 		ge = git_error_last();
 		snprintf(msg, msgsize, "%s", ge != NULL && ge->message != NULL ? ge->message
 									: "git operation failed");
