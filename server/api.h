@@ -5,6 +5,8 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "margo/token.h"
+#include "store.h"
 
 /* api_certificate.c */
 int api_certificate_get(struct http_request *req, struct http_response *resp);
@@ -33,6 +35,32 @@ int api_admin_device_show(struct http_request *req, struct http_response *resp);
 int api_admin_device_approve(struct http_request *req, struct http_response *resp);
 int api_admin_device_reject(struct http_request *req, struct http_response *resp);
 int api_admin_device_revoke(struct http_request *req, struct http_response *resp);
+
+/* api_git.c: Git smart HTTP (read-only), git credentials, desired state. */
+int api_git_info_refs(struct http_request *req, struct http_response *resp);
+int api_git_upload_pack(struct http_request *req, struct http_response *resp);
+int api_git_receive_pack(struct http_request *req, struct http_response *resp);
+int api_device_git_credentials(struct http_request *req, struct http_response *resp);
+int api_device_desired_state(struct http_request *req, struct http_response *resp);
+/* Makes sure the device's repository exists; rev (may be NULL) gets main's commit id. */
+int api_repo_ensure(struct http_request *req, const char *device_id,
+		    char rev[STORE_REVISION_LEN]);
+/* Issues a git token for device_id (hash stored by the caller's store call): the token text
+ * into *token (margo_secret_free) and its expiry. */
+int api_git_token_new(struct http_request *req, char **token,
+		      char hash[MARGO_TOKEN_HASH_LEN], int64_t *expires_at);
+/* Adds gitRepositoryUrl, gitBranch, gitUsername, gitAccessToken, gitAccessTokenExpiresAt
+ * (and gitCredentialsUrl when with_credentials_url) to obj. */
+int api_git_fields(struct http_request *req, json_t *obj, const char *device_id,
+		   const char *token, int64_t expires_at, int with_credentials_url);
+
+/* api_deployments.c: admin deployments (API.md section 6). */
+int api_admin_deployment_put(struct http_request *req, struct http_response *resp);
+int api_admin_deployment_delete(struct http_request *req, struct http_response *resp);
+int api_admin_deployment_list(struct http_request *req, struct http_response *resp);
+/* The device's deployments as JSON items (desired ones with their latest status, then
+ * reported ones wfmd did not deploy). NULL on failure (problem set). */
+json_t *api_deployments_json(struct http_request *req, const char *device_id);
 
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];

@@ -388,15 +388,12 @@ int api_admin_device_show(struct http_request *req, struct http_response *resp)
 		rc = http_fail_error(req, MARGO_ENOMEM, NULL);
 		goto out;
 	}
-	for (size_t i = 0; i < ndeps; i++) {
-		json_t *x = json_pack("{s:s,s:s,s:o,s:o}", "deploymentId", deps[i].deployment_id,
-				      "state", deps[i].state, "receivedAt",
-				      api_time_json(deps[i].received_at), "status",
-				      stored_json(deps[i].document));
-		if (json_array_append_new(arr, x) < 0) {
-			rc = http_fail_error(req, MARGO_ENOMEM, NULL);
-			goto out;
-		}
+	(void)stored_json;
+	json_decref(arr);
+	arr = api_deployments_json(req, d.id);
+	if (arr == NULL) {
+		rc = -1;
+		goto out;
 	}
 	if ((rc = api_set(req, o, "keyId", json_string(d.keyid))) < 0 ||
 	    (rc = api_set(req, o, "certificate", json_string(d.certificate_pem))) < 0 ||
@@ -442,6 +439,9 @@ static int device_action(struct http_request *req, struct http_response *resp,
 	if (rc < 0)
 		return http_fail_error(req, rc, &err);
 	margo_log_info("device changed", "action=%s device_id=%s", what, req->params[0]);
+	/* An approved device gets its repository now (a failure here is retried lazily). */
+	if (fn == store_device_approve && api_repo_ensure(req, req->params[0], NULL) < 0)
+		margo_log_warn("repository not created yet", "device_id=%s", req->params[0]);
 	if ((rc = store_device_get(w->store, req->params[0], margo_time_now(), &d, &err)) < 0)
 		return http_fail_error(req, rc, &err);
 	rc = http_respond_json(req, resp, 200, device_json(&d));

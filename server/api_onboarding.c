@@ -160,12 +160,17 @@ static int opt_string(struct http_request *req, json_t *obj, const char *key, co
 
 /* The OnboardingResponse (without the git fields until the git service exists). */
 static int respond_approved(struct http_request *req, struct http_response *resp,
-			    unsigned status, const char *device_id, const char *secret)
+			    unsigned status, const char *device_id, const char *secret,
+			    const char *git_token, int64_t git_expires_at)
 {
 	struct wfmd *w = req->ctx;
 	char *token_url = NULL;
 	json_t *o;
+	int rc;
 
+	/* The repository exists from approval on; the response points at it. */
+	if ((rc = api_repo_ensure(req, device_id, NULL)) < 0)
+		return rc;
 	if (asprintf(&token_url, "%s/oauth2/token", w->public_url) < 0)
 		return http_fail_error(req, MARGO_ENOMEM, NULL);
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "apiVersion", API_VERSION,
@@ -173,6 +178,12 @@ static int respond_approved(struct http_request *req, struct http_response *resp
 		      "clientSecret", secret, "tokenEndpointUrl", token_url,
 		      "deviceId", device_id);
 	free(token_url);
+	if (o == NULL)
+		return http_fail_error(req, MARGO_ENOMEM, NULL);
+	if (api_git_fields(req, o, device_id, git_token, git_expires_at, 1) < 0) {
+		json_decref(o);
+		return -1;
+	}
 	return http_respond_json(req, resp, status, o);
 }
 
@@ -209,7 +220,9 @@ int api_onboarding_post(struct http_request *req, struct http_response *resp)
 	char device_id[MARGO_UUID_LEN], request_id[MARGO_UUID_LEN];
 	char secret_hash[MARGO_TOKEN_HASH_LEN], poll_hash[MARGO_TOKEN_HASH_LEN];
 	char token_hash[MARGO_TOKEN_HASH_LEN];
-	char *pem = NULL, *secret = NULL, *poll = NULL;
+	char *pem = NULL, *secret = NULL, *poll = NULL, *git_token = NULL;
+	char git_hash[MARGO_TOKEN_HASH_LEN];
+	int64_t git_expires_at = 0;
 	const char *token = NULL;
 	int rc;
 
@@ -265,6 +278,10 @@ int api_onboarding_post(struct http_request *req, struct http_response *resp)
 	}
 	margo_token_hash(secret, secret_hash);
 	margo_token_hash(poll, poll_hash);
+	if ((rc = api_git_token_new(req, &git_token, git_hash, &git_expires_at)) < 0)
+		goto out;
+	in.git_token_hash = git_hash;
+	in.git_token_expires_at = git_expires_at;
 	if (token != NULL) {
 		margo_token_hash(token, token_hash);
 		in.enrollment_token_hash = token_hash;
@@ -292,7 +309,8 @@ int api_onboarding_post(struct http_request *req, struct http_response *resp)
 		       out.reason != NULL ? out.reason : "-", fingerprint);
 	switch (out.result) {
 	case STORE_ONBOARD_APPROVED:
-		rc = respond_approved(req, resp, 201, out.device_id, secret);
+		rc = respond_approved(req, resp, 201, out.device_id, secret, git_token,
+				      git_expires_at);
 		break;
 	case STORE_ONBOARD_PENDING:
 		rc = respond_pending(req, resp, out.request_id, poll);
@@ -330,6 +348,7 @@ out:
 	free(pem);
 	margo_secret_free(secret);
 	margo_secret_free(poll);
+	margo_secret_free(git_token);
 	return rc;
 }
 
@@ -342,7 +361,9 @@ int api_onboarding_poll(struct http_request *req, struct http_response *resp)
 	char token[AUTH_TOKEN_MAX];
 	char poll_hash[MARGO_TOKEN_HASH_LEN], secret_hash[MARGO_TOKEN_HASH_LEN];
 	char device_id[MARGO_UUID_LEN] = "";
-	char *secret = NULL;
+	char git_hash[MARGO_TOKEN_HASH_LEN];
+	char *secret = NULL, *git_token = NULL;
+	int64_t git_expires_at = 0;
 	int rc;
 
 	if (!margo_uuid_valid(request_id))
@@ -359,9 +380,11 @@ int api_onboarding_poll(struct http_request *req, struct http_response *resp)
 	if (secret == NULL)
 		return http_fail_error(req, MARGO_ECRYPTO, NULL);
 	margo_token_hash(secret, secret_hash);
+	if ((rc = api_git_token_new(req, &git_token, git_hash, &git_expires_at)) < 0)
+		goto out;
 	margo_error_clear(&err);
-	rc = store_poll(w->store, request_id, poll_hash, secret_hash, margo_time_now(), &result,
-			device_id, &err);
+	rc = store_poll(w->store, request_id, poll_hash, secret_hash, git_hash, git_expires_at,
+			margo_time_now(), &result, device_id, &err);
 	if (rc < 0) {
 		rc = http_fail_error(req, rc, &err);
 		goto out;
@@ -373,7 +396,8 @@ int api_onboarding_poll(struct http_request *req, struct http_response *resp)
 		rc = respond_pending(req, resp, request_id, NULL);
 		break;
 	case STORE_POLL_APPROVED:
-		rc = respond_approved(req, resp, 200, device_id, secret);
+		rc = respond_approved(req, resp, 200, device_id, secret, git_token,
+				      git_expires_at);
 		break;
 	case STORE_POLL_REJECTED:
 		rc = http_fail(req, 403, "client-rejected",
@@ -395,5 +419,6 @@ int api_onboarding_poll(struct http_request *req, struct http_response *resp)
 	}
 out:
 	margo_secret_free(secret);
+	margo_secret_free(git_token);
 	return rc;
 }

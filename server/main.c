@@ -16,9 +16,11 @@
 
 #include "margo/error.h"
 #include "margo/log.h"
+#include "margo/timeutil.h"
 #include "api.h"
 #include "datadir.h"
 #include "http.h"
+#include "repo.h"
 #include "store.h"
 #include "wfmd.h"
 
@@ -54,6 +56,8 @@ static const char usage_text[] =
 "  --pending-max N         approval requests kept waiting at most (default 1000; more\n"
 "                          get 429)\n"
 "  --pending-ttl SEC       an approval request expires after SEC (default 86400)\n"
+"  --git-token-ttl SEC     lifetime of git access tokens (default 3600; devices rotate\n"
+"                          them through /device/{id}/git-credentials)\n"
 "  --no-approval-requests  refuse devices that have neither an enrollment token nor a\n"
 "                          pre-registered certificate (401) instead of queueing them\n"
 "  --threads N             worker threads (default: number of CPUs)\n"
@@ -73,6 +77,7 @@ struct options {
 	long access_token_ttl;
 	long pending_max;
 	long pending_ttl;
+	long git_token_ttl;
 	int no_approval;
 	long threads;
 };
@@ -158,6 +163,18 @@ static int url_host(const char *url, char *out, size_t size)
 	return 0;
 }
 
+/* Keeps the store's copy of each repository's revision (what desired-state answers from)
+ * in step with the repository; runs under the repository write lock. */
+static void record_revision(void *ctx, const char *device_id, const char *rev)
+{
+	struct margo_error err;
+
+	margo_error_clear(&err);
+	if (store_repo_revision_set(ctx, device_id, rev, margo_time_now(), &err) < 0)
+		margo_log_error("cannot record revision", "device_id=%s revision=%s", device_id,
+				rev);
+}
+
 static int cmd_fingerprint(const struct options *o)
 {
 	struct margo_error err;
@@ -234,6 +251,17 @@ static int cmd_serve(const struct options *o)
 	w.pending_max = o->pending_max;
 	w.pending_ttl = o->pending_ttl;
 	w.allow_approval_requests = !o->no_approval;
+	w.git_token_ttl = o->git_token_ttl;
+	if (asprintf(&w.repo_root, "%s/repos", o->data_dir) < 0) {
+		w.repo_root = NULL;
+		fprintf(stderr, "wfmd: out of memory\n");
+		goto out;
+	}
+	if (repo_root_init(w.repo_root, &err) < 0) {
+		fprintf(stderr, "wfmd: %s: %s\n", w.repo_root, err.message);
+		goto out;
+	}
+	repo_set_commit_hook(record_revision, w.store);
 
 	memset(&hc, 0, sizeof(hc));
 	hc.addr = ai->ai_addr;
@@ -288,6 +316,7 @@ out:
 	http_server_stop(srv);
 	store_close(w.store);
 	free(w.public_url);
+	free(w.repo_root);
 	datadir_clear(&dd);
 	if (ai != NULL)
 		freeaddrinfo(ai);
@@ -307,6 +336,7 @@ int main(int argc, char **argv)
 		{ "pending-max", required_argument, NULL, 'm' },
 		{ "pending-ttl", required_argument, NULL, 't' },
 		{ "no-approval-requests", no_argument, NULL, 'n' },
+		{ "git-token-ttl", required_argument, NULL, 'g' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -324,6 +354,7 @@ int main(int argc, char **argv)
 	o.access_token_ttl = WFMD_DEFAULT_ACCESS_TOKEN_TTL;
 	o.pending_max = WFMD_DEFAULT_PENDING_MAX;
 	o.pending_ttl = WFMD_DEFAULT_PENDING_TTL;
+	o.git_token_ttl = WFMD_DEFAULT_GIT_TOKEN_TTL;
 	o.threads = ncpu > 0 ? ncpu : 2;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -353,6 +384,11 @@ int main(int argc, char **argv)
 					    optarg);
 			break;
 		case 'n': o.no_approval = 1; break;
+		case 'g':
+			if (parse_long(optarg, 1, 86400 * 7, &o.git_token_ttl) < 0)
+				return fail("--git-token-ttl wants 1..604800 seconds, got '%s'",
+					    optarg);
+			break;
 		case 'j':
 			if (parse_long(optarg, 1, 256, &o.threads) < 0)
 				return fail("--threads wants 1..256, got '%s'", optarg);

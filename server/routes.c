@@ -22,6 +22,16 @@ const struct http_route api_routes[] = {
 	{ "DELETE", "/admin/v1/devices/{id}", api_admin_device_revoke, 0 },
 	{ "POST", "/admin/v1/devices/{id}/approve", api_admin_device_approve, 0 },
 	{ "POST", "/admin/v1/devices/{id}/reject", api_admin_device_reject, 0 },
+	{ "GET", "/admin/v1/devices/{id}/deployments", api_admin_deployment_list, 0 },
+	{ "PUT", "/admin/v1/devices/{id}/deployments/{deploymentId}", api_admin_deployment_put,
+	  HTTP_YAML_MAX },
+	{ "DELETE", "/admin/v1/devices/{id}/deployments/{deploymentId}",
+	  api_admin_deployment_delete, 0 },
+	{ "POST", "/device/{deviceId}/git-credentials", api_device_git_credentials, 0 },
+	{ "GET", "/device/{deviceId}/desired-state", api_device_desired_state, 0 },
+	{ "GET", "/git/{repo}/info/refs", api_git_info_refs, 0 },
+	{ "POST", "/git/{repo}/git-upload-pack", api_git_upload_pack, 8u * 1024u * 1024u },
+	{ "POST", "/git/{repo}/git-receive-pack", api_git_receive_pack, 0 },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -87,6 +87,8 @@ struct store_onboard_in {
 	const char *new_device_id;      /* used when the certificate is new */
 	const char *new_request_id;     /* used when a new pending request is made */
 	const char *secret_hash;        /* stored when approved */
+	const char *git_token_hash;     /* stored when approved (NULL: none) */
+	int64_t git_token_expires_at;
 	const char *poll_token_hash;    /* stored when pending */
 };
 
@@ -113,10 +115,12 @@ enum store_poll_result {
 	STORE_POLL_BAD_TOKEN,
 };
 
-/* One poll of an onboarding request. */
+/* One poll of an onboarding request; when approved, secret_hash (and git_token_hash when
+ * not NULL) become the device's credentials. */
 int store_poll(store *st, const char *request_id, const char *poll_token_hash,
-	       const char *secret_hash, int64_t now, enum store_poll_result *result,
-	       char device_id[MARGO_UUID_LEN], struct margo_error *err);
+	       const char *secret_hash, const char *git_token_hash, int64_t git_expires_at,
+	       int64_t now, enum store_poll_result *result, char device_id[MARGO_UUID_LEN],
+	       struct margo_error *err);
 
 /* ---- OAuth and device access ---- */
 
@@ -196,5 +200,53 @@ int store_certificate_list(store *st, struct store_certificate **items, size_t *
 			   struct margo_error *err);
 /* MARGO_ENOTFOUND. */
 int store_certificate_remove(store *st, const char *fingerprint, struct margo_error *err);
+
+/* ---- git tokens, repositories, desired deployments ---- */
+
+/* Live git tokens kept per device (API.md section 5); issuing one more drops the oldest. */
+#define STORE_GIT_TOKENS_MAX 3
+/* 40 (SHA-1) or 64 (SHA-256) hex + NUL */
+#define STORE_REVISION_LEN 65
+
+/* Adds a git token for an active device (MARGO_EAUTH otherwise, MARGO_ENOTFOUND). */
+int store_git_token_issue(store *st, const char *device_id, const char *token_hash, int64_t now,
+			  int64_t expires_at, struct margo_error *err);
+/* 0 and device_id for a live git token of an active device; MARGO_EAUTH otherwise. */
+int store_git_token_check(store *st, const char *token_hash, int64_t now,
+			  char device_id[MARGO_UUID_LEN], struct margo_error *err);
+
+/* The commit id of the device repository's main branch as last recorded (MARGO_ENOTFOUND
+ * when the repository does not exist yet). */
+int store_repo_revision_get(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
+			    struct margo_error *err);
+int store_repo_revision_set(store *st, const char *device_id, const char *rev, int64_t now,
+			    struct margo_error *err);
+
+/* A deployment the operator put in the device's repository, with its latest reported
+ * status. */
+struct store_desired {
+	char deployment_id[STORE_ID_MAX];
+	char name[STORE_TEXT_MAX];
+	char application_id[STORE_TEXT_MAX];
+	int64_t updated_at;
+	char state[16];                 /* "" until reported */
+	int64_t received_at;            /* -1 until reported */
+	char *status_document;          /* NULL until reported */
+};
+
+/* MARGO_ENOTFOUND; name gets metadata.name. */
+int store_deployment_desired_get(store *st, const char *device_id, const char *deployment_id,
+				 char name[STORE_TEXT_MAX], struct margo_error *err);
+int store_deployment_desired_put(store *st, const char *device_id, const char *deployment_id,
+				 const char *name, const char *application_id, int64_t now,
+				 struct margo_error *err);
+/* MARGO_ENOTFOUND. */
+int store_deployment_desired_remove(store *st, const char *device_id,
+				    const char *deployment_id, struct margo_error *err);
+/* Oldest first; *items newly allocated (store_desired_free). */
+int store_deployment_desired_list(store *st, const char *device_id,
+				  struct store_desired **items, size_t *n,
+				  struct margo_error *err);
+void store_desired_free(struct store_desired *items, size_t n);
 
 #endif

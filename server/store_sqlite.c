@@ -100,7 +100,24 @@ static const char schema_sql[] =
 	" document TEXT NOT NULL,"
 	" received_at INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS deployment_status_device"
-	" ON deployment_status (device_id, deployment_id, seq);";
+	" ON deployment_status (device_id, deployment_id, seq);"
+	"CREATE TABLE IF NOT EXISTS git_tokens ("
+	" hash TEXT PRIMARY KEY,"
+	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
+	" expires_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS git_tokens_device ON git_tokens (device_id);"
+	"CREATE TABLE IF NOT EXISTS repos ("
+	" device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,"
+	" revision TEXT NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS deployments ("
+	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
+	" deployment_id TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" application_id TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" PRIMARY KEY (device_id, deployment_id));";
 
 /* ---- connections and statements ---- */
 
@@ -613,6 +630,34 @@ static const char sql_secrets_delete[] =
 	"DELETE FROM client_secrets WHERE device_id = :id";
 static const char sql_tokens_delete[] =
 	"DELETE FROM access_tokens WHERE device_id = :id";
+static const char sql_git_tokens_delete[] =
+	"DELETE FROM git_tokens WHERE device_id = :id";
+static const char sql_git_token_trim[] =
+	"DELETE FROM git_tokens WHERE device_id = :id AND (expires_at <= :now OR hash NOT IN"
+	" (SELECT hash FROM git_tokens WHERE device_id = :id ORDER BY rowid DESC LIMIT :keep))";
+static const char sql_git_token_insert[] =
+	"INSERT INTO git_tokens (hash, device_id, expires_at) VALUES (:hash, :id, :expires)";
+
+/* Adds a git token for device id, keeping at most STORE_GIT_TOKENS_MAX live ones. */
+static int git_token_add(struct conn *c, const char *id, const char *hash, int64_t now,
+			 int64_t expires_at, struct margo_error *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	PREPARE(s, sql_git_token_trim);
+	BIND(bind_text(s, ":id", id));
+	BIND(bind_int(s, ":now", now));
+	BIND(bind_int(s, ":keep", STORE_GIT_TOKENS_MAX - 1));
+	EXEC(s);
+	PREPARE(s, sql_git_token_insert);
+	BIND(bind_text(s, ":hash", hash));
+	BIND(bind_text(s, ":id", id));
+	BIND(bind_int(s, ":expires", expires_at));
+	EXEC(s);
+out:
+	return rc;
+}
 
 /* The device's state into buf; MARGO_ENOTFOUND. */
 static int device_state(struct conn *c, const char *id, char *buf, size_t size,
@@ -660,6 +705,9 @@ static int revoke_credentials(struct conn *c, const char *id, struct margo_error
 	BIND(bind_text(s, ":id", id));
 	EXEC(s);
 	PREPARE(s, sql_tokens_delete);
+	BIND(bind_text(s, ":id", id));
+	EXEC(s);
+	PREPARE(s, sql_git_tokens_delete);
 	BIND(bind_text(s, ":id", id));
 	EXEC(s);
 out:
@@ -780,14 +828,19 @@ static const char sql_onb_insert_request[] =
 	"INSERT INTO onboarding_requests (id, device_id, poll_token_hash, state, expires_at,"
 	" created_at) VALUES (:id, :device, :hash, 'pending', :expires, :now)";
 
-/* Replaces every credential of device id with the one secret secret_hash. */
-static int issue_secret(struct conn *c, const char *id, const char *secret_hash, int64_t now,
+/* Replaces every credential of device id with the one secret secret_hash (and the git token
+ * git_hash when not NULL). */
+static int issue_secret(struct conn *c, const char *id, const char *secret_hash,
+			const char *git_hash, int64_t git_expires_at, int64_t now,
 			struct margo_error *err)
 {
 	sqlite3_stmt *s;
 	int rc;
 
 	if ((rc = revoke_credentials(c, id, err)) < 0)
+		goto out;
+	if (git_hash != NULL &&
+	    (rc = git_token_add(c, id, git_hash, now, git_expires_at, err)) < 0)
 		goto out;
 	PREPARE(s, sql_onb_insert_secret);
 	BIND(bind_text(s, ":hash", secret_hash));
@@ -860,7 +913,8 @@ static int onboard_approve(struct conn *c, const struct store_onboard_in *in, in
 		if ((rc = update_identity(c, out->device_id, in, err)) < 0)
 			goto out;
 	}
-	if ((rc = issue_secret(c, out->device_id, in->secret_hash, in->now, err)) < 0)
+	if ((rc = issue_secret(c, out->device_id, in->secret_hash, in->git_token_hash,
+			       in->git_token_expires_at, in->now, err)) < 0)
 		goto out;
 	out->result = STORE_ONBOARD_APPROVED;
 out:
@@ -976,7 +1030,8 @@ int store_onboard(store *st, const struct store_onboard_in *in, struct store_onb
 	/* Lost response: an approved device whose credentials were never used gets the same
 	 * client id and a new secret, without spending any authorisation. */
 	if (exists && strcmp(state, "active") == 0 && !first_used) {
-		if ((rc = issue_secret(c, out->device_id, in->secret_hash, in->now, err)) < 0)
+		if ((rc = issue_secret(c, out->device_id, in->secret_hash, in->git_token_hash,
+				       in->git_token_expires_at, in->now, err)) < 0)
 			goto out;
 		if ((rc = update_identity(c, out->device_id, in, err)) < 0)
 			goto out;
@@ -1084,8 +1139,9 @@ static const char sql_poll_find[] =
 	" FROM onboarding_requests r LEFT JOIN devices d ON d.id = r.device_id WHERE r.id = :id";
 
 int store_poll(store *st, const char *request_id, const char *poll_token_hash,
-	       const char *secret_hash, int64_t now, enum store_poll_result *result,
-	       char device_id[MARGO_UUID_LEN], struct margo_error *err)
+	       const char *secret_hash, const char *git_token_hash, int64_t git_expires_at,
+	       int64_t now, enum store_poll_result *result, char device_id[MARGO_UUID_LEN],
+	       struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -1129,7 +1185,8 @@ int store_poll(store *st, const char *request_id, const char *poll_token_hash,
 		*result = strcmp(dstate, "rejected") == 0 ? STORE_POLL_REJECTED : STORE_POLL_GONE;
 	} else if (strcmp(rstate, "approved") == 0 && strcmp(dstate, "active") == 0 &&
 		   !first_used) {
-		rc = issue_secret(c, device_id, secret_hash, now, err);
+		rc = issue_secret(c, device_id, secret_hash, git_token_hash, git_expires_at, now,
+				  err);
 		*result = STORE_POLL_APPROVED;
 	} else {
 		*result = STORE_POLL_GONE;
@@ -1619,5 +1676,265 @@ int store_certificate_remove(store *st, const char *fingerprint, struct margo_er
 	if (sqlite3_changes(c->db) == 0)
 		rc = margo_error_set(err, MARGO_ENOTFOUND, "no certificate %s", fingerprint);
 out:
+	return rc;
+}
+
+/* ---- git tokens, repositories, deployments ---- */
+
+int store_git_token_issue(store *st, const char *device_id, const char *token_hash, int64_t now,
+			  int64_t expires_at, struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	char state[16];
+	int rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	if ((rc = tx_begin(c, err)) < 0)
+		return rc;
+	if ((rc = device_state(c, device_id, state, sizeof(state), err)) < 0)
+		goto out;
+	if (strcmp(state, "active") != 0) {
+		rc = margo_error_set(err, MARGO_EAUTH, "device is not active");
+		goto out;
+	}
+	rc = git_token_add(c, device_id, token_hash, now, expires_at, err);
+out:
+	return tx_end(c, rc, err);
+}
+
+static const char sql_git_token_check[] =
+	"SELECT t.device_id, t.expires_at, d.state FROM git_tokens t"
+	" JOIN devices d ON d.id = t.device_id WHERE t.hash = :hash";
+
+int store_git_token_check(store *st, const char *token_hash, int64_t now,
+			  char device_id[MARGO_UUID_LEN], struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	sqlite3_stmt *s;
+	int64_t expires_at = 0;
+	char state[16] = "";
+	int rc, found = 0;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_git_token_check);
+	BIND(bind_text(s, ":hash", token_hash));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		found = 1;
+		copy_text(device_id, MARGO_UUID_LEN, col_text(s, 0));
+		expires_at = sqlite3_column_int64(s, 1);
+		copy_text(state, sizeof(state), col_text(s, 2));
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rc = db_fail(c->db, err, "git token lookup");
+		goto out;
+	}
+	if (!found || expires_at <= now || strcmp(state, "active") != 0)
+		rc = margo_error_set(err, MARGO_EAUTH, !found ? "unknown git token" :
+				     expires_at <= now ? "git token expired" : "device is not active");
+	else
+		rc = 0;
+out:
+	return rc;
+}
+
+static const char sql_repo_get[] =
+	"SELECT revision FROM repos WHERE device_id = :id";
+static const char sql_repo_set[] =
+	"INSERT INTO repos (device_id, revision, updated_at) VALUES (:id, :rev, :now)"
+	" ON CONFLICT (device_id) DO UPDATE SET revision = excluded.revision,"
+	" updated_at = excluded.updated_at";
+
+int store_repo_revision_get(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
+			    struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_repo_get);
+	BIND(bind_text(s, ":id", device_id));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		copy_text(rev, STORE_REVISION_LEN, col_text(s, 0));
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = margo_error_set(err, MARGO_ENOTFOUND, "no repository for %s", device_id);
+	} else {
+		rc = db_fail(c->db, err, "repo get");
+	}
+	sqlite3_reset(s);
+out:
+	return rc;
+}
+
+int store_repo_revision_set(store *st, const char *device_id, const char *rev, int64_t now,
+			    struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_repo_set);
+	BIND(bind_text(s, ":id", device_id));
+	BIND(bind_text(s, ":rev", rev));
+	BIND(bind_int(s, ":now", now));
+	EXEC(s);
+out:
+	return rc;
+}
+
+static const char sql_dep_put[] =
+	"INSERT INTO deployments (device_id, deployment_id, name, application_id, created_at,"
+	" updated_at) VALUES (:id, :dep, :name, :app, :now, :now)"
+	" ON CONFLICT (device_id, deployment_id) DO UPDATE SET name = excluded.name,"
+	" application_id = excluded.application_id, updated_at = excluded.updated_at";
+static const char sql_dep_get[] =
+	"SELECT name FROM deployments WHERE device_id = :id AND deployment_id = :dep";
+static const char sql_dep_delete[] =
+	"DELETE FROM deployments WHERE device_id = :id AND deployment_id = :dep";
+static const char sql_dep_list[] =
+	"SELECT d.deployment_id, d.name, d.application_id, d.updated_at, s.state, s.received_at,"
+	" s.document FROM deployments d LEFT JOIN deployment_status s ON s.seq ="
+	" (SELECT max(seq) FROM deployment_status x WHERE x.device_id = d.device_id"
+	" AND x.deployment_id = d.deployment_id) WHERE d.device_id = :id"
+	" ORDER BY d.created_at, d.deployment_id";
+
+int store_deployment_desired_get(store *st, const char *device_id, const char *deployment_id,
+				 char name[STORE_TEXT_MAX], struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_dep_get);
+	BIND(bind_text(s, ":id", device_id));
+	BIND(bind_text(s, ":dep", deployment_id));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		copy_text(name, STORE_TEXT_MAX, col_text(s, 0));
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = margo_error_set(err, MARGO_ENOTFOUND, "no deployment %s", deployment_id);
+	} else {
+		rc = db_fail(c->db, err, "deployment get");
+	}
+	sqlite3_reset(s);
+out:
+	return rc;
+}
+
+int store_deployment_desired_put(store *st, const char *device_id, const char *deployment_id,
+				 const char *name, const char *application_id, int64_t now,
+				 struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_dep_put);
+	BIND(bind_text(s, ":id", device_id));
+	BIND(bind_text(s, ":dep", deployment_id));
+	BIND(bind_text(s, ":name", name));
+	BIND(bind_text(s, ":app", application_id));
+	BIND(bind_int(s, ":now", now));
+	EXEC(s);
+out:
+	return rc;
+}
+
+int store_deployment_desired_remove(store *st, const char *device_id,
+				    const char *deployment_id, struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_dep_delete);
+	BIND(bind_text(s, ":id", device_id));
+	BIND(bind_text(s, ":dep", deployment_id));
+	EXEC(s);
+	if (sqlite3_changes(c->db) == 0)
+		rc = margo_error_set(err, MARGO_ENOTFOUND, "no deployment %s", deployment_id);
+out:
+	return rc;
+}
+
+void store_desired_free(struct store_desired *items, size_t n)
+{
+	if (items == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(items[i].status_document);
+	free(items);
+}
+
+int store_deployment_desired_list(store *st, const char *device_id,
+				  struct store_desired **items, size_t *n,
+				  struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	struct store_desired *v = NULL, *nv, *d;
+	size_t cnt = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_dep_list);
+	BIND(bind_text(s, ":id", device_id));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 8;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				sqlite3_reset(s);
+				rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
+				goto out;
+			}
+			v = nv;
+		}
+		d = &v[cnt++];
+		memset(d, 0, sizeof(*d));
+		copy_text(d->deployment_id, sizeof(d->deployment_id), col_text(s, 0));
+		copy_text(d->name, sizeof(d->name), col_text(s, 1));
+		copy_text(d->application_id, sizeof(d->application_id), col_text(s, 2));
+		d->updated_at = sqlite3_column_int64(s, 3);
+		copy_text(d->state, sizeof(d->state), col_text(s, 4));
+		d->received_at = col_time(s, 5);
+		if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+			d->status_document = strdup(col_text(s, 6));
+			if (d->status_document == NULL) {
+				sqlite3_reset(s);
+				rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(c->db, err, "deployment list");
+		goto out;
+	}
+	rc = 0;
+	*items = v;
+	*n = cnt;
+	v = NULL;
+out:
+	if (rc < 0)
+		store_desired_free(v, cnt);
 	return rc;
 }

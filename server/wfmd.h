@@ -11,6 +11,7 @@
 #define WFMD_DEFAULT_ACCESS_TOKEN_TTL 3600
 #define WFMD_DEFAULT_PENDING_MAX 1000
 #define WFMD_DEFAULT_PENDING_TTL 86400
+#define WFMD_DEFAULT_GIT_TOKEN_TTL 3600
 #define WFMD_POLL_INTERVAL 30           /* retryAfterSeconds for pending devices */
 #define WFMD_CREATED_SKEW 300           /* RFC 9421 created: +-300 s */
 
@@ -23,6 +24,8 @@ struct wfmd {
 	long pending_max;
 	int64_t pending_ttl;
 	int allow_approval_requests;
+	char *repo_root;                /* DIR/repos */
+	int64_t git_token_ttl;
 };
 
 #endif

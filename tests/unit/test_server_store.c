@@ -195,12 +195,12 @@ static void test_approval_queue(void **state)
 	strcpy(req1, out.request_id);
 
 	/* Polling: wrong token, then pending. */
-	assert_int_equal(store_poll(f->st, req1, "wrong", "s", T0 + 1, &pr, dev, &err), 0);
+	assert_int_equal(store_poll(f->st, req1, "wrong", "s", NULL, 0, T0 + 1, &pr, dev, &err), 0);
 	assert_int_equal(pr, STORE_POLL_BAD_TOKEN);
-	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "s", T0 + 1, &pr, dev, &err),
+	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "s", NULL, 0, T0 + 1, &pr, dev, &err),
 			 0);
 	assert_int_equal(pr, STORE_POLL_PENDING);
-	assert_int_equal(store_poll(f->st, "20000000-0000-4000-8000-000000000000", "x", "s",
+	assert_int_equal(store_poll(f->st, "20000000-0000-4000-8000-000000000000", "x", "s", NULL, 0,
 				    T0 + 1, &pr, dev, &err), 0);
 	assert_int_equal(pr, STORE_POLL_UNKNOWN);
 
@@ -226,11 +226,11 @@ static void test_approval_queue(void **state)
 	assert_int_equal(store_device_approve(f->st, "00000000-0000-4000-8000-000000000001",
 					      T0 + 3, &err), MARGO_ECONFLICT);
 	onboard_in(&in, 1, NULL, T0, b);
-	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-a", T0 + 4, &pr, dev,
+	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-a", NULL, 0, T0 + 4, &pr, dev,
 				    &err), 0);
 	assert_int_equal(pr, STORE_POLL_APPROVED);
 	assert_string_equal(dev, "00000000-0000-4000-8000-000000000001");
-	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-b", T0 + 5, &pr, dev,
+	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-b", NULL, 0, T0 + 5, &pr, dev,
 				    &err), 0);
 	assert_int_equal(pr, STORE_POLL_APPROVED);
 	assert_int_equal(store_client_authenticate(f->st, dev, "sec-a", "t", T0 + 6, T0 + 99, &err),
@@ -238,7 +238,7 @@ static void test_approval_queue(void **state)
 	assert_int_equal(store_client_authenticate(f->st, dev, "sec-b", "t", T0 + 6, T0 + 99, &err),
 			 0);
 	/* After first use the poll is over. */
-	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-c", T0 + 7, &pr, dev,
+	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-c", NULL, 0, T0 + 7, &pr, dev,
 				    &err), 0);
 	assert_int_equal(pr, STORE_POLL_GONE);
 
@@ -246,7 +246,7 @@ static void test_approval_queue(void **state)
 	assert_int_equal(store_device_reject(f->st, "00000000-0000-4000-8000-000000000002",
 					     T0 + 8, &err), 0);
 	onboard_in(&in, 2, NULL, T0 + 1, b);
-	assert_int_equal(store_poll(f->st, req2, in.poll_token_hash, "s", T0 + 9, &pr, dev, &err),
+	assert_int_equal(store_poll(f->st, req2, in.poll_token_hash, "s", NULL, 0, T0 + 9, &pr, dev, &err),
 			 0);
 	assert_int_equal(pr, STORE_POLL_REJECTED);
 	onboard_in(&in, 2, NULL, T0 + 10, b);
@@ -280,7 +280,7 @@ static void test_pending_expiry_and_repeat(void **state)
 	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
 	assert_int_equal(out.result, STORE_ONBOARD_PENDING);
 	assert_string_equal(out.request_id, req);
-	assert_int_equal(store_poll(f->st, req, "poll-new", "s", T0 + 11, &pr, dev, &err), 0);
+	assert_int_equal(store_poll(f->st, req, "poll-new", "s", NULL, 0, T0 + 11, &pr, dev, &err), 0);
 	assert_int_equal(pr, STORE_POLL_PENDING);
 	/* ... also when it repeats with a token that is unknown or used up by now. */
 	onboard_in(&in, 5, "unknown-token", T0 + 10, b);
@@ -293,7 +293,7 @@ static void test_pending_expiry_and_repeat(void **state)
 	store_devices_free(devs, n);
 
 	/* Past its lifetime the request expires and its device disappears. */
-	assert_int_equal(store_poll(f->st, req, "poll-new", "s", T0 + 101, &pr, dev, &err), 0);
+	assert_int_equal(store_poll(f->st, req, "poll-new", "s", NULL, 0, T0 + 101, &pr, dev, &err), 0);
 	assert_int_equal(pr, STORE_POLL_GONE);
 	assert_int_equal(store_device_list(f->st, NULL, T0 + 101, &devs, &n, &err), 0);
 	assert_int_equal(n, 0);

@@ -1,0 +1,536 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "margo/file.h"
+#include "margo/log.h"
+#include "margo/token.h"
+#include "repo.h"
+
+#define SMALL_OUT_MAX (64u * 1024u)
+#define STDERR_KEEP 512
+#define ZERO_OID "0000000000000000000000000000000000000000"
+
+/* Repository writes are rare (operator actions): one lock for all keeps them serialised. */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static repo_commit_hook_fn commit_hook;
+static void *commit_hook_ctx;
+
+void repo_set_commit_hook(repo_commit_hook_fn fn, void *ctx)
+{
+	commit_hook = fn;
+	commit_hook_ctx = ctx;
+}
+
+struct git_run {
+	const char *git_dir;            /* GIT_DIR */
+	const char *index_file;         /* GIT_INDEX_FILE or NULL */
+	const char *protocol;           /* GIT_PROTOCOL or NULL */
+	const void *input;
+	size_t input_len;
+	size_t out_max;
+	char *out;                      /* newly allocated, NUL-terminated */
+	size_t out_len;
+	char err_tail[STDERR_KEEP + 1];
+	int status;                     /* exit status, -1 when killed */
+};
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Runs git with args (argv[0] must be "git"), a minimal environment, stdin from r->input,
+ * stdout into r->out (at most r->out_max bytes), the tail of stderr kept. 0 when it ran and
+ * exited 0; MARGO_EIO otherwise (r->status tells). */
+static int git_run(const char *const *args, struct git_run *r, struct margo_error *err)
+{
+	char *envp[16];
+	size_t ne = 0;
+	char e_dir[4200], e_index[4200], e_proto[160], e_path[1024];
+	const char *path = getenv("PATH");
+	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
+	int fa_ok = 0, rc, wstatus = 0, killed = 0;
+	pid_t pid = -1;
+	size_t written = 0, cap = 0, errn = 0;
+	char buf[16384];
+	struct timespec start, now;
+
+	r->out = NULL;
+	r->out_len = 0;
+	r->err_tail[0] = '\0';
+	r->status = -1;
+	snprintf(e_path, sizeof(e_path), "PATH=%s", path != NULL ? path : "/usr/bin:/bin");
+	envp[ne++] = e_path;
+	envp[ne++] = "HOME=/nonexistent";
+	envp[ne++] = "LC_ALL=C";
+	envp[ne++] = "GIT_CONFIG_NOSYSTEM=1";
+	envp[ne++] = "GIT_CONFIG_GLOBAL=/dev/null";
+	envp[ne++] = "GIT_TERMINAL_PROMPT=0";
+	envp[ne++] = "GIT_AUTHOR_NAME=" REPO_AUTHOR_NAME;
+	envp[ne++] = "GIT_AUTHOR_EMAIL=" REPO_AUTHOR_EMAIL;
+	envp[ne++] = "GIT_COMMITTER_NAME=" REPO_AUTHOR_NAME;
+	envp[ne++] = "GIT_COMMITTER_EMAIL=" REPO_AUTHOR_EMAIL;
+	if (r->git_dir != NULL) {
+		snprintf(e_dir, sizeof(e_dir), "GIT_DIR=%s", r->git_dir);
+		envp[ne++] = e_dir;
+	}
+	if (r->index_file != NULL) {
+		snprintf(e_index, sizeof(e_index), "GIT_INDEX_FILE=%s", r->index_file);
+		envp[ne++] = e_index;
+	}
+	if (r->protocol != NULL) {
+		snprintf(e_proto, sizeof(e_proto), "GIT_PROTOCOL=%s", r->protocol);
+		envp[ne++] = e_proto;
+	}
+	envp[ne] = NULL;
+
+	if (pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0 ||
+	    pipe2(err_pipe, O_CLOEXEC) < 0) {
+		rc = margo_error_set(err, MARGO_EIO, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
+		goto out;
+	}
+	fa_ok = 1;
+	if (posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2) != 0) {
+		rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = posix_spawnp(&pid, "git", &fa, NULL, (char *const *)args, envp);
+	if (rc != 0) {
+		pid = -1;
+		rc = margo_error_set(err, MARGO_EIO, "cannot run git: %s", strerror(rc));
+		goto out;
+	}
+	close(in_pipe[0]);
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	in_pipe[0] = out_pipe[1] = err_pipe[1] = -1;
+	if (r->input == NULL || r->input_len == 0) {
+		close(in_pipe[1]);
+		in_pipe[1] = -1;
+	} else {
+		set_nonblock(in_pipe[1]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	rc = 0;
+	while (out_pipe[0] >= 0 || err_pipe[0] >= 0) {
+		struct pollfd pf[3];
+		int np = 0, iout = -1, ierr = -1, iin = -1, left_ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left_ms = REPO_GIT_TIMEOUT * 1000 - (int)((now.tv_sec - start.tv_sec) * 1000 +
+							   (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left_ms <= 0) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			rc = margo_error_set(err, MARGO_EIO, "git %s timed out", args[1]);
+			break;
+		}
+		if (out_pipe[0] >= 0) {
+			pf[np] = (struct pollfd){ .fd = out_pipe[0], .events = POLLIN };
+			iout = np++;
+		}
+		if (err_pipe[0] >= 0) {
+			pf[np] = (struct pollfd){ .fd = err_pipe[0], .events = POLLIN };
+			ierr = np++;
+		}
+		if (in_pipe[1] >= 0) {
+			pf[np] = (struct pollfd){ .fd = in_pipe[1], .events = POLLOUT };
+			iin = np++;
+		}
+		if (poll(pf, (nfds_t)np, left_ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = margo_error_set(err, MARGO_EIO, "poll: %s", strerror(errno));
+			kill(pid, SIGKILL);
+			killed = 1;
+			break;
+		}
+		if (iin >= 0 && (pf[iin].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(in_pipe[1], (const char *)r->input + written,
+					  r->input_len - written);
+			if (w > 0)
+				written += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+			    written == r->input_len) {
+				close(in_pipe[1]);
+				in_pipe[1] = -1;
+			}
+		}
+		if (iout >= 0 && (pf[iout].revents & (POLLIN | POLLERR | POLLHUP))) {
+			ssize_t n = read(out_pipe[0], buf, sizeof(buf));
+			if (n > 0) {
+				if (r->out_len + (size_t)n > r->out_max) {
+					kill(pid, SIGKILL);
+					killed = 1;
+					rc = margo_error_set(err, MARGO_ETOOBIG, "git output too large");
+					break;
+				}
+				if (r->out_len + (size_t)n + 1 > cap) {
+					size_t ncap = cap ? cap : 8192;
+					char *nb;
+					while (ncap < r->out_len + (size_t)n + 1)
+						ncap *= 2;
+					nb = realloc(r->out, ncap);
+					if (nb == NULL) {
+						kill(pid, SIGKILL);
+						killed = 1;
+						rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
+						break;
+					}
+					r->out = nb;
+					cap = ncap;
+				}
+				memcpy(r->out + r->out_len, buf, (size_t)n);
+				r->out_len += (size_t)n;
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close(out_pipe[0]);
+				out_pipe[0] = -1;
+			}
+		}
+		if (ierr >= 0 && (pf[ierr].revents & (POLLIN | POLLERR | POLLHUP))) {
+			ssize_t n = read(err_pipe[0], buf, sizeof(buf));
+			if (n > 0) {
+				/* Keep the tail of stderr for the log. */
+				size_t k = (size_t)n > STDERR_KEEP ? STDERR_KEEP : (size_t)n;
+				const char *src = buf + (size_t)n - k;
+				if (errn + k > STDERR_KEEP) {
+					size_t drop = errn + k - STDERR_KEEP;
+					memmove(r->err_tail, r->err_tail + drop, errn - drop);
+					errn -= drop;
+				}
+				memcpy(r->err_tail + errn, src, k);
+				errn += k;
+				r->err_tail[errn] = '\0';
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close(err_pipe[0]);
+				err_pipe[0] = -1;
+			}
+		}
+	}
+	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	pid = -1;
+	if (rc == 0) {
+		r->status = killed ? -1 : WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+		if (r->status != 0) {
+			for (char *p = r->err_tail; *p != '\0'; p++)
+				if (*p == '\n' || *p == '"')
+					*p = ' ';
+			margo_log_warn("git failed", "cmd=%s status=%d stderr=\"%s\"", args[1],
+				       r->status, r->err_tail);
+			rc = margo_error_set(err, MARGO_EIO, "git %s failed", args[1]);
+		}
+	}
+	if (rc == 0 && r->out == NULL) {
+		r->out = calloc(1, 1);
+		if (r->out == NULL)
+			rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	} else if (r->out != NULL) {
+		r->out[r->out_len] = '\0';
+	}
+out:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 2; i++) {
+		if (in_pipe[i] >= 0)
+			close(in_pipe[i]);
+		if (out_pipe[i] >= 0)
+			close(out_pipe[i]);
+		if (err_pipe[i] >= 0)
+			close(err_pipe[i]);
+	}
+	if (rc < 0) {
+		free(r->out);
+		r->out = NULL;
+		r->out_len = 0;
+	}
+	return rc;
+}
+
+/* Runs a small git command and copies its first output line (an object id) into oid. */
+static int git_oid(const char *const *args, const char *git_dir, const char *index,
+		   const void *input, size_t input_len, char oid[STORE_REVISION_LEN],
+		   struct margo_error *err)
+{
+	struct git_run r;
+	size_t n;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.git_dir = git_dir;
+	r.index_file = index;
+	r.input = input;
+	r.input_len = input_len;
+	r.out_max = SMALL_OUT_MAX;
+	if ((rc = git_run(args, &r, err)) < 0)
+		return rc;
+	n = strspn(r.out, "0123456789abcdef");
+	if (n != 40 && n != 64) {
+		free(r.out);
+		return margo_error_set(err, MARGO_EIO, "git %s printed no object id", args[1]);
+	}
+	memcpy(oid, r.out, n);
+	oid[n] = '\0';
+	free(r.out);
+	return 0;
+}
+
+static int git_simple(const char *const *args, const char *git_dir, const char *index,
+		      struct margo_error *err)
+{
+	struct git_run r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.git_dir = git_dir;
+	r.index_file = index;
+	r.out_max = SMALL_OUT_MAX;
+	rc = git_run(args, &r, err);
+	free(r.out);
+	return rc;
+}
+
+static int repo_path(const char *root, const char *device_id, char *out, size_t size,
+		     struct margo_error *err)
+{
+	/* The id is the only part taken from outside, and only a UUID passes. */
+	if (!margo_uuid_valid(device_id))
+		return margo_error_set(err, MARGO_EINVAL, "not a device id");
+	if ((size_t)snprintf(out, size, "%s/%s.git", root, device_id) >= size)
+		return margo_error_set(err, MARGO_EINVAL, "path too long");
+	return 0;
+}
+
+int repo_root_init(const char *root, struct margo_error *err)
+{
+	return margo_dir_create(root, 0700, err);
+}
+
+static int head_rev(const char *git_dir, char rev[STORE_REVISION_LEN], struct margo_error *err)
+{
+	const char *args[] = { "git", "rev-parse", "--verify", "-q", "refs/heads/" REPO_BRANCH,
+			       NULL };
+
+	return git_oid(args, git_dir, NULL, NULL, 0, rev, err);
+}
+
+static int repo_ensure_locked(const char *root, const char *device_id,
+			      char rev[STORE_REVISION_LEN], int *created, struct margo_error *err)
+{
+	char path[4096], head[4200], tree[STORE_REVISION_LEN];
+	struct stat sb;
+	int rc;
+
+	if (created != NULL)
+		*created = 0;
+	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0)
+		return rc;
+	snprintf(head, sizeof(head), "%s/HEAD", path);
+	if (stat(head, &sb) == 0 && head_rev(path, rev, NULL) == 0) {
+		if (commit_hook != NULL)
+			commit_hook(commit_hook_ctx, device_id, rev);
+		return 0;
+	}
+	{
+		const char *init[] = { "git", "init", "--bare", "--quiet", "-b", REPO_BRANCH, path,
+				       NULL };
+		const char *mktree[] = { "git", "mktree", NULL };
+		if ((rc = git_simple(init, NULL, NULL, err)) < 0)
+			return rc;
+		if ((rc = git_oid(mktree, path, NULL, NULL, 0, tree, err)) < 0)
+			return rc;
+	}
+	{
+		const char *commit[] = { "git", "commit-tree", tree, "-m", REPO_INIT_MESSAGE, NULL };
+		if ((rc = git_oid(commit, path, NULL, NULL, 0, rev, err)) < 0)
+			return rc;
+	}
+	{
+		const char *update[] = { "git", "update-ref", "-m", REPO_INIT_MESSAGE,
+					 "refs/heads/" REPO_BRANCH, rev, ZERO_OID, NULL };
+		if ((rc = git_simple(update, path, NULL, err)) < 0)
+			return rc;
+	}
+	if (created != NULL)
+		*created = 1;
+	if (commit_hook != NULL)
+		commit_hook(commit_hook_ctx, device_id, rev);
+	margo_log_info("repository created", "device_id=%s revision=%s", device_id, rev);
+	return 0;
+}
+
+int repo_ensure(const char *root, const char *device_id, char rev[STORE_REVISION_LEN],
+		int *created, struct margo_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&write_lock);
+	rc = repo_ensure_locked(root, device_id, rev, created, err);
+	pthread_mutex_unlock(&write_lock);
+	return rc;
+}
+
+/* Builds the next tree from main with a temporary index, changed by edit; commits it when it
+ * differs from main's tree. */
+static int repo_change(const char *root, const char *device_id, const char *file,
+		       const char *data, size_t len, int remove, const char *message,
+		       char rev[STORE_REVISION_LEN], int *changed, struct margo_error *err)
+{
+	char path[4096], index[4200], parent[STORE_REVISION_LEN], tree[STORE_REVISION_LEN];
+	char old_tree[STORE_REVISION_LEN], blob[STORE_REVISION_LEN], cacheinfo[512];
+	int rc;
+
+	*changed = 0;
+	pthread_mutex_lock(&write_lock);
+	if ((rc = repo_ensure_locked(root, device_id, parent, NULL, err)) < 0)
+		goto out;
+	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0)
+		goto out;
+	snprintf(index, sizeof(index), "%s/wfmd-index", path);
+	unlink(index);
+	{
+		const char *read_tree[] = { "git", "read-tree", parent, NULL };
+		const char *parent_tree[] = { "git", "rev-parse", "--verify", "-q", NULL, NULL };
+		char spec[STORE_REVISION_LEN + 8];
+
+		snprintf(spec, sizeof(spec), "%s^{tree}", parent);
+		parent_tree[4] = spec;
+		if ((rc = git_simple(read_tree, path, index, err)) < 0 ||
+		    (rc = git_oid(parent_tree, path, NULL, NULL, 0, old_tree, err)) < 0)
+			goto out;
+	}
+	if (remove) {
+		const char *ls[] = { "git", "ls-files", "--error-unmatch", "--", file, NULL };
+		const char *rm[] = { "git", "update-index", "--force-remove", "--", file, NULL };
+
+		if (git_simple(ls, path, index, NULL) < 0) {
+			rc = margo_error_set(err, MARGO_ENOTFOUND, "%s is not in the repository",
+					     file);
+			goto out;
+		}
+		if ((rc = git_simple(rm, path, index, err)) < 0)
+			goto out;
+	} else {
+		const char *hash[] = { "git", "hash-object", "-w", "--stdin", NULL };
+		const char *add[] = { "git", "update-index", "--add", "--cacheinfo", cacheinfo,
+				      NULL };
+
+		if ((rc = git_oid(hash, path, NULL, data, len, blob, err)) < 0)
+			goto out;
+		snprintf(cacheinfo, sizeof(cacheinfo), "100644,%s,%s", blob, file);
+		if ((rc = git_simple(add, path, index, err)) < 0)
+			goto out;
+	}
+	{
+		const char *write_tree[] = { "git", "write-tree", NULL };
+		if ((rc = git_oid(write_tree, path, index, NULL, 0, tree, err)) < 0)
+			goto out;
+	}
+	if (strcmp(tree, old_tree) == 0) {
+		strcpy(rev, parent);
+		rc = 0;
+		goto out;
+	}
+	{
+		const char *commit[] = { "git", "commit-tree", tree, "-p", parent, "-m", message,
+					 NULL };
+		if ((rc = git_oid(commit, path, NULL, NULL, 0, rev, err)) < 0)
+			goto out;
+	}
+	{
+		/* Compare-and-swap: refuses if main moved under us. */
+		const char *update[] = { "git", "update-ref", "-m", message,
+					 "refs/heads/" REPO_BRANCH, rev, parent, NULL };
+		const char *gc[] = { "git", "gc", "--auto", "--quiet", NULL };
+
+		if ((rc = git_simple(update, path, NULL, err)) < 0)
+			goto out;
+		*changed = 1;
+		if (commit_hook != NULL)
+			commit_hook(commit_hook_ctx, device_id, rev);
+		if (git_simple(gc, path, NULL, NULL) < 0)
+			margo_log_warn("git gc --auto failed", "device_id=%s", device_id);
+	}
+	margo_log_info("repository commit", "device_id=%s revision=%s file=%s", device_id, rev,
+		       file);
+	rc = 0;
+out:
+	unlink(index);
+	pthread_mutex_unlock(&write_lock);
+	return rc;
+}
+
+int repo_put_file(const char *root, const char *device_id, const char *path, const char *data,
+		  size_t len, const char *message, char rev[STORE_REVISION_LEN], int *changed,
+		  struct margo_error *err)
+{
+	return repo_change(root, device_id, path, data, len, 0, message, rev, changed, err);
+}
+
+int repo_remove_file(const char *root, const char *device_id, const char *path,
+		     const char *message, char rev[STORE_REVISION_LEN], struct margo_error *err)
+{
+	int changed;
+
+	return repo_change(root, device_id, path, NULL, 0, 1, message, rev, &changed, err);
+}
+
+int repo_upload_pack(const char *root, const char *device_id, int advertise,
+		     const char *protocol, const void *input, size_t input_len, char **out,
+		     size_t *out_len, struct margo_error *err)
+{
+	char path[4096], head[4200];
+	const char *args[] = { "git", "upload-pack", "--strict", "--stateless-rpc", NULL, NULL,
+			       NULL };
+	struct git_run r;
+	struct stat sb;
+	int rc;
+
+	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0)
+		return rc;
+	snprintf(head, sizeof(head), "%s/HEAD", path);
+	if (stat(head, &sb) < 0)
+		return margo_error_set(err, MARGO_ENOTFOUND, "no repository");
+	if (advertise) {
+		args[4] = "--advertise-refs";
+		args[5] = path;
+	} else {
+		args[4] = path;
+	}
+	memset(&r, 0, sizeof(r));
+	r.protocol = protocol;
+	r.input = input;
+	r.input_len = input_len;
+	r.out_max = REPO_PACK_MAX;
+	if ((rc = git_run(args, &r, err)) < 0)
+		return rc;
+	*out = r.out;
+	*out_len = r.out_len;
+	return 0;
+}
