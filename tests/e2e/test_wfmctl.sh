@@ -55,7 +55,8 @@ expect_ok "--help"
 assert_match "$CTL_OUT" "Usage: wfmctl" "--help shows usage"
 MAIN_HELP=$CTL_OUT
 for cmd in "enrollment create" "enrollment list" "enrollment revoke" "cert add" "cert list" \
-	"cert remove" "device list" "device show" "device approve" "device reject" "device revoke"; do
+	"cert remove" "device list" "device show" "device approve" "device reject" "device revoke" \
+	"device deployments" "deploy" "undeploy"; do
 	assert_match "$MAIN_HELP" "  $cmd " "--help lists $cmd"
 	# shellcheck disable=SC2086
 	ctl $cmd --help
@@ -63,11 +64,9 @@ for cmd in "enrollment create" "enrollment list" "enrollment revoke" "cert add" 
 	assert_match "$CTL_OUT" "Usage: wfmctl $cmd" "$cmd --help: usage line"
 	assert_match "$CTL_OUT" "Example" "$cmd --help: examples"
 done
-if [[ "$MAIN_HELP" =~ (^|$'\n')\ +(deploy|undeploy)\  ]]; then
-	fail "--help lists deploy commands that do not exist yet"
-else
-	pass "--help lists no deploy commands"
-fi
+ctl deploy --help
+assert_match "$CTL_OUT" "--deployment-id ID" "deploy --help: the option"
+assert_match "$CTL_OUT" "metadata.annotations.id" "deploy --help: where the id comes from"
 ctl help device approve
 expect_ok "help device approve"
 assert_match "$CTL_OUT" "Usage: wfmctl device approve ID" "wfmctl help CMD = CMD --help"
@@ -388,8 +387,10 @@ device_http d2 POST "/device/$D2/deployment/$DEP/status" -H 'Content-Type: appli
 assert_status 201 "d2 reports a deployment status"
 dctl device show "$D2"
 expect_ok "device show with a deployment"
-assert_match "$CTL_OUT" $'Deployments:\n  ?DEPLOYMENT +STATE +UPDATED +ERROR\n' "deployments table header"
-assert_match "$CTL_OUT" "$DEP +Failed +[0-9T:Z-]+ +image pull failed" "deployment row: canonical state, error"
+assert_match "$CTL_OUT" $'Deployments:\n  DEPLOYMENT +NAME +APPLICATION +STATE +UPDATED +ERROR\n' \
+	"deployments table header"
+assert_match "$CTL_OUT" "  $DEP +- +- +Failed +[0-9T:Z-]+ +E42: image pull failed" \
+	"deployment row: canonical state, error"
 assert_match "$CTL_OUT" "Capabilities:"$'\n'"  not reported yet" "no capabilities yet"
 dctl --json device show "$D2"
 assert_eq "$(json_get /deployments/0/status/status/error/code "$T/ctl.out")" E42 \
@@ -404,6 +405,157 @@ dctl cert list
 if grep -q "$D3_FP" "$T/ctl.out"; then fail "removed certificate still listed"; else pass "removed certificate gone"; fi
 dctl cert remove "$D3_FP"
 expect_fail "remove twice" 1 "^wfmctl: cert remove: 404 "
+
+# ---------------------------------------------------------------------------------------------
+e2e_step "deploy: local validation, nothing sent"
+EXAMPLES=$SRC_DIR/docs/examples
+HELM_ID=6f1c2b9e-4d3a-4b7e-9a51-2f0c8e7d1a34
+# count_deployment_requests: requests on the deployments routes wfmd has logged so far.
+count_deployment_requests() {
+	grep -c 'request method=[A-Z]* route=/admin/v1/devices/[^ ]*/deployments' "$WFMD_LOG" || true
+}
+REQS_BEFORE=$(count_deployment_requests)
+
+sed -e 's|^apiVersion: .*|apiVersion: application.margo.org/v1|' -e 's/type: helm.v3/type: helm/' \
+	-e 's/- name: timeseries-db/- name: dashboard/' "$EXAMPLES/deployment-helm.yaml" >"$T/bad.yaml"
+dctl deploy "$D2" "$T/bad.yaml"
+assert_eq "$CTL_RC" 1 "invalid deployment: exit 1"
+assert_eq "$CTL_OUT" "" "invalid deployment: nothing on stdout"
+assert_eq "$CTL_ERR" "$T/bad.yaml: /apiVersion: must be \"application.margo.org/v1alpha1\"
+$T/bad.yaml: /spec/deploymentProfile/type: must be \"helm.v3\" or \"compose\"
+$T/bad.yaml: /spec/deploymentProfile/components/1/name: duplicate component name \"dashboard\"" \
+	"invalid deployment: one line per problem, file name and JSON pointer first"
+
+printf 'apiVersion: application.margo.org/v1alpha1\nkind: [ApplicationDeployment\n' >"$T/syntax.yaml"
+dctl deploy "$D2" "$T/syntax.yaml"
+expect_fail "YAML syntax error" 1 "^$T/syntax.yaml: YAML syntax error at line [0-9]+ column [0-9]+: "
+sed 's/^metadata:/---\nmetadata:/' "$EXAMPLES/deployment-compose.yaml" >"$T/two.yaml"
+dctl deploy "$D2" "$T/two.yaml"
+expect_fail "two YAML documents" 1 "^$T/two.yaml: more than one YAML document"
+: >"$T/empty.yaml"
+dctl deploy "$D2" "$T/empty.yaml"
+expect_fail "empty file" 1 "^$T/empty.yaml: empty document$"
+sed 's/^  name: edge-gateway/  name: 42/; s/^    applicationId: .*//' \
+	"$EXAMPLES/deployment-compose.yaml" >"$T/types.yaml"
+dctl deploy "$D2" "$T/types.yaml"
+assert_eq "$CTL_RC" 1 "wrong types: exit 1"
+assert_eq "$CTL_ERR" "$T/types.yaml: /metadata/name: must be a string
+$T/types.yaml: /metadata/annotations: missing" "wrong types: both problems (annotations left empty)"
+RC=0
+"$WFMCTL_BIN" --data-dir "$WFM_DIR" deploy "$D2" - <"$T/bad.yaml" >"$T/ctl.out" 2>"$T/ctl.err" ||
+	RC=$?
+assert_eq "$RC" 1 "invalid deployment on stdin: exit 1"
+assert_eq "$(grep -c '^-: /' "$T/ctl.err")" 3 "stdin: problems prefixed with '-'"
+head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$T/big.yaml"
+dctl deploy "$D2" "$T/big.yaml"
+expect_fail "oversized file" 1 "^wfmctl: deploy: $T/big.yaml is larger than 1048576 bytes$"
+dctl deploy "$D2" "$T/nothing.yaml"
+expect_fail "missing file" 1 "^wfmctl: deploy: cannot read $T/nothing.yaml: "
+dctl deploy "$D2" "$EXAMPLES/deployment-helm.yaml" --deployment-id ../etc
+expect_fail "bad --deployment-id" 2 "^wfmctl: deploy: --deployment-id must be "
+dctl deploy "$D2"
+expect_fail "deploy without a file" 2 "^wfmctl: deploy: give the device ID and the deployment file"
+dctl undeploy "$D2"
+expect_fail "undeploy without a deployment" 2 \
+	"^wfmctl: undeploy: give the device ID and the deployment ID"
+# Local problems never reach wfmd: once its log shows a later real request (device show's
+# deployments list), the count has grown by that one only.
+dctl device show "$D2"
+expect_ok "device show after refused deploys"
+for _ in $(seq 40); do
+	(($(count_deployment_requests) > REQS_BEFORE)) && break
+	sleep 0.05
+done
+assert_eq "$(count_deployment_requests)" "$((REQS_BEFORE + 1))" \
+	"no deployments request for an invalid file (only device show's list)"
+
+# ---------------------------------------------------------------------------------------------
+e2e_step "deploy / device deployments / undeploy"
+dctl deploy "$D2" "$EXAMPLES/deployment-helm.yaml"
+expect_ok "deploy the helm example"
+assert_match "$CTL_OUT" "^deployed $HELM_ID to $D2 \(revision [0-9a-f]{12}\)$" \
+	"deploy: the file's id, the device, the revision"
+REV1=$(sed -E 's/.*revision ([0-9a-f]+)\)$/\1/' <<<"$CTL_OUT")
+dctl --json deploy "$D2" "$EXAMPLES/deployment-helm.yaml"
+expect_ok "deploy again (replace) --json"
+assert_eq "$(json_get /deploymentId "$T/ctl.out")" "$HELM_ID" "--json deploy: deploymentId"
+assert_eq "$(json_get /name "$T/ctl.out")" sensor-dashboard "--json deploy: name"
+assert_eq "$(json_get /applicationId "$T/ctl.out")" com.example.sensor-dashboard \
+	"--json deploy: applicationId"
+assert_match "$(json_get /revision "$T/ctl.out")" '^[0-9a-f]{40}$' "--json deploy: full revision"
+
+dctl deploy "$D2" "$EXAMPLES/deployment-compose.yaml"
+expect_ok "deploy a file without an id"
+GEN_ID=$(awk '{print $2}' <<<"$CTL_OUT")
+assert_match "$GEN_ID" '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' \
+	"a new UUIDv4 as the deployment id"
+REV2=$(sed -E 's/.*revision ([0-9a-f]+)\)$/\1/' <<<"$CTL_OUT")
+assert_true "a new deployment is a new revision" test "$REV1" != "$REV2"
+dctl deploy "$D2" "$EXAMPLES/deployment-helm.yaml" --deployment-id dashboard-2
+expect_ok "deploy with --deployment-id"
+assert_match "$CTL_OUT" "^deployed dashboard-2 to $D2 \(revision [0-9a-f]{12}\)$" \
+	"--deployment-id wins over the file's id"
+
+dctl device deployments "$D2"
+expect_ok "device deployments"
+assert_match "$(head -1 "$T/ctl.out")" '^DEPLOYMENT +NAME +APPLICATION +STATE +UPDATED +ERROR$' \
+	"device deployments: header"
+assert_match "$CTL_OUT" "(^|"$'\n'")$HELM_ID +sensor-dashboard +com.example.sensor-dashboard +not reported +" \
+	"device deployments: the helm deployment, no state yet"
+assert_match "$CTL_OUT" "(^|"$'\n'")$GEN_ID +edge-gateway +com.example.edge-gateway +not reported +" \
+	"device deployments: the compose deployment"
+assert_match "$CTL_OUT" "(^|"$'\n'")dashboard-2 +sensor-dashboard +" "device deployments: the copy"
+# deployment_ids FILE: the deploymentIds of a --json list, sorted, one a line.
+deployment_ids() {
+	local i n
+	n=$(json_length /items "$1") || n=0
+	for ((i = 0; i < n; i++)); do json_get "/items/$i/deploymentId" "$1"; done | sort
+}
+dctl --json device deployments "$D2"
+expect_ok "device deployments --json"
+DEPLOYED=$(printf '%s\n' "$HELM_ID" "$GEN_ID" dashboard-2 | sort)
+assert_eq "$(deployment_ids "$T/ctl.out" | grep -vx "$DEP")" "$DEPLOYED" \
+	"the three deployments (--json; plus the one only reported, if listed)"
+
+# The agent's reports show up: Installed for one, a long multi-line failure for another.
+printf '%s\n' "{\"apiVersion\": \"deployment.margo/v1alpha1\", \"kind\": \"DeploymentStatus\"," \
+	" \"deploymentId\": \"$HELM_ID\", \"status\": {\"state\": \"Installed\"}," \
+	" \"components\": [{\"name\": \"dashboard\", \"state\": \"Installed\"}," \
+	"  {\"name\": \"timeseries-db\", \"state\": \"Installed\"}]}" >"$T/status-ok.json"
+device_http d2 POST "/device/$D2/deployment/$HELM_ID/status" -H 'Content-Type: application/json' \
+	--data-binary "@$T/status-ok.json"
+assert_status 201 "d2 reports Installed"
+LONG_MSG='helm: release failed\nError: timed out waiting for the condition on deployments/gateway after 300 seconds'
+printf '%s\n' "{\"apiVersion\": \"deployment.margo/v1alpha1\", \"kind\": \"DeploymentStatus\"," \
+	" \"deploymentId\": \"$GEN_ID\", \"status\": {\"state\": \"Failed\"," \
+	"  \"error\": {\"code\": \"APPLY_FAILED\", \"message\": \"$LONG_MSG\"}}," \
+	" \"components\": [{\"name\": \"gateway\", \"state\": \"Failed\"}]}" >"$T/status-fail.json"
+device_http d2 POST "/device/$D2/deployment/$GEN_ID/status" -H 'Content-Type: application/json' \
+	--data-binary "@$T/status-fail.json"
+assert_status 201 "d2 reports Failed"
+dctl device show "$D2"
+expect_ok "device show with desired deployments"
+assert_match "$CTL_OUT" "  $HELM_ID +sensor-dashboard +com.example.sensor-dashboard +Installed +[0-9T:Z-]+ +-"$'\n' \
+	"device show: Installed, no error"
+assert_match "$CTL_OUT" "  $GEN_ID +edge-gateway +com.example.edge-gateway +Failed +[0-9T:Z-]+ +APPLY_FAILED: helm: release failed Error: timed out[^"$'\n'"]*\.\.\."$'\n' \
+	"device show: the error on one line, cut in the table"
+assert_match "$CTL_OUT" "  Error of $GEN_ID: APPLY_FAILED: helm: release failed Error: timed out waiting for the condition on deployments/gateway after 300 seconds" \
+	"device show: the whole error after the table"
+assert_match "$CTL_OUT" "  $DEP +- +- +Failed +[0-9T:Z-]+ +E42: image pull failed" \
+	"device show: a reported deployment that is not desired is still shown"
+
+dctl undeploy "$D2" dashboard-2
+expect_ok "undeploy"
+assert_eq "$CTL_OUT" "undeployed dashboard-2 from $D2" "undeploy confirms"
+dctl --json device deployments "$D2"
+assert_eq "$(deployment_ids "$T/ctl.out" | grep -vx "$DEP")" "$(printf '%s\n' "$HELM_ID" "$GEN_ID" | sort)" \
+	"the undeployed deployment is gone, the others stay"
+dctl undeploy "$D2" dashboard-2
+expect_fail "undeploy twice" 1 "^wfmctl: undeploy: 404 "
+dctl deploy "$UNKNOWN_ID" "$EXAMPLES/deployment-helm.yaml"
+expect_fail "deploy to an unknown device" 1 "^wfmctl: deploy: 404 "
+dctl device deployments "$UNKNOWN_ID"
+expect_fail "deployments of an unknown device" 1 "^wfmctl: device deployments: 404 "
 
 # ---------------------------------------------------------------------------------------------
 e2e_step "device revoke"
