@@ -58,9 +58,11 @@ int api_git_fields(struct http_request *req, json_t *obj, const char *device_id,
 int api_admin_deployment_put(struct http_request *req, struct http_response *resp);
 int api_admin_deployment_delete(struct http_request *req, struct http_response *resp);
 int api_admin_deployment_list(struct http_request *req, struct http_response *resp);
-/* The device's deployments as JSON items (desired ones with their latest status, then
- * reported ones wfmd did not deploy). NULL on failure (problem set). */
-json_t *api_deployments_json(struct http_request *req, const char *device_id);
+/* The device's deployments as JSON items: the desired ones with their latest status, then
+ * (include_reported) those the device reported that are not desired (any more), with name
+ * null. NULL on failure (problem set). */
+json_t *api_deployments_json(struct http_request *req, const char *device_id,
+			     int include_reported);
 
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];

@@ -388,9 +388,8 @@ int api_admin_device_show(struct http_request *req, struct http_response *resp)
 		rc = http_fail_error(req, MARGO_ENOMEM, NULL);
 		goto out;
 	}
-	(void)stored_json;
 	json_decref(arr);
-	arr = api_deployments_json(req, d.id);
+	arr = api_deployments_json(req, d.id, 1);
 	if (arr == NULL) {
 		rc = -1;
 		goto out;

@@ -179,7 +179,8 @@ static json_t *status_error(json_t *status_doc)
 			 json_object_get(e, "message"));
 }
 
-json_t *api_deployments_json(struct http_request *req, const char *device_id)
+json_t *api_deployments_json(struct http_request *req, const char *device_id,
+			     int include_reported)
 {
 	struct wfmd *w = req->ctx;
 	struct store_desired *items = NULL;
@@ -217,7 +218,7 @@ json_t *api_deployments_json(struct http_request *req, const char *device_id)
 		}
 	}
 	/* Reports for deployments wfmd did not (or no longer) deploy. */
-	for (size_t i = 0; i < nrep; i++) {
+	for (size_t i = 0; include_reported && i < nrep; i++) {
 		int known = 0;
 		json_t *doc, *o;
 
@@ -258,7 +259,7 @@ int api_admin_deployment_list(struct http_request *req, struct http_response *re
 		return rc;
 	if ((rc = route_device(req, state)) < 0)
 		return rc;
-	arr = api_deployments_json(req, req->params[0]);
+	arr = api_deployments_json(req, req->params[0], 0);
 	if (arr == NULL)
 		return -1;
 	return http_respond_json(req, resp, 200, json_pack("{s:o}", "items", arr));

@@ -427,14 +427,26 @@ static int repo_change(const char *root, const char *device_id, const char *file
 	}
 	if (remove) {
 		const char *ls[] = { "git", "ls-files", "--error-unmatch", "--", file, NULL };
-		const char *rm[] = { "git", "update-index", "--force-remove", "--", file, NULL };
+		/* --index-info with mode 0 drops the entry; it needs no work tree. */
+		const char *rm[] = { "git", "update-index", "--index-info", NULL };
+		struct git_run r;
+		char line[512];
 
 		if (git_simple(ls, path, index, NULL) < 0) {
 			rc = margo_error_set(err, MARGO_ENOTFOUND, "%s is not in the repository",
 					     file);
 			goto out;
 		}
-		if ((rc = git_simple(rm, path, index, err)) < 0)
+		snprintf(line, sizeof(line), "0 " ZERO_OID "\t%s\n", file);
+		memset(&r, 0, sizeof(r));
+		r.git_dir = path;
+		r.index_file = index;
+		r.input = line;
+		r.input_len = strlen(line);
+		r.out_max = SMALL_OUT_MAX;
+		rc = git_run(rm, &r, err);
+		free(r.out);
+		if (rc < 0)
 			goto out;
 	} else {
 		const char *hash[] = { "git", "hash-object", "-w", "--stdin", NULL };
