@@ -1,4 +1,3 @@
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,15 @@
 #define ID_MAX 128
 
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
+/* The summary while validating: strings borrowed from the loaded document. */
+struct view {
+	const char *name;
+	const char *namespace_;
+	const char *id;
+	const char *application_id;
+	const char *profile_type;
+};
 
 /* What a scalar means under the YAML 1.2 core schema. */
 enum scalar_kind {
@@ -447,8 +455,8 @@ static void check_exact(yaml_document_t *doc, const yaml_node_t *root, const cha
 	}
 }
 
-static int check_metadata(yaml_document_t *doc, const yaml_node_t *root,
-			  struct margo_appdeploy *d, struct margo_validation *v)
+static int check_metadata(yaml_document_t *doc, const yaml_node_t *root, struct view *d,
+			  struct margo_validation *v)
 {
 	char base[PTR_MAX], abase[PTR_MAX], ptr[PTR_MAX];
 	yaml_node_t *meta, *ann;
@@ -458,12 +466,12 @@ static int check_metadata(yaml_document_t *doc, const yaml_node_t *root,
 	meta = get_map(doc, root, "", "metadata", 1, base, v, &rc);
 	if (meta == NULL)
 		return rc;
-	d->name = (char *)get_string(doc, meta, base, "name", 1, 1, v);
-	d->namespace_ = (char *)get_string(doc, meta, base, "namespace", 1, 1, v);
+	d->name = get_string(doc, meta, base, "name", 1, 1, v);
+	d->namespace_ = get_string(doc, meta, base, "namespace", 1, 1, v);
 	ann = get_map(doc, meta, base, "annotations", 1, abase, v, &rc);
 	if (ann == NULL)
 		return rc;
-	d->application_id = (char *)get_string(doc, ann, abase, "applicationId", 1, 1, v);
+	d->application_id = get_string(doc, ann, abase, "applicationId", 1, 1, v);
 	s = get_string(doc, ann, abase, "id", 0, 0, v);
 	if (s != NULL && !margo_appdeploy_id_valid(s)) {
 		ptr_member(ptr, abase, "id");
@@ -472,7 +480,7 @@ static int check_metadata(yaml_document_t *doc, const yaml_node_t *root,
 				     "not starting with '.'");
 		s = NULL;
 	}
-	d->id = (char *)s;
+	d->id = s;
 	return rc;
 }
 
@@ -599,7 +607,7 @@ static int check_parameters(yaml_document_t *doc, const yaml_node_t *spec, const
 	return rc;
 }
 
-static int check_spec(yaml_document_t *doc, const yaml_node_t *root, struct margo_appdeploy *d,
+static int check_spec(yaml_document_t *doc, const yaml_node_t *root, struct view *d,
 		      struct component_names *names, struct margo_validation *v)
 {
 	char sbase[PTR_MAX], dbase[PTR_MAX], ptr[PTR_MAX];
@@ -619,7 +627,7 @@ static int check_spec(yaml_document_t *doc, const yaml_node_t *root, struct marg
 			margo_validation_add(v, ptr, "must be \"helm.v3\" or \"compose\"");
 			type = NULL;
 		}
-		d->profile_type = (char *)type;
+		d->profile_type = type;
 		errors_before = v->count + v->dropped;
 		if (rc == 0)
 			rc = check_components(doc, profile, dbase, type, names, v);
@@ -647,7 +655,7 @@ static int copy_str(char **dst, const char *s)
 }
 
 /* A summary owning its strings, from b whose strings are borrowed from the document. */
-static int summary_new(const struct margo_appdeploy *b, const struct component_names *names,
+static int summary_new(const struct view *b, const struct component_names *names,
 		       struct margo_appdeploy **out)
 {
 	struct margo_appdeploy *d = calloc(1, sizeof(*d));
@@ -680,7 +688,7 @@ out:
 static int validate_document(yaml_document_t *doc, struct margo_appdeploy **out,
 			     struct margo_validation *v)
 {
-	struct margo_appdeploy b = { 0 };
+	struct view b = { 0 };
 	struct component_names *names = NULL;
 	yaml_node_t *root = yaml_document_get_root_node(doc);
 	int rc = 0;
