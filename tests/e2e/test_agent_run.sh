@@ -97,7 +97,7 @@ for f in state.json ca.crt device.key device.crt; do
 	assert_file_mode "$S/$f" 600
 done
 e2e_log "temporaries left by the kills: $(find "$S" -name '*.tmp.*' | wc -l)"
-assert_eq "$(find "$S" -type f ! -perm 600 | wc -l)" 0 "every file in the state dir (temporaries too) is 0600"
+assert_eq "$(find "$S" -maxdepth 1 -type f ! -perm 600 | wc -l)" 0 "every file in the state dir (temporaries too) is 0600"
 RC=0; "$AGENT_BIN" run --once --state-dir "$S" --config "$CONF" >"$T/final.log" 2>&1 || RC=$?
 assert_eq "$RC" 0 "and the agent still works"
 assert_eq "$(find "$S" -name '*.tmp.*' | wc -l)" 0 "temporaries of killed writers are cleaned up"
@@ -105,12 +105,13 @@ assert_eq "$(find "$S" -name '*.tmp.*' | wc -l)" 0 "temporaries of killed writer
 e2e_step "a refused access token (401) is replaced once, and the request repeated"
 sed -i -e 's/"accessToken": "[^"]*"/"accessToken": "wfmat_0000000000000000000000000000000000000000000"/' \
 	-e 's/"accessTokenExpiresAt": "[^"]*"/"accessTokenExpiresAt": "2099-01-01T00:00:00Z"/' "$S/state.json"
-n401=$(grep -c "route=/device/$ID/capabilities status=401" "$WFMD_LOG" || true)
-n200=$(grep -c "route=/device/$ID/capabilities status=200" "$WFMD_LOG" || true)
+n401=$(grep -c "route=/device/$ID/[^ ]* status=401" "$WFMD_LOG" || true)
+nok=$(grep -Ec "route=/device/$ID/desired-state status=(200|304)" "$WFMD_LOG" || true)
 RC=0; "$AGENT_BIN" run --once --state-dir "$S" --config "$CONF" >"$T/r401.log" 2>&1 || RC=$?
 assert_eq "$RC" 0 "run --once with a revoked cached token: exit 0 ($(tail -n 1 "$T/r401.log"))"
-assert_eq "$(grep -c "route=/device/$ID/capabilities status=401" "$WFMD_LOG")" "$((n401 + 1))" "one 401"
-assert_eq "$(grep -c "route=/device/$ID/capabilities status=200" "$WFMD_LOG")" "$((n200 + 1))" "then success"
+assert_eq "$(grep -c "route=/device/$ID/[^ ]* status=401" "$WFMD_LOG")" "$((n401 + 1))" "one 401"
+assert_eq "$(grep -Ec "route=/device/$ID/desired-state status=(200|304)" "$WFMD_LOG")" "$((nok + 1))" \
+	"then the repeated request succeeds"
 assert_ne "$("$JSON_GET" "$S/state.json" /accessToken)" wfmat_0000000000000000000000000000000000000000000 \
 	"a new token is cached"
 assert_file_mode "$S/state.json" 600
