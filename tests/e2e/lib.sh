@@ -1095,10 +1095,10 @@ git_credentials() {
 
 # git_as NAME [--token-file F] [--user U] GIT_ARGS...: runs a plain git client (bounded to
 # 60 s) as device NAME: credentials through GIT_ASKPASS from files (never argv), the WFM CA
-# through -c http.sslCAInfo only (GIT_SSL_CAINFO and SSL_CERT_FILE point at a bundle that
-# does not hold it, so the environment cannot be what makes it work), no proxy, no user or
-# system config, no credential helper. Output goes to $T/git.out (stdout+stderr); status is
-# git's.
+# through -c http.sslCAInfo only (GIT_SSL_CAINFO, which would beat the config, is unset;
+# SSL_CERT_FILE points at a bundle that does not hold the WFM CA, so the environment cannot be
+# what makes it work), no proxy, no user or system config, no credential helper. Output goes
+# to $T/git.out (stdout+stderr); status is git's.
 git_as() {
 	local name=$1 tok user
 	shift
@@ -1123,10 +1123,11 @@ EOS
 		mkdir -p "$T/githome"
 	fi
 	env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
+		-u GIT_SSL_CAINFO -u CURL_CA_BUNDLE \
 		HOME="$T/githome" XDG_CONFIG_HOME="$T/githome" GIT_CONFIG_NOSYSTEM=1 \
 		GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/git-askpass" SSH_ASKPASS= \
 		E2E_GIT_USER="$user" E2E_GIT_TOKEN_FILE="$tok" \
-		GIT_SSL_CAINFO=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+		SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
 		timeout 60 git -c http.sslCAInfo="$WFM_CA" -c credential.helper= -c http.proxy= \
 		"$@" >"$T/git.out" 2>&1
 }

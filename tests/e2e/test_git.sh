@@ -124,13 +124,23 @@ refs_get "$B" "$T/b.gitbasic.hdr"
 assert_status 200 "b's credentials on b's repository -> 200"
 
 e2e_step "nothing outside /git/<deviceId>.git"
+# The contract: only info/refs?service=git-upload-pack and POST git-upload-pack are served,
+# git-receive-pack is 403, anything else under /git is 404 (with valid credentials).
 for p in "/git/$A.git/HEAD" "/git/$A.git/config" "/git/$A.git/objects/info/packs" \
 	"/git/$A.git/info/refs" "/git/$A.git/info/refs?service=git-upload-archive" "/git/$A.git" "/git/" \
-	"/git/$A/info/refs?service=git-upload-pack" "/git/$A.git/../$B.git/info/refs?service=git-upload-pack" \
+	"/git/$A/info/refs?service=git-upload-pack"; do
+	http GET "$p" -H "@$T/a.gitbasic.hdr"
+	assert_problem 404
+done
+http GET "/git/$A.git/git-upload-pack" -H "@$T/a.gitbasic.hdr"
+assert_problem 405
+assert_header Allow POST
+for p in "/git/$A.git/../$B.git/info/refs?service=git-upload-pack" \
 	"/git/..%2F$B.git/info/refs?service=git-upload-pack" "/git/$A.git/..%2F..%2Fwfmd.db" \
-	"/git/%2e%2e/%2e%2e/ca.key" "/git/../admin.token" "/git/$A.git/%2e%2e/%2e%2e/ca.key"; do
+	"/git/%2e%2e/%2e%2e/ca.key" "/git/../admin.token" "/git/$A.git/%2e%2e/%2e%2e/ca.key" \
+	"/git/$A.git/../../ca.key" "/git/$A.git/%2F..%2F..%2Fserver.key"; do
 	http GET "$p" --path-as-is -H "@$T/a.gitbasic.hdr"
-	assert_match "$HTTP_STATUS" '^(400|401|403|404)$' "GET $p -> $HTTP_STATUS"
+	assert_match "$HTTP_STATUS" '^(400|404)$' "GET $p -> $HTTP_STATUS"
 	assert_false "GET $p leaks no key or database" grep -aq -e 'PRIVATE KEY' -e 'SQLite format' -e 'wfmadm_' "$HTTP_BODY_FILE"
 done
 http GET "/git/00000000-0000-4000-8000-000000000000.git/info/refs?service=git-upload-pack" -H "@$T/a.gitbasic.hdr"
