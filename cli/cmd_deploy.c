@@ -332,6 +332,59 @@ static const char *error_cell(const struct deployment_row *r, char *buf, size_t 
 	return buf;
 }
 
+/* "<indent>components of ID: web Installed, db Failed (E1: message)" for each deployment whose
+ * latest DeploymentStatus ("status", the document) names components. */
+static int print_components(json_t *items, int indent)
+{
+	json_t *d, *c;
+	size_t i, j;
+
+	json_array_foreach(items, i, d) {
+		json_t *comps = json_object_get(json_object_get(d, "status"), "components");
+		struct deployment_row r;
+		char *line = NULL;
+		size_t len = 0;
+		FILE *f;
+
+		if (!json_is_array(comps) || json_array_size(comps) == 0)
+			continue;
+		row_from(d, &r);
+		f = open_memstream(&line, &len);
+		if (f == NULL)
+			return -1;
+		json_array_foreach(comps, j, c) {
+			struct deployment_row cr = { 0 };
+			char buf[1024];
+			int cut = 0;
+			json_t *error = json_object_get(c, "error");
+
+			cr.error_code = wfmctl_json_str(error, "code");
+			cr.error_message = wfmctl_json_str(error, "message");
+			if (cr.error_code != NULL && cr.error_code[0] == '\0')
+				cr.error_code = NULL;
+			if (cr.error_message != NULL && cr.error_message[0] == '\0')
+				cr.error_message = NULL;
+			fprintf(f, "%s%s %s", j > 0 ? ", " : "",
+				wfmctl_json_str(c, "name") != NULL ? wfmctl_json_str(c, "name") : "?",
+				wfmctl_json_str(c, "state") != NULL ? wfmctl_json_str(c, "state") : "-");
+			if (error_cell(&cr, buf, sizeof(buf), &cut) != NULL)
+				fprintf(f, " (%s)", buf);
+		}
+		if (fclose(f) != 0 || line == NULL) {
+			free(line);
+			return -1;
+		}
+		/* Names and states come from the device: no control characters on the screen. */
+		for (char *p = line; *p != '\0'; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' ';
+		}
+		printf("%*scomponents of %s: %s\n", indent, "", r.id != NULL ? r.id : "?", line);
+		free(line);
+	}
+	return 0;
+}
+
 /* Prints items as a table indented by indent, then in full the errors cut short in it.
  * Returns 0 or -1 when out of memory. */
 static int print_deployment_table(json_t *items, int indent)
@@ -366,6 +419,8 @@ static int print_deployment_table(json_t *items, int indent)
 	}
 	wfmctl_table_print_indented(table, indent);
 	wfmctl_table_free(table);
+	if (print_components(items, indent) != 0)
+		return -1;
 	if (!any_cut)
 		return 0;
 	json_array_foreach(items, i, d) {

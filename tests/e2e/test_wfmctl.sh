@@ -529,7 +529,8 @@ LONG_MSG='helm: release failed\nError: timed out waiting for the condition on de
 printf '%s\n' "{\"apiVersion\": \"deployment.margo/v1alpha1\", \"kind\": \"DeploymentStatus\"," \
 	" \"deploymentId\": \"$GEN_ID\", \"status\": {\"state\": \"Failed\"," \
 	"  \"error\": {\"code\": \"APPLY_FAILED\", \"message\": \"$LONG_MSG\"}}," \
-	" \"components\": [{\"name\": \"gateway\", \"state\": \"Failed\"}]}" >"$T/status-fail.json"
+	" \"components\": [{\"name\": \"gateway\", \"state\": \"Failed\"," \
+	"  \"error\": {\"code\": \"APPLY_FAILED\", \"message\": \"exit status 3\"}}]}" >"$T/status-fail.json"
 device_http d2 POST "/device/$D2/deployment/$GEN_ID/status" -H 'Content-Type: application/json' \
 	--data-binary "@$T/status-fail.json"
 assert_status 201 "d2 reports Failed"
@@ -543,6 +544,17 @@ assert_match "$CTL_OUT" "  Error of $GEN_ID: APPLY_FAILED: helm: release failed 
 	"device show: the whole error after the table"
 assert_match "$CTL_OUT" "  $DEP +- +- +Failed +[0-9T:Z-]+ +E42: image pull failed" \
 	"device show: a reported deployment that is not desired is still shown"
+assert_match "$CTL_OUT" "  components of $HELM_ID: dashboard Installed, timeseries-db Installed"$'\n' \
+	"device show: the state of each component"
+assert_match "$CTL_OUT" "  components of $GEN_ID: gateway Failed \(APPLY_FAILED: exit status 3\)"$'\n' \
+	"device show: a component's error"
+assert_match "$CTL_OUT" "  components of $DEP: web Failed"$'\n' "device show: components of a reported one"
+dctl device deployments "$D2"
+expect_ok "device deployments with reports"
+assert_match "$CTL_OUT" "(^|"$'\n'")$GEN_ID +edge-gateway +com.example.edge-gateway +Failed +[0-9T:Z-]+ +APPLY_FAILED: " \
+	"device deployments: the failed one"
+assert_match "$CTL_OUT" "(^|"$'\n'")components of $HELM_ID: dashboard Installed, timeseries-db Installed"$'\n' \
+	"device deployments: components"
 
 dctl undeploy "$D2" dashboard-2
 expect_ok "undeploy"
