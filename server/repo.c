@@ -237,8 +237,10 @@ static int git_run(const char *const *args, struct git_run *r, struct margo_erro
 			for (char *p = r->err_tail; *p != '\0'; p++)
 				if (*p == '\n' || *p == '"')
 					*p = ' ';
-			margo_log_warn("git failed", "cmd=%s status=%d stderr=\"%s\"", args[1],
-				       r->status, r->err_tail);
+			/* err == NULL: the caller expects failures (a probe), no warning. */
+			if (err != NULL)
+				margo_log_warn("git failed", "cmd=%s status=%d stderr=\"%s\"",
+					       args[1], r->status, r->err_tail);
 			rc = margo_error_set(err, MARGO_EIO, "git %s failed", args[1]);
 		}
 	}
