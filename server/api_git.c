@@ -197,12 +197,12 @@ int api_git_info_refs(struct http_request *req, struct http_response *resp)
 
 	if (repo_device(req->params[0], id) < 0)
 		return http_fail(req, 404, "not-found", "no such repository");
-	if (service == NULL)
-		return http_fail(req, 403, "smart-http-only",
-				 "only the smart HTTP protocol (service=git-upload-pack) is served");
-	if (strcmp(service, "git-upload-pack") != 0)
-		return http_fail(req, 403, "read-only", "only git-upload-pack is served: the "
-				 "desired-state repository is read-only");
+	if (service != NULL && strcmp(service, "git-receive-pack") == 0)
+		return http_fail(req, 403, "read-only", "the desired-state repository is "
+				 "read-only: only wfmd commits to it");
+	if (service == NULL || strcmp(service, "git-upload-pack") != 0)
+		return http_fail(req, 404, "not-found", "only the smart HTTP service "
+				 "git-upload-pack is served");
 	if ((rc = git_auth(req, id)) < 0)
 		return rc;
 	if ((rc = api_repo_ensure(req, id, NULL)) < 0)
