@@ -32,8 +32,12 @@ ID=$("$JSON_GET" "$S/state.json" /clientId)
 e2e_step "the WFM goes away and comes back: the agent resumes without help"
 e2e_bg "$T/run.log" "$AGENT_BIN" run --state-dir "$S" --config "$CONF"
 AGENT_PID=$E2E_BG_PID
-# access tokens live 3 s: the loop keeps fetching new ones
-assert_true "the loop talks to the WFM" e2e_wait_for 15 grep -q "route=/oauth2/token status=200 .*client_id=$ID" "$WFMD_LOG"
+# "agent started" is logged once the state lock is held; then the loop polls
+polls() { grep -c "route=/device/$ID/desired-state status=" "$WFMD_LOG" || true; }
+polls_above() { [[ "$(polls)" -gt "$1" ]]; }
+p0=$(polls)
+assert_true "the loop starts" e2e_wait_for 15 grep -q "agent started" "$T/run.log"
+assert_true "the loop talks to the WFM" e2e_wait_for 15 polls_above "$p0"
 RC=0; "$AGENT_BIN" run --once --state-dir "$S" --config "$CONF" >"$T/second.log" 2>&1 || RC=$?
 assert_eq "$RC" 1 "a second agent on the same state dir is refused"
 assert_match "$(tail -n 1 "$T/second.log")" "another margo-agent .* is working on this state directory" \
