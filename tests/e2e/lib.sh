@@ -371,7 +371,7 @@ http() {
 	[[ -n "$HTTP_STATUS" ]] || HTTP_STATUS=000
 	[[ -f "$HTTP_BODY_FILE" ]] || : >"$HTTP_BODY_FILE"
 	[[ -f "$HTTP_HEADERS_FILE" ]] || : >"$HTTP_HEADERS_FILE"
-	HTTP_BODY=$(<"$HTTP_BODY_FILE")
+	HTTP_BODY=$(tr -d '\0' <"$HTTP_BODY_FILE")
 	if [[ "${E2E_VERBOSE:-0}" == 1 ]]; then
 		printf '# %s %s -> %s\n' "$method" "$path" "$HTTP_STATUS" >&2
 	fi

@@ -115,11 +115,15 @@ e2e_step "a token works only for its own repository"
 assert_false "b cannot clone a's repository with its own credentials" \
 	git_as b clone "$(<"$T/a.git_url")" "$T/clone-ab"
 git_basic_header b "$T/b.gitbasic.hdr"
+# docs/wfmd.md: "Tokens are bound to one device's repository (another repository: 403)"
 refs_get "$A" "$T/b.gitbasic.hdr"
-assert_match "$HTTP_STATUS" '^(401|403|404)$' "b's credentials on a's repository -> $HTTP_STATUS"
+assert_problem 403
 bearer_header "$T/b.git_token" "$T/b.gitbearer.hdr"
 refs_get "$A" "$T/b.gitbearer.hdr"
-assert_match "$HTTP_STATUS" '^(401|403|404)$' "b's Bearer git token on a's repository -> $HTTP_STATUS"
+assert_problem 403
+http POST "/git/$A.git/git-upload-pack" -H "@$T/b.gitbearer.hdr" -H 'Content-Type: application/x-git-upload-pack-request' \
+	--data-binary '0000'
+assert_problem 403
 refs_get "$B" "$T/b.gitbasic.hdr"
 assert_status 200 "b's credentials on b's repository -> 200"
 
@@ -161,6 +165,10 @@ assert_eq "$(wc -c <"$HTTP_BODY_FILE")" 0 "304 has no body"
 assert_header ETag "^\"$REV0\"\$"
 device_http a GET "/device/$A/desired-state" -H 'If-None-Match: "0000000000000000000000000000000000000000"'
 assert_status 200 "another ETag -> 200"
+device_http a GET "/device/$A/desired-state" -H 'If-None-Match: *'
+assert_status 304 "If-None-Match: * -> 304"
+http POST "/git/$A.git/git-upload-pack" -H "@$T/a.gitbasic.hdr" -H 'Content-Type: text/plain' --data-binary '0000'
+assert_problem 415
 device_http b GET "/device/$A/desired-state"
 assert_problem 403
 http GET "/device/$A/desired-state"
@@ -214,6 +222,10 @@ assert_false "the document's own id is gone" grep -q 'something-else' "$T/clone-
 deployment_yaml "$DEP" dashboard "$T/dep2b.yaml" helm 3.0.0
 deploy_put "$A" "$DEP" "$T/dep2b.yaml" application/x-yaml
 assert_status 200 "application/x-yaml accepted, another update -> 200"
+REV3=$(json_get /revision)
+deploy_put "$A" "$DEP" "$T/dep2b.yaml"
+assert_status 200 "the same document again -> 200"
+assert_json /revision "$REV3"
 DEP2=compose-1
 deployment_yaml "$DEP2" sensor "$T/dep3.yaml" compose
 deploy_put "$A" "$DEP2" "$T/dep3.yaml"
@@ -244,7 +256,7 @@ assert_eq "$(git -C "$T/clone-a" log -1 --format=%s)" "Undeploy $DEP" "commit me
 assert_false "the file is gone" test -e "$T/clone-a/deployments/$DEP.yaml"
 assert_true "the other deployment stays" test -f "$T/clone-a/deployments/$DEP2.yaml"
 n=$(commit_count "$T/clone-a")
-assert_eq "$n" 6 "6 commits: initialise, deploy, update, update (x-yaml), deploy, undeploy"
+assert_eq "$n" 6 "6 commits: initialise, deploy, update, update (x-yaml), deploy, undeploy (the identical PUT made none)"
 deploy_list "$A"
 assert_eq "$(json_length /items)" 1 "one deployment left"
 
@@ -284,6 +296,12 @@ git_as a -C "$T/clone-a" pull --ff-only -q origin main || true
 assert_eq "$(commit_count "$T/clone-a")" "$n" "refused documents made no commit"
 http PUT "/admin/v1/devices/$A/deployments/$DEP" "${YAML[@]}" --data-binary "@$T/dep1.yaml"
 assert_problem 401
+
+device_new waiting
+onboard_request waiting
+assert_status 202 "a device waiting for approval"
+deploy_put "$(device_admin_lookup waiting id)" "$DEP" "$T/dep1.yaml"
+assert_problem 409
 
 e2e_step "git tokens rotate: overlapping, at most 3 live"
 for i in 1 2 3; do
@@ -358,6 +376,8 @@ assert_false "git is refused after revocation" git_as a --token-file "$T/a.git_t
 git_basic_header a "$T/a.rev.hdr" "$T/a.git_token3"
 refs_get "$A" "$T/a.rev.hdr"
 assert_status 401 "revoked -> 401"
+deploy_put "$A" "$DEP" "$T/dep1.yaml"
+assert_problem 409
 assert_true "b still clones its repository" git_as b clone "$(<"$T/b.git_url")" "$T/clone-b"
 assert_eq "$(git -C "$T/clone-b" log -1 --format=%s 2>&1)" "Initialise desired state" "b's repository is its own"
 
