@@ -113,7 +113,7 @@ static int git_auth(struct http_request *req, const char *device_id)
 	const char *h = http_header(req, "Authorization");
 	char bearer[AUTH_TOKEN_MAX], hash[MARGO_TOKEN_HASH_LEN], owner[MARGO_UUID_LEN];
 	char *user = NULL, *secret = NULL;
-	const char *token = NULL;
+	const char *token = NULL, *user_device = NULL;
 	int rc;
 
 	req->problem.www_authenticate = GIT_REALM;
@@ -123,13 +123,12 @@ static int git_auth(struct http_request *req, const char *device_id)
 	if (auth_bearer(req, bearer) == 0) {
 		token = bearer;
 	} else if (form_basic_parse(h, &user, &secret, &err) == 0) {
-		if (strncmp(user, GIT_USER_PREFIX, strlen(GIT_USER_PREFIX)) != 0 ||
-		    strcmp(user + strlen(GIT_USER_PREFIX), device_id) != 0) {
+		if (strncmp(user, GIT_USER_PREFIX, strlen(GIT_USER_PREFIX)) != 0) {
 			rc = http_fail(req, 401, "unauthorized",
-				       "the user name must be svc-device-<deviceId> of this "
-				       "repository");
+				       "the user name must be svc-device-<deviceId>");
 			goto out;
 		}
+		user_device = user + strlen(GIT_USER_PREFIX);
 		token = secret;
 	} else {
 		return http_fail(req, 401, "unauthorized", "unsupported Authorization header");
@@ -147,6 +146,12 @@ static int git_auth(struct http_request *req, const char *device_id)
 	}
 	if (rc < 0) {
 		rc = http_fail_error(req, rc, &err);
+		goto out;
+	}
+	/* The user name and the token must name the same service account. */
+	if (user_device != NULL && strcmp(user_device, owner) != 0) {
+		rc = http_fail(req, 401, "unauthorized",
+			       "the git token does not belong to this user name");
 		goto out;
 	}
 	strcpy(req->client_id, owner);
