@@ -44,6 +44,7 @@ struct git_run {
 	size_t out_len;
 	char err_tail[STDERR_KEEP + 1];
 	int status;                     /* exit status, -1 when killed */
+	int client_input;               /* failures come from what a client sent: debug log */
 };
 
 static int set_nonblock(int fd)
@@ -239,8 +240,9 @@ static int git_run(const char *const *args, struct git_run *r, struct margo_erro
 					*p = ' ';
 			/* err == NULL: the caller expects failures (a probe), no warning. */
 			if (err != NULL)
-				margo_log_warn("git failed", "cmd=%s status=%d stderr=\"%s\"",
-					       args[1], r->status, r->err_tail);
+				margo_log(r->client_input ? MARGO_LOG_DEBUG : MARGO_LOG_WARN,
+					  "git failed", "cmd=%s status=%d stderr=\"%s\"",
+					  args[1], r->status, r->err_tail);
 			rc = margo_error_set(err, MARGO_EIO, "git %s failed", args[1]);
 		}
 	}
@@ -542,6 +544,7 @@ int repo_upload_pack(const char *root, const char *device_id, int advertise,
 	r.input = input;
 	r.input_len = input_len;
 	r.out_max = REPO_PACK_MAX;
+	r.client_input = !advertise;
 	if ((rc = git_run(args, &r, err)) < 0)
 		return rc;
 	*out = r.out;
