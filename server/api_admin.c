@@ -357,10 +357,9 @@ int api_admin_device_show(struct http_request *req, struct http_response *resp)
 {
 	struct wfmd *w = req->ctx;
 	struct store_device d;
-	struct store_deployment *deps = NULL;
 	struct margo_error err;
-	char *caps = NULL;
-	size_t caps_len = 0, ndeps = 0;
+	char *caps = NULL, rev[STORE_REVISION_LEN];
+	size_t caps_len = 0;
 	int64_t caps_at = -1;
 	json_t *o = NULL, *arr = NULL;
 	int rc;
@@ -378,17 +377,11 @@ int api_admin_device_show(struct http_request *req, struct http_response *resp)
 		rc = http_fail_error(req, rc, &err);
 		goto out;
 	}
-	if ((rc = store_deployment_list(w->store, d.id, &deps, &ndeps, &err)) < 0) {
-		rc = http_fail_error(req, rc, &err);
-		goto out;
-	}
 	o = device_json(&d);
-	arr = json_array();
-	if (o == NULL || arr == NULL) {
+	if (o == NULL) {
 		rc = http_fail_error(req, MARGO_ENOMEM, NULL);
 		goto out;
 	}
-	json_decref(arr);
 	arr = api_deployments_json(req, d.id, 1);
 	if (arr == NULL) {
 		rc = -1;
@@ -405,13 +398,17 @@ int api_admin_device_show(struct http_request *req, struct http_response *resp)
 	arr = NULL;
 	if (rc < 0)
 		goto out;
+	/* The desired-state revision, once the repository exists. */
+	if (store_repo_revision_get(w->store, d.id, rev, &err) < 0)
+		rev[0] = '\0';
+	if ((rc = api_set(req, o, "revision", rev[0] ? json_string(rev) : json_null())) < 0)
+		goto out;
 	rc = http_respond_json(req, resp, 200, o);
 	o = NULL;
 out:
 	json_decref(o);
 	json_decref(arr);
 	free(caps);
-	store_deployments_free(deps, ndeps);
 	store_device_clear(&d);
 	return rc;
 }
