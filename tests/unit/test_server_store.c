@@ -361,6 +361,71 @@ static void test_documents(void **state)
 	store_deployments_free(deps, n);
 }
 
+static void test_git_and_desired(void **state)
+{
+	struct fixture *f = *state;
+	struct store_onboard_in in;
+	struct store_onboard_out out;
+	struct margo_error err;
+	struct store_desired *items = NULL;
+	char b[6][80], dev[MARGO_UUID_LEN], rev[STORE_REVISION_LEN], name[STORE_TEXT_MAX];
+	size_t n;
+
+	onboard_in(&in, 8, NULL, T0, b);
+	in.git_token_hash = "gt0";
+	in.git_token_expires_at = T0 + 100;
+	assert_int_equal(store_certificate_add(f->st, in.fingerprint, "PEM", "", T0, &err), 0);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
+	assert_int_equal(store_git_token_check(f->st, "gt0", T0 + 1, dev, &err), 0);
+	assert_string_equal(dev, out.device_id);
+	assert_int_equal(store_git_token_check(f->st, "gt0", T0 + 100, dev, &err), MARGO_EAUTH);
+
+	/* Overlapping tokens, at most STORE_GIT_TOKENS_MAX live: the oldest is dropped. */
+	assert_int_equal(store_git_token_issue(f->st, out.device_id, "gt1", T0 + 2, T0 + 100, &err),
+			 0);
+	assert_int_equal(store_git_token_issue(f->st, out.device_id, "gt2", T0 + 3, T0 + 100, &err),
+			 0);
+	assert_int_equal(store_git_token_check(f->st, "gt0", T0 + 4, dev, &err), 0);
+	assert_int_equal(store_git_token_issue(f->st, out.device_id, "gt3", T0 + 4, T0 + 100, &err),
+			 0);
+	assert_int_equal(store_git_token_check(f->st, "gt0", T0 + 5, dev, &err), MARGO_EAUTH);
+	assert_int_equal(store_git_token_check(f->st, "gt1", T0 + 5, dev, &err), 0);
+	assert_int_equal(store_git_token_check(f->st, "gt3", T0 + 5, dev, &err), 0);
+
+	/* Revision cache and desired deployments. */
+	assert_int_equal(store_repo_revision_get(f->st, out.device_id, rev, &err), MARGO_ENOTFOUND);
+	assert_int_equal(store_repo_revision_set(f->st, out.device_id, "abc", T0, &err), 0);
+	assert_int_equal(store_repo_revision_set(f->st, out.device_id, "def", T0, &err), 0);
+	assert_int_equal(store_repo_revision_get(f->st, out.device_id, rev, &err), 0);
+	assert_string_equal(rev, "def");
+	assert_int_equal(store_deployment_desired_get(f->st, out.device_id, "d1", name, &err),
+			 MARGO_ENOTFOUND);
+	assert_int_equal(store_deployment_desired_put(f->st, out.device_id, "d1", "n1", "app", T0,
+						      &err), 0);
+	assert_int_equal(store_deployment_desired_put(f->st, out.device_id, "d1", "n2", "app",
+						      T0 + 1, &err), 0);
+	assert_int_equal(store_deployment_desired_get(f->st, out.device_id, "d1", name, &err), 0);
+	assert_string_equal(name, "n2");
+	assert_int_equal(store_deployment_status_add(f->st, out.device_id, "d1", "Failed",
+						     "{\"s\":1}", 7, T0 + 2, &err), 0);
+	assert_int_equal(store_deployment_desired_list(f->st, out.device_id, &items, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(items[0].state, "Failed");
+	assert_int_equal(items[0].received_at, T0 + 2);
+	assert_string_equal(items[0].status_document, "{\"s\":1}");
+	store_desired_free(items, n);
+	assert_int_equal(store_deployment_desired_remove(f->st, out.device_id, "d1", &err), 0);
+	assert_int_equal(store_deployment_desired_remove(f->st, out.device_id, "d1", &err),
+			 MARGO_ENOTFOUND);
+
+	/* Revocation takes the git tokens along. */
+	assert_int_equal(store_device_revoke(f->st, out.device_id, T0 + 6, &err), 0);
+	assert_int_equal(store_git_token_check(f->st, "gt3", T0 + 7, dev, &err), MARGO_EAUTH);
+	assert_int_equal(store_git_token_issue(f->st, out.device_id, "gt4", T0 + 7, T0 + 100, &err),
+			 MARGO_EAUTH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +433,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_approval_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_expiry_and_repeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_documents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_git_and_desired, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
