@@ -42,6 +42,7 @@ clean:
 # libFuzzer targets (clang), each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 fuzz: deps
+	@command -v clang >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null)
 	CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMARGO_FUZZ=ON -DMARGO_SANITIZE=ON >/dev/null
 	ninja -C build-fuzz $$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$$//')
 	set -e; for f in tests/fuzz/fuzz_*.c; do n=$$(basename $$f .c); \
