@@ -5,21 +5,10 @@
 #     PARALLEL at a time, COUNT operations each (one process and TLS handshake per operation)
 # Usage: bench/git.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=2 RUNS=3
 #                                         COUNT=200 PARALLEL=4)
-set -euo pipefail
-SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=$(cd "${1:-$SRC_DIR/build}" && pwd)
-export SRC_DIR BUILD_DIR
-DURATION=${DURATION:-10s}
-CONNECTIONS=${CONNECTIONS:-32}
-THREADS=${THREADS:-2}
-RUNS=${RUNS:-3}
 COUNT=${COUNT:-200}
 PARALLEL=${PARALLEL:-4}
-command -v wrk >/dev/null || { echo "bench/git.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+. "$(dirname "$0")/common.sh"
 
-. "$SRC_DIR/tests/e2e/lib.sh"
-e2e_setup
-wfmd_start --log-level warn
 device_onboard bench
 id=$(device_client_id bench)
 git_credentials_save bench "$T/bench.onboard.json"
@@ -29,22 +18,12 @@ deploy_put "$id" "$(awk '/ id:/ {print $2; exit}' "$T/dep.yaml")" "$T/dep.yaml"
 device_http bench GET "/device/$id/desired-state"
 [[ "$HTTP_STATUS" == 200 ]] || e2e_die "desired-state failed: $HTTP_STATUS"
 etag=$(http_header ETag)
+device_http bench GET "/device/$id/desired-state" -H "If-None-Match: $etag"
+[[ "$HTTP_STATUS" == 304 ]] || e2e_die "desired-state with If-None-Match: $HTTP_STATUS, not 304"
 
-lua_string() { sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' "$1"; }
-cat >"$T/poll.lua" <<LUA
-wrk.method = "GET"
-wrk.headers["Authorization"] = "Bearer $(lua_string "$T/bench.access_token")"
-wrk.headers["If-None-Match"] = '$etag'
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx3xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-LUA
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf 'Bearer %s' "$(<"$T/bench.access_token")" >"$T/bench.authz"
+printf '%s' "$etag" >"$T/etag"
+wrk_script "$T/poll.lua" GET Authorization "$T/bench.authz" If-None-Match "$T/etag"
 
 # One plain git operation as the device, credentials from files through GIT_ASKPASS.
 cat >"$T/askpass" <<'EOS'
@@ -79,19 +58,13 @@ gitrate() {
 }
 
 echo "wfmd desired-state benchmark: $(nproc) cores, median of $RUNS runs" >&2
-rps=()
-for ((i = 1; i <= RUNS; i++)); do
-	out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" -s "$T/poll.lua" "$WFM_URL/device/$id/desired-state" | grep '^RESULT')
-	echo "  desired-state 304 run $i: ${out#RESULT }" >&2
-	rps+=("$(sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$out")")
-done
-poll_rps=$(printf '%s\n' "${rps[@]}" | median)
+poll_rps=$(wrk_median "desired-state 304" "$T/poll.lua" "/device/$id/desired-state")
 ls=(); cl=()
 for ((i = 1; i <= RUNS; i++)); do
 	ls+=("$(gitrate ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
 	cl+=("$(gitrate clone)"); echo "  git clone run $i: ${cl[-1]}/s" >&2
 done
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$WFMD_PID/status")
+hwm=$(wfmd_hwm)
 
 printf '| measure | value |\n|---|---|\n'
 printf '| GET desired-state with If-None-Match (304), requests/s (keep-alive, %s connections) | %s |\n' "$CONNECTIONS" "$poll_rps"

@@ -2,21 +2,13 @@
 # HTTP throughput of wfmd with keep-alive, measured with wrk over TLS on 127.0.0.1:
 #   - POST /oauth2/token (client credentials, form body)
 #   - GET /device/{id}/capabilities (Bearer access token)
-# and wfmd's resident memory (VmRSS, VmHWM) after the load.
+# and wfmd's resident memory after the load.
 # Usage: bench/http.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=2 RUNS=3)
-set -euo pipefail
-SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=$(cd "${1:-$SRC_DIR/build}" && pwd)
-export SRC_DIR BUILD_DIR
-DURATION=${DURATION:-10s}
-CONNECTIONS=${CONNECTIONS:-32}
-THREADS=${THREADS:-2}
-RUNS=${RUNS:-3}
-command -v wrk >/dev/null || { echo "bench/http.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+. "$(dirname "$0")/common.sh"
 
-. "$SRC_DIR/tests/e2e/lib.sh"
-e2e_setup
-wfmd_start --log-level warn
+# Two devices: a device keeps at most 5 live access tokens, so the token endpoint load (one
+# device asking for tokens over and over) must not be the device whose token the GETs use.
+device_onboard tokenbench
 device_onboard bench
 id=$(device_client_id bench)
 capabilities_doc bench "$T/caps.json"
@@ -24,49 +16,18 @@ device_http bench POST "/device/$id/capabilities" -H 'Content-Type: application/
 	--data-binary "@$T/caps.json"
 [[ "$HTTP_STATUS" == 201 ]] || e2e_die "capabilities report failed: $HTTP_STATUS"
 
-# wrk scripts hold the secrets; they live in the 0600 temp dir and are deleted with it.
-lua_string() { sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' "$1"; }
-cat >"$T/token.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.body = "$(lua_string "$T/bench.form")"
-LUA
-cat >"$T/caps.lua" <<LUA
-wrk.method = "GET"
-wrk.headers["Authorization"] = "Bearer $(lua_string "$T/bench.access_token")"
-LUA
-cat >>"$T/token.lua" <<'LUA'
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-LUA
-sed -n '/^done = /,$p' "$T/token.lua" >>"$T/caps.lua"
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-run() {
-	local name=$1 script=$2 path=$3 i out rps=()
-	for ((i = 1; i <= RUNS; i++)); do
-		out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" -s "$script" "$WFM_URL$path" | grep '^RESULT')
-		echo "  $name run $i: ${out#RESULT }" >&2
-		rps+=("$(sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$out")")
-	done
-	printf '%s\n' "${rps[@]}" | median
-}
+printf 'Bearer %s' "$(<"$T/bench.access_token")" >"$T/bench.authz"
+echo 'application/x-www-form-urlencoded' >"$T/form.type"
+wrk_script "$T/token.lua" POST Content-Type "$T/form.type" --body "$T/tokenbench.form"
+wrk_script "$T/caps.lua" GET Authorization "$T/bench.authz"
 
 echo "wfmd HTTP benchmark: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $RUNS runs, $(nproc) cores" >&2
-token_rps=$(run "POST /oauth2/token" "$T/token.lua" /oauth2/token)
-caps_rps=$(run "GET /device/{id}/capabilities" "$T/caps.lua" "/device/$id/capabilities")
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$WFMD_PID/status")
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$WFMD_PID/status")
+token_rps=$(wrk_median "POST /oauth2/token" "$T/token.lua" /oauth2/token)
+caps_rps=$(wrk_median "GET /device/{id}/capabilities" "$T/caps.lua" "/device/$id/capabilities")
 
 printf '| measure | value |\n|---|---|\n'
-printf '| POST /oauth2/token, requests/s (keep-alive) | %s |\n' "$token_rps"
-printf '| GET /device/{id}/capabilities, requests/s (keep-alive) | %s |\n' "$caps_rps"
-printf '| wfmd RSS after load (VmRSS) | %s KiB |\n' "$rss"
-printf '| wfmd peak RSS (VmHWM) | %s KiB |\n' "$hwm"
+printf '| POST /oauth2/token, requests/s (keep-alive, %s connections) | %s |\n' "$CONNECTIONS" "$token_rps"
+printf '| GET /device/{id}/capabilities, requests/s (keep-alive, %s connections) | %s |\n' "$CONNECTIONS" "$caps_rps"
+printf '| wfmd RSS after load (VmRSS) | %s KiB |\n' "$(awk '/VmRSS/ {print $2}' "/proc/$WFMD_PID/status")"
+printf '| wfmd peak RSS (VmHWM) | %s KiB |\n' "$(wfmd_hwm)"
 wfmd_stop
