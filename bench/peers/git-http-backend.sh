@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Git serving peer: nginx (HTTP Basic auth, TLS 1.3, ECDSA P-256) + fcgiwrap + `git http-backend`
+# on 127.0.0.1, serving a bare repository shaped like a wfmd device repository (branch main,
+# "Initialise desired state" with an empty tree, then "Deploy <id> (bench-app)" adding
+# deployments/<id>.yaml). Plain git clients, PARALLEL at a time, COUNT operations per run, one
+# process and TLS handshake per operation (bench/git.sh's method):
+#   - git ls-remote
+#   - git fetch with no change (each parallel client fetches into its own clone)
+# Usage: bench/peers/git-http-backend.sh   (env: COUNT=200 PARALLEL=4 RUNS=3
+#                                            FCGI_CHILDREN=PARALLEL)
+COUNT=${COUNT:-200}
+PARALLEL=${PARALLEL:-4}
+FCGI_CHILDREN=${FCGI_CHILDREN:-$PARALLEL}
+. "$(dirname "$0")/lib.sh"
+command -v fcgiwrap >/dev/null || PATH=$PATH:/usr/sbin
+command -v fcgiwrap >/dev/null || e2e_die "fcgiwrap is not installed (run bench/peers/setup)"
+[[ -x /usr/lib/git-core/git-http-backend ]] || e2e_die "git http-backend not found"
+
+# The device repository, written as wfmd writes it.
+export GIT_CONFIG_NOSYSTEM=1 HOME=$T
+unset GIT_SSL_CAINFO # the clients pin the peer's certificate
+export GIT_AUTHOR_NAME='margo-fleet WFM' GIT_AUTHOR_EMAIL=wfm@margo-fleet.invalid
+export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
+id=$(cat /proc/sys/kernel/random/uuid)
+dep=$(cat /proc/sys/kernel/random/uuid)
+repo=$T/repos/$id.git
+git init -q --bare -b main "$repo"
+deployment_yaml "$dep" bench-app "$T/dep.yaml"
+empty=$(git -C "$repo" mktree </dev/null)
+c1=$(git -C "$repo" commit-tree -m 'Initialise desired state' "$empty")
+blob=$(git -C "$repo" hash-object -w "$T/dep.yaml")
+sub=$(printf '100644 blob %s\t%s.yaml\n' "$blob" "$dep" | git -C "$repo" mktree)
+tree=$(printf '040000 tree %s\tdeployments\n' "$sub" | git -C "$repo" mktree)
+c2=$(git -C "$repo" commit-tree -p "$c1" -m "Deploy $dep (bench-app)" "$tree")
+git -C "$repo" update-ref refs/heads/main "$c2"
+
+# Basic credentials as a device has them: user svc-device-<id>, a wfmgt_ token (files only).
+printf 'svc-device-%s' "$id" >"$T/git_user"
+printf 'wfmgt_%s' "$(openssl rand -hex 32)" >"$T/git_token"
+printf '%s:%s\n' "$(<"$T/git_user")" "$(openssl passwd -apr1 -stdin <"$T/git_token")" >"$T/htpasswd"
+
+peer_cert
+# fcgiwrap respawns its preforked children and leaves them running when it gets SIGTERM:
+# it runs in its own session, and the exit trap stops that whole process group.
+e2e_bg "$T/fcgiwrap.log" setsid fcgiwrap -c "$FCGI_CHILDREN" -s "unix:$T/fcgiwrap.sock"
+fcgi_pid=$E2E_BG_PID
+fcgi_stop() {
+	local rc=$?
+	kill -TERM -- "-$fcgi_pid" 2>/dev/null || true
+	sleep 0.2
+	kill -KILL -- "-$fcgi_pid" 2>/dev/null || true
+	set +e
+	(exit "$rc") # _e2e_exit takes the exit status from $?
+	_e2e_exit
+}
+trap fcgi_stop EXIT
+e2e_wait_for 10 test -S "$T/fcgiwrap.sock" || e2e_die "fcgiwrap did not start"
+[[ "$(ps -o pgid= -p "$fcgi_pid" | tr -d ' ')" == "$fcgi_pid" ]] || e2e_die "fcgiwrap is not a process group leader"
+peer_nginx "$PEERS_DIR/nginx-git.conf.in"
+url=$WFM_URL/git/$id.git
+printf '%s' "$url" >"$T/git_url"
+peer_wait_https "$url/info/refs?service=git-upload-pack"
+code=$(curl -s --noproxy '*' --cacert "$PEER_CA" -o /dev/null -w '%{http_code}' "$url/info/refs?service=git-upload-pack")
+[[ "$code" == 401 ]] || e2e_die "git without credentials: $code, not 401"
+
+cat >"$T/askpass" <<'EOS'
+#!/bin/sh
+case "$1" in
+Username*) cat "$BENCH_GIT_USER_FILE"; echo ;;
+Password*) cat "$BENCH_GIT_TOKEN_FILE"; echo ;;
+esac
+EOS
+chmod 700 "$T/askpass"
+cat >"$T/gitop" <<EOS
+#!/bin/sh
+# gitop ls-remote|fetch  (fetch: into clone \$SLOT, one per parallel client)
+export HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/askpass"
+export BENCH_GIT_USER_FILE="$T/git_user" BENCH_GIT_TOKEN_FILE="$T/git_token"
+unset GIT_SSL_CAINFO
+url=\$(cat "$T/git_url")
+case "\$1" in
+ls-remote) exec git -c http.sslCAInfo="$PEER_CA" ls-remote "\$url" >/dev/null ;;
+fetch) exec git -c http.sslCAInfo="$PEER_CA" -C "$T/clones/\$SLOT" fetch -q origin ;;
+esac
+EOS
+chmod 700 "$T/gitop"
+export BENCH_GIT_USER_FILE="$T/git_user" BENCH_GIT_TOKEN_FILE="$T/git_token"
+for ((s = 0; s < PARALLEL; s++)); do
+	git -c http.sslCAInfo="$PEER_CA" -c core.askPass="$T/askpass" clone -q "$url" "$T/clones/$s" \
+		</dev/null 2>"$T/clone.err" || { cat "$T/clone.err" >&2; e2e_die "git clone failed"; }
+done
+[[ "$(git -C "$T/clones/0" rev-parse HEAD)" == "$c2" ]] || e2e_die "clone is not at $c2"
+
+gitrate() {
+	local op=$1 start end
+	start=$(date +%s.%N)
+	seq 1 "$COUNT" | xargs -P "$PARALLEL" --process-slot-var=SLOT -I{} "$T/gitop" "$op" ||
+		e2e_die "git $op failed"
+	end=$(date +%s.%N)
+	awk -v n="$COUNT" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f\n", n / (e - s)}'
+}
+
+echo "git http-backend benchmark: $(nginx -v 2>&1 | sed 's/.*: //'), fcgiwrap -c $FCGI_CHILDREN, $(git --version), $(nproc) cores, median of $RUNS runs" >&2
+ls=(); fe=()
+for ((i = 1; i <= RUNS; i++)); do
+	ls+=("$(gitrate ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
+	fe+=("$(gitrate fetch)"); echo "  git fetch (no change) run $i: ${fe[-1]}/s" >&2
+done
+[[ "$(git -C "$T/clones/0" rev-parse origin/main)" == "$c2" ]] || e2e_die "fetch moved origin/main"
+
+printf '| measure | value |\n|---|---|\n'
+printf '| nginx + fcgiwrap + git http-backend: git ls-remote, operations/s (%s parallel clients, new TLS connection each) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${ls[@]}" | median)"
+printf '| nginx + fcgiwrap + git http-backend: git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${fe[@]}" | median)"
+peer_finish
