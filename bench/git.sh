@@ -36,7 +36,7 @@ EOS
 chmod 700 "$T/askpass"
 cat >"$T/gitop" <<EOS
 #!/bin/sh
-# gitop ls-remote|clone N
+# gitop ls-remote|clone|fetch N   (fetch uses the clone of its xargs slot, \$SLOT)
 export HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/askpass"
 export BENCH_GIT_USER_FILE="$T/bench.git_user" BENCH_GIT_TOKEN_FILE="$T/bench.git_token"
 unset GIT_SSL_CAINFO
@@ -44,25 +44,35 @@ url=\$(cat "$T/bench.git_url")
 case "\$1" in
 ls-remote) exec git -c http.sslCAInfo="$WFM_CA" ls-remote "\$url" >/dev/null ;;
 clone) d="$T/clones/\$2"; git -c http.sslCAInfo="$WFM_CA" clone -q "\$url" "\$d" && rm -rf "\$d" ;;
+fetch) exec git -C "$T/fetch/\$SLOT" -c http.sslCAInfo="$WFM_CA" fetch -q origin ;;
 esac
 EOS
 chmod 700 "$T/gitop"
-mkdir -p "$T/clones"
+mkdir -p "$T/clones" "$T/fetch"
+# One clone per parallel client for the no-change fetches.
+for ((i = 0; i < PARALLEL; i++)); do
+	HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/askpass" \
+		BENCH_GIT_USER_FILE="$T/bench.git_user" BENCH_GIT_TOKEN_FILE="$T/bench.git_token" \
+		env -u GIT_SSL_CAINFO git -c http.sslCAInfo="$WFM_CA" clone -q "$(<"$T/bench.git_url")" "$T/fetch/$i" \
+		|| e2e_die "git clone for the fetch clients failed"
+done
 
 gitrate() {
 	local op=$1 start end
 	start=$(date +%s.%N)
-	seq 1 "$COUNT" | xargs -P "$PARALLEL" -I{} "$T/gitop" "$op" {} || e2e_die "git $op failed"
+	seq 1 "$COUNT" | xargs -P "$PARALLEL" --process-slot-var=SLOT -I{} "$T/gitop" "$op" {} \
+		|| e2e_die "git $op failed"
 	end=$(date +%s.%N)
 	awk -v n="$COUNT" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f\n", n / (e - s)}'
 }
 
 echo "wfmd desired-state benchmark: $(nproc) cores, median of $RUNS runs" >&2
 poll_rps=$(wrk_median "desired-state 304" "$T/poll.lua" "/device/$id/desired-state")
-ls=(); cl=()
+ls=(); cl=(); fe=()
 for ((i = 1; i <= RUNS; i++)); do
 	ls+=("$(gitrate ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
 	cl+=("$(gitrate clone)"); echo "  git clone run $i: ${cl[-1]}/s" >&2
+	fe+=("$(gitrate fetch)"); echo "  git fetch (no change) run $i: ${fe[-1]}/s" >&2
 done
 hwm=$(wfmd_hwm)
 
@@ -70,5 +80,6 @@ printf '| measure | value |\n|---|---|\n'
 printf '| GET desired-state with If-None-Match (304), requests/s (keep-alive, %s connections) | %s |\n' "$CONNECTIONS" "$poll_rps"
 printf '| git ls-remote, operations/s (%s parallel clients, new TLS connection each) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${ls[@]}" | median)"
 printf '| git clone, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${cl[@]}" | median)"
+printf '| git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${fe[@]}" | median)"
 printf '| wfmd peak RSS (VmHWM) | %s KiB |\n' "$hwm"
 wfmd_stop
