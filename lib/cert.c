@@ -19,6 +19,7 @@
 #include "margo/base64.h"
 #include "margo/cert.h"
 #include "margo/error.h"
+#include "ossl.h"
 
 /* Bound on a certificate field (PEM text, or its base64) accepted from anyone. */
 #define CERT_FIELD_MAX (16 * 1024)
@@ -29,22 +30,6 @@
 #define CERT_DAYS_MAX 36500
 #define CERT_NAME_MAX 253
 #define CERT_CN_MAX 64
-
-/* Sets err with msg followed by the last OpenSSL error, and clears OpenSSL's queue. */
-static int ossl_error(struct margo_error *err, int code, const char *msg)
-{
-	unsigned long e = ERR_peek_last_error();
-	char buf[200];
-
-	if (e == 0) {
-		margo_error_set(err, code, "%s", msg);
-	} else {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		margo_error_set(err, code, "%s: %s", msg, buf);
-	}
-	ERR_clear_error();
-	return code;
-}
 
 static void hex_lower(const unsigned char *in, size_t len, char *out)
 {
@@ -87,7 +72,7 @@ int margo_cert_from_pem(const char *pem, size_t len, X509 **out, struct margo_er
 	}
 	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	if (cert == NULL) {
-		rc = ossl_error(err, MARGO_EINVAL, "not an X.509 certificate");
+		rc = margo_ossl_error(err, MARGO_EINVAL, "not an X.509 certificate");
 		goto out;
 	}
 	*out = cert;
@@ -128,7 +113,7 @@ int margo_cert_parse(const char *field, size_t len, X509 **out, struct margo_err
 	p = der;
 	cert = d2i_X509(NULL, &p, (long)der_len);
 	if (cert == NULL) {
-		rc = ossl_error(err, MARGO_EINVAL, "not an X.509 certificate");
+		rc = margo_ossl_error(err, MARGO_EINVAL, "not an X.509 certificate");
 		goto out;
 	}
 	if (p != der + der_len) {
@@ -293,9 +278,9 @@ int margo_cert_verify_issued_by(X509 *cert, X509 *ca, struct margo_error *err)
 	}
 	ca_pub = X509_get0_pubkey(ca);
 	if (ca_pub == NULL)
-		return ossl_error(err, MARGO_EINVAL, "CA certificate has no usable key");
+		return margo_ossl_error(err, MARGO_EINVAL, "CA certificate has no usable key");
 	if (X509_verify(cert, ca_pub) != 1)
-		return ossl_error(err, MARGO_EAUTH, "certificate signature does not verify with the CA key");
+		return margo_ossl_error(err, MARGO_EAUTH, "certificate signature does not verify with the CA key");
 	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0)
 		return margo_error_set(err, MARGO_EEXPIRED, "certificate is not yet valid");
 	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
@@ -308,7 +293,7 @@ int margo_key_generate_p256(EVP_PKEY **out, struct margo_error *err)
 {
 	*out = EVP_EC_gen("P-256");
 	if (*out == NULL)
-		return ossl_error(err, MARGO_ECRYPTO, "cannot generate P-256 key");
+		return margo_ossl_error(err, MARGO_ECRYPTO, "cannot generate P-256 key");
 	return MARGO_OK;
 }
 
@@ -357,7 +342,7 @@ int margo_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, struct margo
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (pkey == NULL)
-		return ossl_error(err, MARGO_EINVAL, "not a PEM private key");
+		return margo_ossl_error(err, MARGO_EINVAL, "not a PEM private key");
 	*out = pkey;
 	ERR_clear_error();
 	return MARGO_OK;
@@ -371,11 +356,11 @@ static int add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value,
 	int ok;
 
 	if (ext == NULL)
-		return ossl_error(err, MARGO_ECRYPTO, "cannot build certificate extension");
+		return margo_ossl_error(err, MARGO_ECRYPTO, "cannot build certificate extension");
 	ok = X509_add_ext(cert, ext, -1);
 	X509_EXTENSION_free(ext);
 	if (ok != 1)
-		return ossl_error(err, MARGO_ECRYPTO, "cannot add certificate extension");
+		return margo_ossl_error(err, MARGO_ECRYPTO, "cannot add certificate extension");
 	return MARGO_OK;
 }
 
@@ -436,7 +421,7 @@ static int cert_new(EVP_PKEY *key, X509 *issuer, const char *cn, int days, X509 
 	    X509_set_subject_name(cert, name) != 1 ||
 	    X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : name) != 1 ||
 	    X509_set_pubkey(cert, key) != 1) {
-		rc = ossl_error(err, MARGO_ECRYPTO, "cannot build certificate");
+		rc = margo_ossl_error(err, MARGO_ECRYPTO, "cannot build certificate");
 		goto out;
 	}
 	*out = cert;
@@ -452,7 +437,7 @@ out:
 static int cert_sign(X509 *cert, EVP_PKEY *key, struct margo_error *err)
 {
 	if (X509_sign(cert, key, EVP_sha256()) <= 0)
-		return ossl_error(err, MARGO_ECRYPTO, "cannot sign certificate");
+		return margo_ossl_error(err, MARGO_ECRYPTO, "cannot sign certificate");
 	return MARGO_OK;
 }
 
@@ -526,7 +511,7 @@ static int add_sans(X509 *cert, const char *const *sans, size_t nsans, struct ma
 		}
 	}
 	if (X509_add1_ext_i2d(cert, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1)
-		rc = ossl_error(err, MARGO_ECRYPTO, "cannot add subject alternative names");
+		rc = margo_ossl_error(err, MARGO_ECRYPTO, "cannot add subject alternative names");
 out:
 	GENERAL_NAMES_free(gens);
 	return rc;
@@ -544,7 +529,7 @@ int margo_cert_create_server(EVP_PKEY *server_key, X509 *ca, EVP_PKEY *ca_key, c
 	if (ca == NULL || ca_key == NULL)
 		return margo_error_set(err, MARGO_EINVAL, "no CA to issue the certificate");
 	if (X509_check_private_key(ca, ca_key) != 1)
-		return ossl_error(err, MARGO_EINVAL, "CA key does not match the CA certificate");
+		return margo_ossl_error(err, MARGO_EINVAL, "CA key does not match the CA certificate");
 	rc = cert_new(server_key, ca, cn, days, &cert, err);
 	if (rc != MARGO_OK)
 		return rc;

@@ -22,6 +22,7 @@
 #include "margo/base64.h"
 #include "margo/error.h"
 #include "margo/httpsig.h"
+#include "ossl.h"
 
 /* Bounds on untrusted input. */
 #define SF_FIELD_MAX 8192      /* length of one structured header value */
@@ -606,21 +607,6 @@ static void sf_serialize_params(struct buf *b, const struct sf_params *p)
 	}
 }
 
-static int ossl_error(struct margo_error *err, int code, const char *msg)
-{
-	unsigned long e = ERR_peek_last_error();
-	char buf[200];
-
-	if (e == 0) {
-		margo_error_set(err, code, "%s", msg);
-	} else {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		margo_error_set(err, code, "%s: %s", msg, buf);
-	}
-	ERR_clear_error();
-	return code;
-}
-
 static const char *const alg_names[] = {
 	[MARGO_HTTPSIG_ECDSA_P256_SHA256] = "ecdsa-p256-sha256",
 	[MARGO_HTTPSIG_ECDSA_P384_SHA384] = "ecdsa-p384-sha384",
@@ -849,7 +835,7 @@ static int sign_base(EVP_PKEY *key, enum margo_httpsig_alg alg, const char *base
 	if (EVP_DigestSignInit(md, &pctx, alg_md(alg), NULL, key) != 1 ||
 	    !set_rsa_padding(pctx, alg) ||
 	    EVP_DigestSign(md, NULL, &derlen, (const unsigned char *)base, strlen(base)) != 1) {
-		rc = ossl_error(err, MARGO_ECRYPTO, "cannot sign");
+		rc = margo_ossl_error(err, MARGO_ECRYPTO, "cannot sign");
 		goto out;
 	}
 	der = OPENSSL_malloc(derlen);
@@ -858,7 +844,7 @@ static int sign_base(EVP_PKEY *key, enum margo_httpsig_alg alg, const char *base
 		goto out;
 	}
 	if (EVP_DigestSign(md, der, &derlen, (const unsigned char *)base, strlen(base)) != 1) {
-		rc = ossl_error(err, MARGO_ECRYPTO, "cannot sign");
+		rc = margo_ossl_error(err, MARGO_ECRYPTO, "cannot sign");
 		goto out;
 	}
 	if (w == 0) {
@@ -874,7 +860,7 @@ static int sign_base(EVP_PKEY *key, enum margo_httpsig_alg alg, const char *base
 	if (es == NULL || raw == NULL ||
 	    BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, (int)w) != (int)w ||
 	    BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + w, (int)w) != (int)w) {
-		rc = ossl_error(err, MARGO_ECRYPTO, "cannot convert ECDSA signature");
+		rc = margo_ossl_error(err, MARGO_ECRYPTO, "cannot convert ECDSA signature");
 		goto out;
 	}
 	*sig = raw;
@@ -912,12 +898,12 @@ static int verify_base(EVP_PKEY *pub, enum margo_httpsig_alg alg, const char *ba
 		if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
 			BN_free(r);
 			BN_free(s);
-			rc = ossl_error(err, MARGO_ENOMEM, "out of memory");
+			rc = margo_ossl_error(err, MARGO_ENOMEM, "out of memory");
 			goto out;
 		}
 		n = i2d_ECDSA_SIG(es, &der);
 		if (n <= 0) {
-			rc = ossl_error(err, MARGO_ECRYPTO, "cannot encode ECDSA signature");
+			rc = margo_ossl_error(err, MARGO_ECRYPTO, "cannot encode ECDSA signature");
 			goto out;
 		}
 		vsig = der;
@@ -930,7 +916,7 @@ static int verify_base(EVP_PKEY *pub, enum margo_httpsig_alg alg, const char *ba
 	}
 	if (EVP_DigestVerifyInit(md, &pctx, alg_md(alg), NULL, pub) != 1 ||
 	    !set_rsa_padding(pctx, alg)) {
-		rc = ossl_error(err, MARGO_ECRYPTO, "cannot set up signature verification");
+		rc = margo_ossl_error(err, MARGO_ECRYPTO, "cannot set up signature verification");
 		goto out;
 	}
 	if (EVP_DigestVerify(md, vsig, vlen, (const unsigned char *)base, strlen(base)) != 1) {
