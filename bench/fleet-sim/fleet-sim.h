@@ -12,6 +12,7 @@ struct fs_errkind {
 	const char *route;
 	long status;
 	unsigned long count;
+	double sum_ms;
 };
 
 /* Latencies and errors of one phase. Safe to record from several threads. */

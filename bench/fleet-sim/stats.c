@@ -55,11 +55,13 @@ void fs_stats_record(struct fs_stats *s, const char *route, long status, int ok,
 			if (s->oks[i].status == status && strcmp(s->oks[i].route, route) == 0)
 				break;
 		if (i == s->noks && s->noks < FS_MAX_ERRKINDS) {
-			s->oks[i] = (struct fs_errkind){ route, status, 0 };
+			s->oks[i] = (struct fs_errkind){ route, status, 0, 0 };
 			s->noks++;
 		}
-		if (i < s->noks)
+		if (i < s->noks) {
 			s->oks[i].count++;
+			s->oks[i].sum_ms += ms;
+		}
 	} else {
 		size_t i;
 
@@ -68,7 +70,7 @@ void fs_stats_record(struct fs_stats *s, const char *route, long status, int ok,
 			if (s->kinds[i].status == status && strcmp(s->kinds[i].route, route) == 0)
 				break;
 		if (i == s->nkinds && s->nkinds < FS_MAX_ERRKINDS) {
-			s->kinds[i] = (struct fs_errkind){ route, status, 0 };
+			s->kinds[i] = (struct fs_errkind){ route, status, 0, 0 };
 			s->nkinds++;
 		}
 		if (i < s->nkinds)
@@ -109,8 +111,9 @@ void fs_stats_print(struct fs_stats *s)
 	       pct(s->lat_ms, s->nlat, 90), pct(s->lat_ms, s->nlat, 99),
 	       s->nlat ? s->lat_ms[s->nlat - 1] : 0.0);
 	for (size_t i = 0; i < s->noks; i++)
-		printf("  ok phase=%s status=%ld route=%s count=%lu\n", s->phase, s->oks[i].status,
-		       s->oks[i].route, s->oks[i].count);
+		printf("  ok phase=%s status=%ld route=%s count=%lu mean_ms=%.2f\n", s->phase,
+		       s->oks[i].status, s->oks[i].route, s->oks[i].count,
+		       s->oks[i].sum_ms / (double)s->oks[i].count);
 	for (size_t i = 0; i < s->nkinds; i++)
 		printf("  error phase=%s status=%ld route=%s count=%lu\n", s->phase,
 		       s->kinds[i].status, s->kinds[i].route, s->kinds[i].count);
