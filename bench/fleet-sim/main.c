@@ -178,7 +178,7 @@ static int request(struct sim *s, CURL *h, const char *route, const char *method
 	ok = cc == CURLE_OK && (status == want || status == want2);
 	fs_stats_record(s->stats, route, status, ok, (fs_now() - t0) * 1000.0);
 	if (cc != CURLE_OK && s->stats->errors <= 3)
-		fprintf(stderr, "fleet-sim: %s %s: %s\n", method, route, curl_easy_strerror(cc));
+		fprintf(stderr, "fleet-sim: %s: %s\n", route, curl_easy_strerror(cc));
 	if (status_out != NULL)
 		*status_out = status;
 	free(local.data);
