@@ -124,12 +124,11 @@ static json_t *member_required(json_t *obj, const char *base, const char *name,
 	return m;
 }
 
-/* Checks that obj[name] is a string (non-empty when nonempty); optional members may be
- * absent or null. Returns the string or NULL. */
-static const char *check_string(json_t *obj, const char *base, const char *name, int required,
-				int nonempty, struct margo_validation *v)
+/* obj[name] with its pointer in ptr. An absent or null member is reported "missing"
+ * when required; NULL is returned for it either way. */
+static json_t *member_optional(json_t *obj, const char *base, const char *name, int required,
+			       char ptr[PTR_MAX], struct margo_validation *v)
 {
-	char ptr[PTR_MAX];
 	json_t *m = json_object_get(obj, name);
 
 	ptr_member(ptr, base, name);
@@ -138,6 +137,19 @@ static const char *check_string(json_t *obj, const char *base, const char *name,
 			margo_validation_add(v, ptr, "missing");
 		return NULL;
 	}
+	return m;
+}
+
+/* Checks that obj[name] is a string (non-empty when nonempty); optional members may be
+ * absent or null. Returns the string or NULL. */
+static const char *check_string(json_t *obj, const char *base, const char *name, int required,
+				int nonempty, struct margo_validation *v)
+{
+	char ptr[PTR_MAX];
+	json_t *m = member_optional(obj, base, name, required, ptr, v);
+
+	if (m == NULL)
+		return NULL;
 	if (!json_is_string(m)) {
 		margo_validation_add(v, ptr, "must be a string");
 		return NULL;
@@ -193,14 +205,10 @@ static void check_quantity(json_t *obj, const char *base, const char *name, int 
 			   const char *example, struct margo_validation *v)
 {
 	char ptr[PTR_MAX];
-	json_t *m = json_object_get(obj, name);
+	json_t *m = member_optional(obj, base, name, required, ptr, v);
 
-	ptr_member(ptr, base, name);
-	if (m == NULL || json_is_null(m)) {
-		if (required)
-			margo_validation_add(v, ptr, "missing");
+	if (m == NULL)
 		return;
-	}
 	if (json_is_number(m)) {
 		if (json_number_value(m) < 0)
 			margo_validation_add(v, ptr, "must not be negative");
@@ -220,14 +228,10 @@ static json_t *check_object(json_t *obj, const char *base, const char *name, int
 			    struct margo_validation *v)
 {
 	char ptr[PTR_MAX];
-	json_t *m = json_object_get(obj, name);
+	json_t *m = member_optional(obj, base, name, required, ptr, v);
 
-	ptr_member(ptr, base, name);
-	if (m == NULL || json_is_null(m)) {
-		if (required)
-			margo_validation_add(v, ptr, "missing");
+	if (m == NULL)
 		return NULL;
-	}
 	if (!json_is_object(m)) {
 		margo_validation_add(v, ptr, "must be an object");
 		return NULL;
@@ -239,14 +243,10 @@ static json_t *check_array(json_t *obj, const char *base, const char *name, int 
 			   int nonempty, struct margo_validation *v)
 {
 	char ptr[PTR_MAX];
-	json_t *m = json_object_get(obj, name);
+	json_t *m = member_optional(obj, base, name, required, ptr, v);
 
-	ptr_member(ptr, base, name);
-	if (m == NULL || json_is_null(m)) {
-		if (required)
-			margo_validation_add(v, ptr, "missing");
+	if (m == NULL)
 		return NULL;
-	}
 	if (!json_is_array(m)) {
 		margo_validation_add(v, ptr, "must be an array");
 		return NULL;
