@@ -20,6 +20,23 @@
 #define ENROLLMENT_TTL_MAX (365 * 86400)
 #define ENROLLMENT_USES_MAX 1000000
 
+/* Appends item to *arr; on failure drops the whole array and leaves *arr NULL. */
+static void items_append(json_t **arr, json_t *item)
+{
+	if (json_array_append_new(*arr, item) < 0) {
+		json_decref(*arr);
+		*arr = NULL;
+	}
+}
+
+/* 200 with {"items": arr}, or 500 when building arr ran out of memory. */
+static int respond_items(struct http_request *req, struct http_response *resp, json_t *arr)
+{
+	if (arr == NULL)
+		return http_fail_error(req, MARGO_ENOMEM, NULL);
+	return http_respond_json(req, resp, 200, json_pack("{s:o}", "items", arr));
+}
+
 /* ---- enrollment tokens ---- */
 
 static json_t *enrollment_json(const struct store_enrollment_token *t, int64_t now)
@@ -134,16 +151,10 @@ int api_admin_enrollment_list(struct http_request *req, struct http_response *re
 	if ((rc = store_enrollment_token_list(w->store, &items, &n, &err)) < 0)
 		return http_fail_error(req, rc, &err);
 	arr = json_array();
-	for (size_t i = 0; arr != NULL && i < n; i++) {
-		if (json_array_append_new(arr, enrollment_json(&items[i], now)) < 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	}
+	for (size_t i = 0; arr != NULL && i < n; i++)
+		items_append(&arr, enrollment_json(&items[i], now));
 	free(items);
-	if (arr == NULL)
-		return http_fail_error(req, MARGO_ENOMEM, NULL);
-	return http_respond_json(req, resp, 200, json_pack("{s:o}", "items", arr));
+	return respond_items(req, resp, arr);
 }
 
 int api_admin_enrollment_revoke(struct http_request *req, struct http_response *resp)
@@ -271,15 +282,10 @@ int api_admin_certificate_list(struct http_request *req, struct http_response *r
 		json_t *o = json_pack("{s:s,s:s,s:o}", "fingerprint", items[i].fingerprint,
 				      "description", items[i].description, "createdAt",
 				      api_time_json(items[i].created_at));
-		if (json_array_append_new(arr, o) < 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
+		items_append(&arr, o);
 	}
 	free(items);
-	if (arr == NULL)
-		return http_fail_error(req, MARGO_ENOMEM, NULL);
-	return http_respond_json(req, resp, 200, json_pack("{s:o}", "items", arr));
+	return respond_items(req, resp, arr);
 }
 
 int api_admin_certificate_remove(struct http_request *req, struct http_response *resp)
@@ -332,16 +338,10 @@ int api_admin_device_list(struct http_request *req, struct http_response *resp)
 	if ((rc = store_device_list(w->store, state, margo_time_now(), &items, &n, &err)) < 0)
 		return http_fail_error(req, rc, &err);
 	arr = json_array();
-	for (size_t i = 0; arr != NULL && i < n; i++) {
-		if (json_array_append_new(arr, device_json(&items[i])) < 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	}
+	for (size_t i = 0; arr != NULL && i < n; i++)
+		items_append(&arr, device_json(&items[i]));
 	store_devices_free(items, n);
-	if (arr == NULL)
-		return http_fail_error(req, MARGO_ENOMEM, NULL);
-	return http_respond_json(req, resp, 200, json_pack("{s:o}", "items", arr));
+	return respond_items(req, resp, arr);
 }
 
 /* The stored JSON text as a value; a string when it does not parse (cannot happen: it was
