@@ -348,6 +348,20 @@ static int tx_end(struct conn *c, int rc, struct margo_error *err)
 #define EXEC(s) do { \
 	if ((rc = exec_stmt(c, (s), err)) < 0) goto out; \
 } while (0)
+/* Room for one more row in the array v (cnt used, cap allocated, doubling from first). */
+#define ROW_RESERVE(v, cnt, cap, first) do { \
+	if ((cnt) == (cap)) { \
+		size_t ncap_ = (cap) ? (cap) * 2 : (first); \
+		void *nv_ = realloc((v), ncap_ * sizeof(*(v))); \
+		if (nv_ == NULL) { \
+			sqlite3_reset(s); \
+			rc = margo_error_set(err, MARGO_ENOMEM, "out of memory"); \
+			goto out; \
+		} \
+		(v) = nv_; \
+		(cap) = ncap_; \
+	} \
+} while (0)
 
 /* ---- open/close ---- */
 
@@ -536,7 +550,7 @@ int store_device_list(store *st, const char *state, int64_t now, struct store_de
 		      size_t *n, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
-	struct store_device *v = NULL, *nv;
+	struct store_device *v = NULL;
 	size_t cnt = 0, cap = 0;
 	sqlite3_stmt *s;
 	int rc;
@@ -554,16 +568,7 @@ int store_device_list(store *st, const char *state, int64_t now, struct store_de
 		PREPARE(s, sql_device_list);
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL) {
-				sqlite3_reset(s);
-				rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
+		ROW_RESERVE(v, cnt, cap, 16);
 		device_from_row(s, &v[cnt++]);
 	}
 	sqlite3_reset(s);
@@ -1440,7 +1445,7 @@ int store_deployment_list(store *st, const char *device_id, struct store_deploym
 			  size_t *n, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
-	struct store_deployment *v = NULL, *nv;
+	struct store_deployment *v = NULL;
 	size_t cnt = 0, cap = 0;
 	sqlite3_stmt *s;
 	int rc;
@@ -1450,16 +1455,7 @@ int store_deployment_list(store *st, const char *device_id, struct store_deploym
 	PREPARE(s, sql_status_latest);
 	BIND(bind_text(s, ":id", device_id));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 8;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL) {
-				sqlite3_reset(s);
-				rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
+		ROW_RESERVE(v, cnt, cap, 8);
 		memset(&v[cnt], 0, sizeof(v[cnt]));
 		copy_text(v[cnt].deployment_id, sizeof(v[cnt].deployment_id), col_text(s, 0));
 		copy_text(v[cnt].state, sizeof(v[cnt].state), col_text(s, 1));
@@ -1525,7 +1521,7 @@ int store_enrollment_token_list(store *st, struct store_enrollment_token **items
 				struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
-	struct store_enrollment_token *v = NULL, *nv, *t;
+	struct store_enrollment_token *v = NULL, *t;
 	size_t cnt = 0, cap = 0;
 	sqlite3_stmt *s;
 	int rc;
@@ -1534,16 +1530,7 @@ int store_enrollment_token_list(store *st, struct store_enrollment_token **items
 		return MARGO_ESTORE;
 	PREPARE(s, sql_et_list);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL) {
-				sqlite3_reset(s);
-				rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
+		ROW_RESERVE(v, cnt, cap, 16);
 		t = &v[cnt++];
 		memset(t, 0, sizeof(*t));
 		copy_text(t->id, sizeof(t->id), col_text(s, 0));
@@ -1623,7 +1610,7 @@ int store_certificate_list(store *st, struct store_certificate **items, size_t *
 			   struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
-	struct store_certificate *v = NULL, *nv;
+	struct store_certificate *v = NULL;
 	size_t cnt = 0, cap = 0;
 	sqlite3_stmt *s;
 	int rc;
@@ -1632,16 +1619,7 @@ int store_certificate_list(store *st, struct store_certificate **items, size_t *
 		return MARGO_ESTORE;
 	PREPARE(s, sql_cert_list);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL) {
-				sqlite3_reset(s);
-				rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
+		ROW_RESERVE(v, cnt, cap, 16);
 		memset(&v[cnt], 0, sizeof(v[cnt]));
 		copy_text(v[cnt].fingerprint, sizeof(v[cnt].fingerprint), col_text(s, 0));
 		copy_text(v[cnt].description, sizeof(v[cnt].description), col_text(s, 1));
@@ -1887,7 +1865,7 @@ int store_deployment_desired_list(store *st, const char *device_id,
 				  struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
-	struct store_desired *v = NULL, *nv, *d;
+	struct store_desired *v = NULL, *d;
 	size_t cnt = 0, cap = 0;
 	sqlite3_stmt *s;
 	int rc;
@@ -1897,16 +1875,7 @@ int store_deployment_desired_list(store *st, const char *device_id,
 	PREPARE(s, sql_dep_list);
 	BIND(bind_text(s, ":id", device_id));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 8;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL) {
-				sqlite3_reset(s);
-				rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
+		ROW_RESERVE(v, cnt, cap, 8);
 		d = &v[cnt++];
 		memset(d, 0, sizeof(*d));
 		copy_text(d->deployment_id, sizeof(d->deployment_id), col_text(s, 0));
