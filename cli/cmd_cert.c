@@ -167,25 +167,15 @@ static int cert_list(struct wfmctl *ctx, int argc, char **argv)
 	static const char *const headers[] = { "FINGERPRINT", "DESCRIPTION", "ADDED" };
 	struct wfmctl_table *table = NULL;
 	json_t *resp = NULL, *items, *c;
-	char *raw = NULL;
 	int npos, ret;
 	size_t i;
 
 	ret = wfmctl_parse_args(ctx, argc, argv, NULL, NULL, 0, &npos);
 	if (ret != 0 || ctx->help)
 		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_cert_commands[1]);
-	ret = wfmctl_call(ctx, "GET", CERT_PATH, NULL, &resp, &raw);
-	if (ret != 0)
+	ret = wfmctl_get_items(ctx, CERT_PATH, &resp, &items);
+	if (ret != 0 || items == NULL)
 		goto out;
-	if (ctx->json) {
-		wfmctl_print_raw(raw);
-		goto out;
-	}
-	items = wfmctl_json_items(resp);
-	if (items == NULL) {
-		ret = wfmctl_fail(ctx, "the server's answer holds no list");
-		goto out;
-	}
 	if (json_array_size(items) == 0) {
 		printf("No pre-registered certificates. Add one with 'wfmctl cert add FILE'.\n");
 		goto out;
@@ -208,7 +198,6 @@ static int cert_list(struct wfmctl *ctx, int argc, char **argv)
 	wfmctl_table_print(table);
 out:
 	wfmctl_table_free(table);
-	free(raw);
 	json_decref(resp);
 	return ret;
 }

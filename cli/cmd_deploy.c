@@ -446,7 +446,7 @@ static int print_deployment_table(json_t *items, int indent)
 
 int wfmctl_device_deployments(struct wfmctl *ctx, int argc, char **argv)
 {
-	char *pos[1], *path = NULL, *raw = NULL;
+	char *pos[1], *path = NULL;
 	json_t *resp = NULL, *items;
 	int npos, ret;
 
@@ -458,18 +458,9 @@ int wfmctl_device_deployments(struct wfmctl *ctx, int argc, char **argv)
 	path = deployments_path(pos[0], NULL);
 	if (path == NULL)
 		return wfmctl_fail(ctx, "out of memory");
-	ret = wfmctl_call(ctx, "GET", path, NULL, &resp, &raw);
-	if (ret != 0)
+	ret = wfmctl_get_items(ctx, path, &resp, &items);
+	if (ret != 0 || items == NULL)
 		goto out;
-	if (ctx->json) {
-		wfmctl_print_raw(raw);
-		goto out;
-	}
-	items = wfmctl_json_items(resp);
-	if (items == NULL) {
-		ret = wfmctl_fail(ctx, "the server's answer holds no list");
-		goto out;
-	}
 	if (json_array_size(items) == 0) {
 		printf("No deployments on %s.\n", pos[0]);
 		goto out;
@@ -478,7 +469,6 @@ int wfmctl_device_deployments(struct wfmctl *ctx, int argc, char **argv)
 		ret = wfmctl_fail(ctx, "out of memory");
 out:
 	free(path);
-	free(raw);
 	json_decref(resp);
 	return ret;
 }

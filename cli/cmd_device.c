@@ -95,7 +95,7 @@ static int device_list(struct wfmctl *ctx, int argc, char **argv)
 	struct wfmctl_opt opts[] = { { "state", &state, NULL }, { NULL, NULL, NULL } };
 	struct wfmctl_table *table = NULL;
 	json_t *resp = NULL, *items, *d;
-	char *raw = NULL, *path = NULL, fp[32];
+	char *path = NULL, fp[32];
 	int npos, ret, known = 0;
 	size_t i;
 
@@ -111,18 +111,9 @@ static int device_list(struct wfmctl *ctx, int argc, char **argv)
 		if (asprintf(&path, "%s?state=%s", DEVICES_PATH, state) < 0)
 			return wfmctl_fail(ctx, "out of memory");
 	}
-	ret = wfmctl_call(ctx, "GET", path != NULL ? path : DEVICES_PATH, NULL, &resp, &raw);
-	if (ret != 0)
+	ret = wfmctl_get_items(ctx, path != NULL ? path : DEVICES_PATH, &resp, &items);
+	if (ret != 0 || items == NULL)
 		goto out;
-	if (ctx->json) {
-		wfmctl_print_raw(raw);
-		goto out;
-	}
-	items = wfmctl_json_items(resp);
-	if (items == NULL) {
-		ret = wfmctl_fail(ctx, "the server's answer holds no list");
-		goto out;
-	}
 	if (json_array_size(items) == 0) {
 		if (state != NULL)
 			printf("No %s devices.\n", state);
@@ -158,7 +149,6 @@ static int device_list(struct wfmctl *ctx, int argc, char **argv)
 out:
 	wfmctl_table_free(table);
 	free(path);
-	free(raw);
 	json_decref(resp);
 	return ret;
 }

@@ -160,25 +160,16 @@ static int enrollment_list(struct wfmctl *ctx, int argc, char **argv)
 					       "USES", "AUTO-APPROVE", "STATE" };
 	struct wfmctl_table *table = NULL;
 	json_t *resp = NULL, *items, *t;
-	char *raw = NULL, uses[64];
+	char uses[64];
 	int npos, ret;
 	size_t i;
 
 	ret = wfmctl_parse_args(ctx, argc, argv, NULL, NULL, 0, &npos);
 	if (ret != 0 || ctx->help)
 		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_enrollment_commands[1]);
-	ret = wfmctl_call(ctx, "GET", ENROLLMENT_PATH, NULL, &resp, &raw);
-	if (ret != 0)
+	ret = wfmctl_get_items(ctx, ENROLLMENT_PATH, &resp, &items);
+	if (ret != 0 || items == NULL)
 		goto out;
-	if (ctx->json) {
-		wfmctl_print_raw(raw);
-		goto out;
-	}
-	items = wfmctl_json_items(resp);
-	if (items == NULL) {
-		ret = wfmctl_fail(ctx, "the server's answer holds no list");
-		goto out;
-	}
 	if (json_array_size(items) == 0) {
 		printf("No enrollment tokens. Create one with 'wfmctl enrollment create'.\n");
 		goto out;
@@ -207,7 +198,6 @@ static int enrollment_list(struct wfmctl *ctx, int argc, char **argv)
 	wfmctl_table_print(table);
 out:
 	wfmctl_table_free(table);
-	free(raw);
 	json_decref(resp);
 	return ret;
 }

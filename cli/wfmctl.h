@@ -103,6 +103,11 @@ void wfmctl_disconnect(struct wfmctl *ctx);
 int wfmctl_call(struct wfmctl *ctx, const char *method, const char *path, json_t *body,
 		json_t **out, char **raw);
 
+/* GETs a list: with --json prints the answer as it came and leaves *items NULL; otherwise
+ * sets *items to the list inside *resp (caller json_decref()s *resp). Returns
+ * WFMCTL_EXIT_OK or, after printing one line, an exit code. */
+int wfmctl_get_items(struct wfmctl *ctx, const char *path, json_t **resp, json_t **items);
+
 /* One admin API request with any body (NULL for none; sent with content_type). Returns 0 with
  * *resp filled (whatever the status; caller margo_http_response_free()s) or, when no answer
  * came, an exit code after printing one line. */
