@@ -362,8 +362,10 @@ static int repo_ensure_locked(const char *root, const char *device_id,
 		return 0;
 	}
 	{
-		const char *init[] = { "git", "init", "--bare", "--quiet", "-b", REPO_BRANCH, path,
-				       NULL };
+		/* An empty template: no sample hooks, info/ or description, 9 files per device
+		 * instead of 32 (onboarding thousands of devices was bound by file creation). */
+		const char *init[] = { "git", "init", "--bare", "--quiet", "--template=", "-b",
+				       REPO_BRANCH, path, NULL };
 		const char *mktree[] = { "git", "mktree", NULL };
 		if ((rc = git_simple(init, NULL, NULL, err)) < 0)
 			return rc;
