@@ -362,6 +362,12 @@ static int tx_end(struct conn *c, int rc, struct margo_error *err)
 		(cap) = ncap_; \
 	} \
 } while (0)
+/* After a row loop: resets s and fails as what unless the last step gave SQLITE_DONE. */
+#define ROWS_DONE(what) do { \
+	sqlite3_reset(s); \
+	if (rc != SQLITE_DONE) { rc = db_fail(c->db, err, (what)); goto out; } \
+	rc = 0; \
+} while (0)
 
 /* ---- open/close ---- */
 
@@ -571,12 +577,7 @@ int store_device_list(store *st, const char *state, int64_t now, struct store_de
 		ROW_RESERVE(v, cnt, cap, 16);
 		device_from_row(s, &v[cnt++]);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		rc = db_fail(c->db, err, "device list");
-		goto out;
-	}
-	rc = 0;
+	ROWS_DONE("device list");
 out:
 	rc = tx_end(c, rc, err);
 	if (rc < 0) {
@@ -1468,12 +1469,7 @@ int store_deployment_list(store *st, const char *device_id, struct store_deploym
 			goto out;
 		}
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		rc = db_fail(c->db, err, "deployment list");
-		goto out;
-	}
-	rc = 0;
+	ROWS_DONE("deployment list");
 	*items = v;
 	*n = cnt;
 	v = NULL;
@@ -1542,12 +1538,7 @@ int store_enrollment_token_list(store *st, struct store_enrollment_token **items
 		t->auto_approve = sqlite3_column_int(s, 6);
 		t->revoked = sqlite3_column_int(s, 7);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		rc = db_fail(c->db, err, "enrollment token list");
-		goto out;
-	}
-	rc = 0;
+	ROWS_DONE("enrollment token list");
 	*items = v;
 	*n = cnt;
 	v = NULL;
@@ -1626,12 +1617,7 @@ int store_certificate_list(store *st, struct store_certificate **items, size_t *
 		v[cnt].created_at = sqlite3_column_int64(s, 2);
 		cnt++;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		rc = db_fail(c->db, err, "certificate list");
-		goto out;
-	}
-	rc = 0;
+	ROWS_DONE("certificate list");
 	*items = v;
 	*n = cnt;
 	v = NULL;
@@ -1893,12 +1879,7 @@ int store_deployment_desired_list(store *st, const char *device_id,
 			}
 		}
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		rc = db_fail(c->db, err, "deployment list");
-		goto out;
-	}
-	rc = 0;
+	ROWS_DONE("deployment list");
 	*items = v;
 	*n = cnt;
 	v = NULL;
