@@ -441,32 +441,6 @@ static int cert_sign(X509 *cert, EVP_PKEY *key, struct margo_error *err)
 	return MARGO_OK;
 }
 
-int margo_cert_create_ca(EVP_PKEY *key, const char *cn, int days, X509 **out,
-			 struct margo_error *err)
-{
-	X509V3_CTX ctx;
-	X509 *cert = NULL;
-	int rc;
-
-	*out = NULL;
-	rc = cert_new(key, NULL, cn, days, &cert, err);
-	if (rc != MARGO_OK)
-		return rc;
-	X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
-	if ((rc = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE", err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature",
-			  err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_subject_key_identifier, "hash", err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always", err)) != 0 ||
-	    (rc = cert_sign(cert, key, err)) != 0)
-		goto out;
-	*out = cert;
-	cert = NULL;
-out:
-	X509_free(cert);
-	return rc;
-}
-
 static int add_sans(X509 *cert, const char *const *sans, size_t nsans, struct margo_error *err)
 {
 	GENERAL_NAMES *gens = NULL;
@@ -517,30 +491,33 @@ out:
 	return rc;
 }
 
-int margo_cert_create_server(EVP_PKEY *server_key, X509 *ca, EVP_PKEY *ca_key, const char *cn,
-			     const char *const *sans, size_t nsans, int days, X509 **out,
-			     struct margo_error *err)
+/* One X.509v3 extension in config-string form. */
+struct cert_ext {
+	int nid;
+	const char *value;
+};
+
+/* A certificate for key named cn, issued by ca (self-signed when ca is NULL) and signed with
+ * sign_key, with the extensions exts and the subject alternative names sans. */
+static int cert_build(EVP_PKEY *key, X509 *ca, EVP_PKEY *sign_key, const char *cn, int days,
+		      const struct cert_ext *exts, size_t nexts, const char *const *sans,
+		      size_t nsans, X509 **out, struct margo_error *err)
 {
 	X509V3_CTX ctx;
 	X509 *cert = NULL;
+	size_t i;
 	int rc;
 
-	*out = NULL;
-	if (ca == NULL || ca_key == NULL)
-		return margo_error_set(err, MARGO_EINVAL, "no CA to issue the certificate");
-	if (X509_check_private_key(ca, ca_key) != 1)
-		return margo_ossl_error(err, MARGO_EINVAL, "CA key does not match the CA certificate");
-	rc = cert_new(server_key, ca, cn, days, &cert, err);
+	rc = cert_new(key, ca, cn, days, &cert, err);
 	if (rc != MARGO_OK)
 		return rc;
-	X509V3_set_ctx(&ctx, ca, cert, NULL, NULL, 0);
-	if ((rc = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:FALSE", err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_key_usage, "critical,digitalSignature", err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_ext_key_usage, "serverAuth", err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_subject_key_identifier, "hash", err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always", err)) != 0 ||
-	    (rc = add_sans(cert, sans, nsans, err)) != 0 ||
-	    (rc = cert_sign(cert, ca_key, err)) != 0)
+	X509V3_set_ctx(&ctx, ca != NULL ? ca : cert, cert, NULL, NULL, 0);
+	for (i = 0; i < nexts; i++) {
+		if ((rc = add_ext(cert, &ctx, exts[i].nid, exts[i].value, err)) != 0)
+			goto out;
+	}
+	if ((rc = add_sans(cert, sans, nsans, err)) != 0 ||
+	    (rc = cert_sign(cert, sign_key, err)) != 0)
 		goto out;
 	*out = cert;
 	cert = NULL;
@@ -549,27 +526,53 @@ out:
 	return rc;
 }
 
+#define NEXTS(a) (sizeof(a) / sizeof((a)[0]))
+
+int margo_cert_create_ca(EVP_PKEY *key, const char *cn, int days, X509 **out,
+			 struct margo_error *err)
+{
+	static const struct cert_ext exts[] = {
+		{ NID_basic_constraints, "critical,CA:TRUE" },
+		{ NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature" },
+		{ NID_subject_key_identifier, "hash" },
+		{ NID_authority_key_identifier, "keyid:always" },
+	};
+
+	*out = NULL;
+	return cert_build(key, NULL, key, cn, days, exts, NEXTS(exts), NULL, 0, out, err);
+}
+
+int margo_cert_create_server(EVP_PKEY *server_key, X509 *ca, EVP_PKEY *ca_key, const char *cn,
+			     const char *const *sans, size_t nsans, int days, X509 **out,
+			     struct margo_error *err)
+{
+	static const struct cert_ext exts[] = {
+		{ NID_basic_constraints, "critical,CA:FALSE" },
+		{ NID_key_usage, "critical,digitalSignature" },
+		{ NID_ext_key_usage, "serverAuth" },
+		{ NID_subject_key_identifier, "hash" },
+		{ NID_authority_key_identifier, "keyid:always" },
+	};
+
+	*out = NULL;
+	if (ca == NULL || ca_key == NULL)
+		return margo_error_set(err, MARGO_EINVAL, "no CA to issue the certificate");
+	if (X509_check_private_key(ca, ca_key) != 1)
+		return margo_ossl_error(err, MARGO_EINVAL, "CA key does not match the CA certificate");
+	return cert_build(server_key, ca, ca_key, cn, days, exts, NEXTS(exts), sans, nsans, out,
+			  err);
+}
+
 int margo_cert_create_self_signed(EVP_PKEY *key, const char *cn, int days, X509 **out,
 				  struct margo_error *err)
 {
-	X509V3_CTX ctx;
-	X509 *cert = NULL;
-	int rc;
+	static const struct cert_ext exts[] = {
+		{ NID_basic_constraints, "critical,CA:FALSE" },
+		{ NID_key_usage, "critical,digitalSignature" },
+		{ NID_ext_key_usage, "clientAuth" },
+		{ NID_subject_key_identifier, "hash" },
+	};
 
 	*out = NULL;
-	rc = cert_new(key, NULL, cn, days, &cert, err);
-	if (rc != MARGO_OK)
-		return rc;
-	X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
-	if ((rc = add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:FALSE", err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_key_usage, "critical,digitalSignature", err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_ext_key_usage, "clientAuth", err)) != 0 ||
-	    (rc = add_ext(cert, &ctx, NID_subject_key_identifier, "hash", err)) != 0 ||
-	    (rc = cert_sign(cert, key, err)) != 0)
-		goto out;
-	*out = cert;
-	cert = NULL;
-out:
-	X509_free(cert);
-	return rc;
+	return cert_build(key, NULL, key, cn, days, exts, NEXTS(exts), NULL, 0, out, err);
 }
