@@ -282,6 +282,13 @@ static const char *pci_vendor_name(unsigned id)
 }
 
 /* DRIVER= from a uevent file, else the basename of the driver link. */
+/* "vvvv:dddd" from the PCI vendor and device ids as sysfs gives them ("0x" prefixed). */
+static void pci_model(char *out, size_t size, const char *vendor, const char *device)
+{
+	pfmt(out, size, "%s:%s", vendor + (strncmp(vendor, "0x", 2) == 0 ? 2 : 0),
+	     device + (strncmp(device, "0x", 2) == 0 ? 2 : 0));
+}
+
 static int read_driver(const char *root, const char *devdir, char *out, size_t size)
 {
 	char path[PATH_MAX], buf[2048], link[PATH_MAX];
@@ -373,9 +380,7 @@ static json_t *probe_interfaces(const char *root)
 				if (read_small(root, path, d, sizeof(d)) == 0) {
 					const char *vn = pci_vendor_name((unsigned)strtoul(v, NULL, 16));
 
-					pfmt(model, sizeof(model), "%s:%s",
-						 v + (strncmp(v, "0x", 2) == 0 ? 2 : 0),
-						 d + (strncmp(d, "0x", 2) == 0 ? 2 : 0));
+					pci_model(model, sizeof(model), v, d);
 					if (vn != NULL)
 						json_object_set_new(props, "vendor", json_string(vn));
 				}
@@ -426,8 +431,7 @@ static json_t *probe_peripherals(const char *root)
 		read_small(root, path, v, sizeof(v));
 		pfmt(path, sizeof(path), "%s/device", base);
 		read_small(root, path, d, sizeof(d));
-		pfmt(model, sizeof(model), "%s:%s", v + (strncmp(v, "0x", 2) == 0 ? 2 : 0),
-			 d + (strncmp(d, "0x", 2) == 0 ? 2 : 0));
+		pci_model(model, sizeof(model), v, d);
 		props = json_pack("{s:s, s:s, s:s}", "bus", "pci", "address", addr, "class", buf);
 		if (props == NULL)
 			goto next;
