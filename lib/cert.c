@@ -19,6 +19,7 @@
 #include "margo/base64.h"
 #include "margo/cert.h"
 #include "margo/error.h"
+#include "hex.h"
 #include "ossl.h"
 
 /* Bound on a certificate field (PEM text, or its base64) accepted from anyone. */
@@ -30,18 +31,6 @@
 #define CERT_DAYS_MAX 36500
 #define CERT_NAME_MAX 253
 #define CERT_CN_MAX 64
-
-static void hex_lower(const unsigned char *in, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
 
 /* Skips leading ASCII white space; returns 1 when the text then starts with "-----BEGIN ". */
 static int looks_like_pem(const char *s, size_t len)
@@ -174,7 +163,7 @@ int margo_cert_fingerprint(X509 *cert, char out[MARGO_FINGERPRINT_LEN])
 	if (rc != MARGO_OK)
 		return rc;
 	memcpy(out, "sha256:", 7);
-	hex_lower(md, sizeof(md), out + 7);
+	margo_hex_lower(md, sizeof(md), out + 7);
 	return MARGO_OK;
 }
 
@@ -243,7 +232,7 @@ int margo_pubkey_keyid(EVP_PKEY *pkey, char out[MARGO_KEYID_LEN])
 	}
 	SHA256(der, (size_t)n, md);
 	OPENSSL_free(der);
-	hex_lower(md, sizeof(md), out);
+	margo_hex_lower(md, sizeof(md), out);
 	return MARGO_OK;
 }
 

@@ -10,6 +10,7 @@
 #include "margo/base64.h"
 #include "margo/error.h"
 #include "margo/token.h"
+#include "hex.h"
 
 #define TOKEN_RANDOM_BYTES 32
 #define TOKEN_BODY_LEN 43 /* base64url, no padding, of 32 bytes */
@@ -39,24 +40,12 @@ out:
 	return token;
 }
 
-static void hex_encode(const unsigned char *in, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 void margo_token_hash(const char *token, char out[MARGO_TOKEN_HASH_LEN])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
 	SHA256((const unsigned char *)token, strlen(token), md);
-	hex_encode(md, sizeof(md), out);
+	margo_hex_lower(md, sizeof(md), out);
 }
 
 int margo_token_equal(const char *a, const char *b)
@@ -122,7 +111,7 @@ int margo_uuid_v4(char out[MARGO_UUID_LEN])
 		return MARGO_ECRYPTO;
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	hex_encode(b, sizeof(b), hex);
+	margo_hex_lower(b, sizeof(b), hex);
 	snprintf(out, MARGO_UUID_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
 		 hex + 16, hex + 20);
 	return MARGO_OK;

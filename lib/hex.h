@@ -1,0 +1,10 @@
+/* Private to libmargo: lower-case hex encoding shared by cert.c and token.c. */
+#ifndef MARGO_LIB_HEX_H
+#define MARGO_LIB_HEX_H
+
+#include <stddef.h>
+
+/* Writes the 2 * len lower-case hex digits of in and a NUL to out. */
+void margo_hex_lower(const unsigned char *in, size_t len, char *out);
+
+#endif
