@@ -36,7 +36,8 @@ EOS
 chmod 700 "$T/askpass"
 cat >"$T/gitop" <<EOS
 #!/bin/sh
-# gitop ls-remote|clone|fetch N   (fetch uses the clone of its xargs slot, \$SLOT)
+# gitop ls-remote|clone|keep|fetch N   (keep: clone into fetch/N; fetch uses the clone of
+# its xargs slot, \$SLOT)
 export HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/askpass"
 export BENCH_GIT_USER_FILE="$T/bench.git_user" BENCH_GIT_TOKEN_FILE="$T/bench.git_token"
 unset GIT_SSL_CAINFO
@@ -44,6 +45,7 @@ url=\$(cat "$T/bench.git_url")
 case "\$1" in
 ls-remote) exec git -c http.sslCAInfo="$WFM_CA" ls-remote "\$url" >/dev/null ;;
 clone) d="$T/clones/\$2"; git -c http.sslCAInfo="$WFM_CA" clone -q "\$url" "\$d" && rm -rf "\$d" ;;
+keep) exec git -c http.sslCAInfo="$WFM_CA" clone -q "\$url" "$T/fetch/\$2" ;;
 fetch) exec git -C "$T/fetch/\$SLOT" -c http.sslCAInfo="$WFM_CA" fetch -q origin ;;
 esac
 EOS
@@ -51,10 +53,7 @@ chmod 700 "$T/gitop"
 mkdir -p "$T/clones" "$T/fetch"
 # One clone per parallel client for the no-change fetches.
 for ((i = 0; i < PARALLEL; i++)); do
-	HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/askpass" \
-		BENCH_GIT_USER_FILE="$T/bench.git_user" BENCH_GIT_TOKEN_FILE="$T/bench.git_token" \
-		env -u GIT_SSL_CAINFO git -c http.sslCAInfo="$WFM_CA" clone -q "$(<"$T/bench.git_url")" "$T/fetch/$i" \
-		|| e2e_die "git clone for the fetch clients failed"
+	"$T/gitop" keep "$i" || e2e_die "git clone for the fetch clients failed"
 done
 
 gitrate() {
