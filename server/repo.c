@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,11 +16,17 @@
 #include "margo/file.h"
 #include "margo/log.h"
 #include "margo/token.h"
+#include "git_object.h"
+#include "git_refs.h"
+#include "git_serve.h"
 #include "repo.h"
 
 #define SMALL_OUT_MAX (64u * 1024u)
 #define STDERR_KEEP 512
 #define ZERO_OID "0000000000000000000000000000000000000000"
+/* What `git init --bare` writes on Linux (filemode: chmod works on the data dir's file system). */
+#define REPO_CONFIG "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
+#define REPO_IDENT REPO_AUTHOR_NAME " <" REPO_AUTHOR_EMAIL ">"
 
 /* Repository writes are rare (operator actions): one lock for all keeps them serialised. */
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -331,23 +338,246 @@ static int repo_path(const char *root, const char *device_id, char *out, size_t 
 	return 0;
 }
 
-int repo_root_init(const char *root, struct margo_error *err)
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-	return margo_dir_create(root, 0700, err);
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
 }
 
+/* rm -rf of a directory wfmd made (no symbolic links followed). */
+static void remove_tree(const char *path)
+{
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+		margo_log_warn("cannot remove directory", "path=%s error=\"%s\"", path,
+			       strerror(errno));
+}
+
+/* Creates path (mode 0666 before the umask, as git does) with data, fsync()ed when sync. */
+static int file_create(const char *dir, const char *name, const char *data, int sync,
+		       struct margo_error *err)
+{
+	char path[4300];
+	size_t len = strlen(data), off = 0;
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return margo_error_set(err, MARGO_EIO, "%s: %s", path, strerror(errno));
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = margo_error_set(err, MARGO_EIO, "write %s: %s", path, strerror(errno));
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (rc == 0 && sync && fsync(fd) < 0)
+		rc = margo_error_set(err, MARGO_EIO, "fsync %s: %s", path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* Writes a new bare repository into the empty directory dir, as `git init --bare
+ * --template= -b main` followed by the first commit (an empty tree, REPO_INIT_MESSAGE) and
+ * `update-ref refs/heads/main` would, without running git: HEAD, config, the two loose
+ * objects and the branch. rev gets the commit id. With sync every file and directory is
+ * fsync()ed, so a rename of dir publishes a complete repository. */
+static int repo_build(const char *dir, int sync, char rev[STORE_REVISION_LEN],
+		      struct margo_error *err)
+{
+	static const char *const dirs[] = { "objects", "objects/info", "objects/pack", "refs",
+					    "refs/heads", "refs/tags" };
+	/* Parents before children are fsync()ed after the children's entries exist. */
+	static const char *const sync_dirs[] = { "refs/heads", "refs", "objects", "." };
+	char path[4300], objects[4300], tree[STORE_REVISION_LEN], commit[512], main_ref[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	long off;
+	int rc, n;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
+		if (mkdir(path, 0777) < 0)
+			return margo_error_set(err, MARGO_EIO, "mkdir %s: %s", path, strerror(errno));
+	}
+	if ((rc = file_create(dir, "HEAD", "ref: refs/heads/" REPO_BRANCH "\n", sync, err)) < 0 ||
+	    (rc = file_create(dir, "config", REPO_CONFIG, sync, err)) < 0)
+		return rc;
+	snprintf(objects, sizeof(objects), "%s/objects", dir);
+	if ((rc = git_object_write(objects, "tree", "", 0, sync, tree, err)) < 0)
+		return rc;
+	/* The local time zone, as git commit-tree records it. */
+	localtime_r(&now, &tm);
+	off = tm.tm_gmtoff / 60;
+	n = snprintf(commit, sizeof(commit), "tree %s\nauthor " REPO_IDENT " %lld %c%02ld%02ld\n"
+		     "committer " REPO_IDENT " %lld %c%02ld%02ld\n\n" REPO_INIT_MESSAGE "\n", tree,
+		     (long long)now, off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60,
+		     (long long)now, off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+	if ((rc = git_object_write(objects, "commit", commit, (size_t)n, sync, rev, err)) < 0)
+		return rc;
+	snprintf(main_ref, sizeof(main_ref), "%s\n", rev);
+	if ((rc = file_create(dir, "refs/heads/" REPO_BRANCH, main_ref, sync, err)) < 0)
+		return rc;
+	for (size_t i = 0; sync && i < sizeof(sync_dirs) / sizeof(sync_dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, sync_dirs[i]);
+		if ((rc = git_fsync_path(path, err)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Creates the repository at path: built in a temporary directory next to it, then renamed
+ * into place (a crash leaves either no repository or a complete one, plus at most a
+ * temporary directory that nothing reads). */
+static int repo_create(const char *root, const char *device_id, const char *path,
+		       char rev[STORE_REVISION_LEN], struct margo_error *err)
+{
+	char tmp[4200];
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), "%s/.new-%s.XXXXXX", root, device_id);
+	if (mkdtemp(tmp) == NULL)
+		return margo_error_set(err, MARGO_EIO, "mkdtemp %s: %s", tmp, strerror(errno));
+	if ((rc = repo_build(tmp, 1, rev, err)) < 0)
+		goto out;
+	if (rename(tmp, path) < 0) {
+		rc = margo_error_set(err, MARGO_EIO, "rename %s: %s", path, strerror(errno));
+		goto out;
+	}
+	tmp[0] = '\0';
+	rc = git_fsync_path(root, err);
+out:
+	if (tmp[0] != '\0')
+		remove_tree(tmp);
+	return rc;
+}
+
+/* A v2 ls-refs request as git clients send it: command and capabilities, then args. */
+static size_t ls_refs_request(char *buf, size_t size, const char *const *args, size_t nargs)
+{
+	static const char *const head[] = { "command=ls-refs\n", "agent=git/wfmd-probe\n",
+					    "object-format=sha1\n" };
+	size_t n = 0;
+
+	for (size_t i = 0; i < 3; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%04zx%s", strlen(head[i]) + 4, head[i]);
+	n += (size_t)snprintf(buf + n, size - n, "0001");
+	for (size_t i = 0; i < nargs; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%04zx%s\n", strlen(args[i]) + 5, args[i]);
+	n += (size_t)snprintf(buf + n, size - n, "0000");
+	return n;
+}
+
+/* Runs upload-pack on git_dir (advertise or a request) for the probe. */
+static int probe_run(const char *git_dir, const char *protocol, const char *input,
+		     size_t input_len, struct git_run *r, struct margo_error *err)
+{
+	const char *args[] = { "git", "upload-pack", "--strict", "--stateless-rpc", NULL, NULL,
+			       NULL };
+
+	args[4] = input == NULL ? "--advertise-refs" : git_dir;
+	args[5] = input == NULL ? git_dir : NULL;
+	memset(r, 0, sizeof(*r));
+	r->protocol = protocol;
+	r->input = input;
+	r->input_len = input_len;
+	r->out_max = SMALL_OUT_MAX;
+	return git_run(args, r, err);
+}
+
+/* Learns upload-pack's capabilities from a probe repository built like a device's, and checks
+ * the native answers against it (git_serve.h). Failing that, every request runs git. */
+static void serve_probe(const char *root)
+{
+	static const char *const variants[][5] = {
+		{ "symrefs", "peel", "unborn", "ref-prefix HEAD", "ref-prefix refs/heads/" },
+		{ "peel", "symrefs", "unborn", NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL },
+	};
+	struct margo_error err;
+	struct git_run v0, v2, ls;
+	char dir[4200], rev[STORE_REVISION_LEN], req[512];
+	int rc;
+
+	margo_error_clear(&err);
+	memset(&v0, 0, sizeof(v0));
+	memset(&v2, 0, sizeof(v2));
+	git_serve_reset();
+	snprintf(dir, sizeof(dir), "%s/.probe.XXXXXX", root);
+	if (mkdtemp(dir) == NULL) {
+		margo_log_warn("git probe failed", "error=\"%s\"", strerror(errno));
+		return;
+	}
+	if ((rc = repo_build(dir, 0, rev, &err)) < 0 ||
+	    (rc = probe_run(dir, NULL, NULL, 0, &v0, &err)) < 0 ||
+	    (rc = probe_run(dir, "version=2", NULL, 0, &v2, &err)) < 0 ||
+	    (rc = git_serve_learn(dir, v0.out, v0.out_len, v2.out, v2.out_len, &err)) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		size_t nargs = 0, len;
+
+		while (nargs < 5 && variants[i][nargs] != NULL)
+			nargs++;
+		len = ls_refs_request(req, sizeof(req), variants[i], nargs);
+		if ((rc = probe_run(dir, "version=2", req, len, &ls, &err)) < 0)
+			goto out;
+		rc = git_serve_check(dir, req, len, ls.out, ls.out_len, &err);
+		free(ls.out);
+		if (rc < 0)
+			goto out;
+	}
+	margo_log_debug("git upload-pack answers learned", "native=1");
+out:
+	if (rc < 0) {
+		git_serve_reset();
+		margo_log_warn("git answers without upload-pack are off", "error=\"%s\"",
+			       err.message);
+	}
+	free(v0.out);
+	free(v2.out);
+	remove_tree(dir);
+}
+
+int repo_root_init(const char *root, struct margo_error *err)
+{
+	int rc = margo_dir_create(root, 0700, err);
+
+	if (rc == 0)
+		serve_probe(root);
+	return rc;
+}
+
+/* main's commit id: read from the reference files, or by git for a shape they do not cover. */
 static int head_rev(const char *git_dir, char rev[STORE_REVISION_LEN], struct margo_error *err)
 {
 	const char *args[] = { "git", "rev-parse", "--verify", "-q", "refs/heads/" REPO_BRANCH,
 			       NULL };
+	const struct git_ref *main_ref;
+	struct git_refs refs;
+	int rc = git_refs_read(git_dir, &refs, err);
 
-	return git_oid(args, git_dir, NULL, NULL, 0, rev, err);
+	if (rc == 0) {
+		main_ref = git_refs_find(&refs, "refs/heads/" REPO_BRANCH);
+		if (main_ref != NULL)
+			memcpy(rev, main_ref->oid, GIT_OID_HEXLEN + 1);
+		else
+			rc = margo_error_set(err, MARGO_ENOTFOUND, "no branch " REPO_BRANCH);
+	}
+	git_refs_free(&refs);
+	if (rc == MARGO_EUNSUPPORTED)
+		rc = git_oid(args, git_dir, NULL, NULL, 0, rev, err);
+	return rc;
 }
 
 static int repo_ensure_locked(const char *root, const char *device_id,
 			      char rev[STORE_REVISION_LEN], int *created, struct margo_error *err)
 {
-	char path[4096], head[4200], tree[STORE_REVISION_LEN];
+	char path[4096], aside[4300];
 	struct stat sb;
 	int rc;
 
@@ -355,34 +585,23 @@ static int repo_ensure_locked(const char *root, const char *device_id,
 		*created = 0;
 	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0)
 		return rc;
-	snprintf(head, sizeof(head), "%s/HEAD", path);
-	if (stat(head, &sb) == 0 && head_rev(path, rev, NULL) == 0) {
+	if (head_rev(path, rev, NULL) == 0) {
 		if (commit_hook != NULL)
 			commit_hook(commit_hook_ctx, device_id, rev);
 		return 0;
 	}
-	{
-		/* An empty template: no sample hooks, info/ or description, 9 files per device
-		 * instead of 32 (onboarding thousands of devices was bound by file creation). */
-		const char *init[] = { "git", "init", "--bare", "--quiet", "--template=", "-b",
-				       REPO_BRANCH, path, NULL };
-		const char *mktree[] = { "git", "mktree", NULL };
-		if ((rc = git_simple(init, NULL, NULL, err)) < 0)
-			return rc;
-		if ((rc = git_oid(mktree, path, NULL, NULL, 0, tree, err)) < 0)
-			return rc;
+	if (lstat(path, &sb) == 0) {
+		/* Left half-made by an older wfmd (git init, then a crash): kept for inspection. */
+		snprintf(aside, sizeof(aside), "%s/.broken-%s.%lld", root, device_id,
+			 (long long)time(NULL));
+		if (rename(path, aside) < 0)
+			return margo_error_set(err, MARGO_EIO, "rename %s: %s", path,
+					       strerror(errno));
+		margo_log_warn("incomplete repository moved aside", "device_id=%s path=%s",
+			       device_id, aside);
 	}
-	{
-		const char *commit[] = { "git", "commit-tree", tree, "-m", REPO_INIT_MESSAGE, NULL };
-		if ((rc = git_oid(commit, path, NULL, NULL, 0, rev, err)) < 0)
-			return rc;
-	}
-	{
-		const char *update[] = { "git", "update-ref", "-m", REPO_INIT_MESSAGE,
-					 "refs/heads/" REPO_BRANCH, rev, ZERO_OID, NULL };
-		if ((rc = git_simple(update, path, NULL, err)) < 0)
-			return rc;
-	}
+	if ((rc = repo_create(root, device_id, path, rev, err)) < 0)
+		return rc;
 	if (created != NULL)
 		*created = 1;
 	if (commit_hook != NULL)
@@ -531,6 +750,14 @@ int repo_upload_pack(const char *root, const char *device_id, int advertise,
 	int rc;
 
 	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0)
+		return rc;
+	/* No process for what a no-change ls-remote or fetch asks (git_serve.h). */
+	rc = GIT_SERVE_DECLINED;
+	if (advertise && (protocol == NULL || strcmp(protocol, "version=2") == 0))
+		rc = git_serve_advertise(path, protocol != NULL, out, out_len, err);
+	else if (!advertise && protocol != NULL && strcmp(protocol, "version=2") == 0)
+		rc = git_serve_request(path, input, input_len, out, out_len, err);
+	if (rc != GIT_SERVE_DECLINED)
 		return rc;
 	snprintf(head, sizeof(head), "%s/HEAD", path);
 	if (stat(head, &sb) < 0)

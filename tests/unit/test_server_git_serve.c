@@ -1,0 +1,358 @@
+/* git_serve.c and the native repository creation of repo.c against git itself: every answer
+ * wfmd gives without a process must be byte-identical to `git upload-pack --stateless-rpc
+ * [--advertise-refs]` run on the same repository, for the repository shapes wfmd produces
+ * (created, deployed to, packed, several branches, unborn HEAD); shapes it does not cover are
+ * declined and still answered by git. Needs git on PATH. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "git_refs.h"
+#include "git_serve.h"
+#include "repo.h"
+
+#define DEV "6f1c0000-0000-4000-8000-000000000002"
+#define GIT_ENV "env -i PATH=/usr/bin:/bin HOME=/nonexistent LC_ALL=C GIT_CONFIG_NOSYSTEM=1 " \
+	"GIT_CONFIG_GLOBAL=/dev/null "
+
+static char base[64], root[80], repo[160];
+
+static int setup(void **state)
+{
+	struct margo_error err;
+
+	(void)state;
+	strcpy(base, "/tmp/test_server_git_serve.XXXXXX");
+	assert_non_null(mkdtemp(base));
+	snprintf(root, sizeof(root), "%s/repos", base);
+	snprintf(repo, sizeof(repo), "%s/%s.git", root, DEV);
+	margo_error_clear(&err);
+	assert_int_equal(repo_root_init(root, &err), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	return system(cmd);
+}
+
+static void sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = malloc(1 << 20);
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	*len = fread(buf, 1, (1 << 20) - 1, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* git upload-pack's own answer: advertise (v2 or v0), or the request req for protocol v2. */
+static char *git_answer(int advertise, int v2, const char *req, size_t req_len, size_t *len)
+{
+	char in[200], out[200];
+	FILE *f;
+
+	snprintf(in, sizeof(in), "%s/req", base);
+	snprintf(out, sizeof(out), "%s/out", base);
+	f = fopen(in, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(req, 1, req_len, f), req_len);
+	fclose(f);
+	sh(GIT_ENV "%s git upload-pack --strict --stateless-rpc %s '%s' <'%s' >'%s'",
+	   v2 ? "GIT_PROTOCOL=version=2" : "", advertise ? "--advertise-refs" : "", repo, in, out);
+	return slurp(out, len);
+}
+
+/* A v2 request: command=ls-refs with the usual capabilities, then args (NULL-terminated). */
+static size_t ls_refs_req(char *buf, size_t size, const char *const *args, int delim)
+{
+	size_t n = 0;
+
+	n += (size_t)snprintf(buf + n, size - n, "0014command=ls-refs\n0015agent=git/2.39.5\n"
+			      "0017object-format=sha1\n");
+	if (delim)
+		n += (size_t)snprintf(buf + n, size - n, "0001");
+	for (; args != NULL && *args != NULL; args++)
+		n += (size_t)snprintf(buf + n, size - n, "%04zx%s\n", strlen(*args) + 5, *args);
+	n += (size_t)snprintf(buf + n, size - n, "0000");
+	return n;
+}
+
+static void assert_same(const char *what, const char *got, size_t got_len, const char *want,
+			size_t want_len)
+{
+	if (got_len != want_len || memcmp(got, want, want_len) != 0)
+		fail_msg("%s: wfmd's answer (%zu bytes) differs from git upload-pack's (%zu bytes):"
+			 "\n%.*s\n---\n%.*s", what, got_len, want_len, (int)got_len, got,
+			 (int)want_len, want);
+}
+
+static const char *const ls_variants[][6] = {
+	{ NULL },
+	{ "symrefs", NULL },
+	{ "peel", NULL },
+	{ "peel", "symrefs", "unborn", NULL },
+	{ "unborn", NULL },
+	{ "symrefs", "unborn", "ref-prefix HEAD", "ref-prefix refs/heads/", NULL },
+	{ "ref-prefix HEAD", NULL },
+	{ "ref-prefix refs/heads/", NULL },
+	{ "ref-prefix refs/heads/m", "ref-prefix refs/heads/main", NULL },
+	{ "ref-prefix refs/tags/", NULL },
+	{ "symrefs", "ref-prefix refs/heads/main", "ref-prefix H", NULL },
+	{ "peel", "symrefs", "ref-prefix refs/heads/o", "ref-prefix refs/", NULL },
+	{ "ref-prefix ", NULL },
+};
+
+/* Every native answer for the repository as it is now equals git's, and is native (v0: only
+ * with v0 set). */
+static void compare(const char *state_name, int v0)
+{
+	struct margo_error err;
+	char what[128], req[1024], *got, *want;
+	size_t got_len, want_len, req_len;
+
+	for (int v2 = !v0; v2 <= 1; v2++) {
+		snprintf(what, sizeof(what), "%s: %s advertisement", state_name, v2 ? "v2" : "v0");
+		assert_int_equal(git_serve_advertise(repo, v2, &got, &got_len, &err), 0);
+		want = git_answer(1, v2, "", 0, &want_len);
+		assert_same(what, got, got_len, want, want_len);
+		free(got);
+		free(want);
+		/* The same through the repository API that api_git.c calls. */
+		assert_int_equal(repo_upload_pack(root, DEV, 1, v2 ? "version=2" : NULL, NULL, 0,
+						  &got, &got_len, &err), 0);
+		want = git_answer(1, v2, "", 0, &want_len);
+		assert_same(what, got, got_len, want, want_len);
+		free(got);
+		free(want);
+	}
+	for (size_t i = 0; i < sizeof(ls_variants) / sizeof(ls_variants[0]); i++) {
+		for (int delim = 0; delim <= 1; delim++) {
+			if (!delim && ls_variants[i][0] != NULL)
+				continue;
+			req_len = ls_refs_req(req, sizeof(req), ls_variants[i], delim);
+			snprintf(what, sizeof(what), "%s: ls-refs variant %zu%s", state_name, i,
+				 delim ? "" : " (no delimiter)");
+			if (git_serve_request(repo, req, req_len, &got, &got_len, &err) != 0)
+				fail_msg("%s: not answered natively", what);
+			want = git_answer(0, 1, req, req_len, &want_len);
+			assert_same(what, got, got_len, want, want_len);
+			free(got);
+			free(want);
+		}
+	}
+}
+
+static void test_learned(void **state)
+{
+	(void)state;
+	/* repo_root_init probed git upload-pack and checked the native answers against it. */
+	assert_true(git_serve_enabled());
+}
+
+static void test_native_repository(void **state)
+{
+	struct margo_error err;
+	char rev[STORE_REVISION_LEN], rev2[STORE_REVISION_LEN], path[256], *a, *b;
+	size_t alen, blen;
+	int created = 0, changed = 0;
+
+	(void)state;
+	assert_int_equal(repo_ensure(root, DEV, rev, &created, &err), 0);
+	assert_int_equal(created, 1);
+	sh(GIT_ENV "git --git-dir='%s' fsck --strict --no-progress", repo);
+	sh(GIT_ENV "test \"$(git --git-dir='%s' log --format='%%H|%%an <%%ae>|%%cn <%%ce>|%%s|%%T' "
+	   "main)\" = '%s|margo-fleet WFM <wfm@margo-fleet.invalid>|margo-fleet WFM "
+	   "<wfm@margo-fleet.invalid>|Initialise desired state|"
+	   "4b825dc642cb6eb9a060e54bf8d69288fbee4904'", repo, rev);
+	sh(GIT_ENV "test \"$(git --git-dir='%s' symbolic-ref HEAD)\" = refs/heads/main", repo);
+	sh(GIT_ENV "test \"$(git --git-dir='%s' rev-parse --is-bare-repository)\" = true", repo);
+	/* The config is the one git init --bare writes. */
+	sh(GIT_ENV "git init -q --bare --template= -b main '%s/ref.git'", base);
+	snprintf(path, sizeof(path), "%s/ref.git/config", base);
+	a = slurp(path, &alen);
+	snprintf(path, sizeof(path), "%s/config", repo);
+	b = slurp(path, &blen);
+	assert_same("config", b, blen, a, alen);
+	free(a);
+	free(b);
+	/* No temporary directory is left next to it. */
+	sh("test \"$(ls -A '%s')\" = '%s.git'", root, DEV);
+	/* Deployment commits (git plumbing) on top of the native first commit. */
+	assert_int_equal(repo_put_file(root, DEV, "deployments/a.yaml", "a: 1\n", 5,
+				       "Deploy a (x)", rev2, &changed, &err), 0);
+	assert_int_equal(changed, 1);
+	sh(GIT_ENV "git --git-dir='%s' fsck --strict --no-progress", repo);
+	sh(GIT_ENV "test \"$(git --git-dir='%s' rev-parse main^)\" = %s", repo, rev);
+	sh(GIT_ENV "git clone -q '%s' '%s/clone' && test -f '%s/clone/deployments/a.yaml'", repo,
+	   base, base);
+	/* Exists now: found by reading refs, not created again. */
+	assert_int_equal(repo_ensure(root, DEV, rev, &created, &err), 0);
+	assert_int_equal(created, 0);
+	assert_string_equal(rev, rev2);
+}
+
+static void test_answers_match_git(void **state)
+{
+	struct margo_error err;
+	char rev[STORE_REVISION_LEN], *got, *want;
+	size_t got_len, want_len;
+	int changed;
+
+	(void)state;
+	assert_int_equal(repo_ensure(root, DEV, rev, NULL, &err), 0);
+	compare("created", 1);
+	assert_int_equal(repo_put_file(root, DEV, "deployments/a.yaml", "a: 1\n", 5,
+				       "Deploy a (x)", rev, &changed, &err), 0);
+	assert_int_equal(repo_put_file(root, DEV, "deployments/b.yaml", "b: 1\n", 5,
+				       "Deploy b (y)", rev, &changed, &err), 0);
+	compare("deployed", 1);
+	assert_int_equal(repo_remove_file(root, DEV, "deployments/a.yaml", "Undeploy a", rev,
+					  &err), 0);
+	compare("undeployed", 1);
+	/* git gc packs references: packed-refs only, then a loose one newer than the packed. */
+	sh(GIT_ENV "git --git-dir='%s' pack-refs --all", repo);
+	sh("test ! -e '%s/refs/heads/main'", repo);
+	compare("packed", 1);
+	assert_int_equal(repo_put_file(root, DEV, "deployments/c.yaml", "c: 1\n", 5,
+				       "Deploy c (z)", rev, &changed, &err), 0);
+	sh("test -e '%s/refs/heads/main'", repo);
+	compare("loose over packed", 1);
+	/* More branches, loose and packed, nested. */
+	sh(GIT_ENV "git --git-dir='%s' update-ref refs/heads/other main~1 && "
+	   "git --git-dir='%s' update-ref refs/heads/a/b main~2", repo, repo);
+	compare("branches", 1);
+	/* HEAD pointing to a branch that does not exist (unborn). */
+	sh(GIT_ENV "git --git-dir='%s' symbolic-ref HEAD refs/heads/none", repo);
+	compare("unborn HEAD", 1);
+	sh(GIT_ENV "git --git-dir='%s' update-ref -d refs/heads/other && "
+	   "git --git-dir='%s' update-ref -d refs/heads/a/b && "
+	   "git --git-dir='%s' update-ref -d refs/heads/main", repo, repo, repo);
+	compare("no references", 0);
+	assert_int_equal(git_serve_advertise(repo, 0, &got, &got_len, &err), GIT_SERVE_DECLINED);
+	assert_int_equal(repo_upload_pack(root, DEV, 1, NULL, NULL, 0, &got, &got_len, &err), 0);
+	want = git_answer(1, 0, "", 0, &want_len);
+	assert_same("no references: v0 through git", got, got_len, want, want_len);
+	free(got);
+	free(want);
+}
+
+static void test_declined(void **state)
+{
+	struct margo_error err;
+	char rev[STORE_REVISION_LEN], req[512], *got, *want;
+	size_t got_len, want_len, req_len;
+	const char *const ls[] = { "peel", "symrefs", NULL };
+
+	(void)state;
+	assert_int_equal(repo_ensure(root, DEV, rev, NULL, &err), 0);
+	/* An annotated tag would need peeling: git answers, identically through repo.c. */
+	sh(GIT_ENV "git --git-dir='%s' -c user.name=t -c user.email=t@t tag -a -m t v1 main", repo);
+	assert_int_equal(git_serve_advertise(repo, 0, &got, &got_len, &err), GIT_SERVE_DECLINED);
+	req_len = ls_refs_req(req, sizeof(req), ls, 1);
+	assert_int_equal(git_serve_request(repo, req, req_len, &got, &got_len, &err),
+			 GIT_SERVE_DECLINED);
+	assert_int_equal(repo_upload_pack(root, DEV, 0, "version=2", req, req_len, &got,
+					  &got_len, &err), 0);
+	want = git_answer(0, 1, req, req_len, &want_len);
+	assert_same("tagged ls-refs through git", got, got_len, want, want_len);
+	assert_non_null(memmem(got, got_len, "peeled:", 7));
+	free(got);
+	free(want);
+	sh(GIT_ENV "git --git-dir='%s' tag -d v1 >/dev/null", repo);
+
+	/* Requests that are not a plain ls-refs go to git. */
+	{
+		static const char *const bad[] = {
+			"0014command=ls-refs\n0015agent=git/2.39.5\n0019object-format=sha256\n0000",
+			"0014command=ls-refs\n0012command=fetch\n0000",
+			"0014command=ls-refs\n00010009peel\n0009bogus\n0000",
+			"0014command=ls-refs\n00010009peel\n",
+			"0014command=ls-refs\n0000trailing",
+			"0012command=fetch\n00010009done\n0000",
+			"0000",
+			"",
+			"zzzz",
+			"0014command=ls-refs\n0010ERR failure0000",
+			"0003",
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(git_serve_request(repo, bad[i], strlen(bad[i]), &got,
+							   &got_len, &err), GIT_SERVE_DECLINED);
+	}
+	/* A detached HEAD. */
+	sh(GIT_ENV "git --git-dir='%s' update-ref --no-deref HEAD main", repo);
+	assert_int_equal(git_serve_advertise(repo, 1, &got, &got_len, &err), GIT_SERVE_DECLINED);
+}
+
+static void test_refs_read(void **state)
+{
+	struct margo_error err;
+	struct git_refs refs;
+	char rev[STORE_REVISION_LEN], path[256];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(git_refs_read(repo, &refs, &err), MARGO_ENOTFOUND);
+	git_refs_free(&refs);
+	assert_int_equal(repo_ensure(root, DEV, rev, NULL, &err), 0);
+	/* A lock file of an update in progress is not a reference. */
+	snprintf(path, sizeof(path), "%s/refs/heads/main.lock", repo);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("0123", f);
+	fclose(f);
+	assert_int_equal(git_refs_read(repo, &refs, &err), 0);
+	assert_int_equal(refs.n, 1);
+	assert_string_equal(refs.refs[0].name, "refs/heads/main");
+	assert_string_equal(refs.refs[0].oid, rev);
+	assert_string_equal(refs.head_target, "refs/heads/main");
+	assert_string_equal(refs.head_oid, rev);
+	git_refs_free(&refs);
+	/* A garbled loose reference is declined, not guessed. */
+	snprintf(path, sizeof(path), "%s/refs/heads/bad", repo);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("not an id\n", f);
+	fclose(f);
+	assert_int_equal(git_refs_read(repo, &refs, &err), MARGO_EUNSUPPORTED);
+	git_refs_free(&refs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_learned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_native_repository, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answers_match_git, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_declined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refs_read, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
