@@ -15,28 +15,32 @@
 #define TOKEN_RANDOM_BYTES 32
 #define TOKEN_BODY_LEN 43 /* base64url, no padding, of 32 bytes */
 
+char *margo_token_encode(const char *prefix, const void *data, size_t len)
+{
+	char *body, *token = NULL;
+	size_t plen = strlen(prefix), blen;
+
+	body = margo_base64_encode(data, len, MARGO_BASE64_URL | MARGO_BASE64_NOPAD);
+	if (body == NULL)
+		return NULL;
+	blen = strlen(body);
+	token = malloc(plen + blen + 1);
+	if (token != NULL) {
+		memcpy(token, prefix, plen);
+		memcpy(token + plen, body, blen + 1);
+	}
+	margo_secret_free(body);
+	return token;
+}
+
 char *margo_token_generate(const char *prefix)
 {
 	unsigned char rnd[TOKEN_RANDOM_BYTES];
-	char *body = NULL, *token = NULL;
-	size_t plen;
+	char *token = NULL;
 
-	if (prefix == NULL)
-		prefix = "";
-	if (RAND_priv_bytes(rnd, sizeof(rnd)) != 1)
-		goto out;
-	body = margo_base64_encode(rnd, sizeof(rnd), MARGO_BASE64_URL | MARGO_BASE64_NOPAD);
-	if (body == NULL)
-		goto out;
-	plen = strlen(prefix);
-	token = malloc(plen + TOKEN_BODY_LEN + 1);
-	if (token == NULL)
-		goto out;
-	memcpy(token, prefix, plen);
-	memcpy(token + plen, body, TOKEN_BODY_LEN + 1);
-out:
+	if (RAND_priv_bytes(rnd, sizeof(rnd)) == 1)
+		token = margo_token_encode(prefix != NULL ? prefix : "", rnd, sizeof(rnd));
 	OPENSSL_cleanse(rnd, sizeof(rnd));
-	margo_secret_free(body);
 	return token;
 }
 

@@ -33,7 +33,8 @@ int api_oauth_token(struct http_request *req, struct http_response *resp)
 	const char *authz = http_header(req, "Authorization");
 	const char *grant, *form_id, *form_secret, *id, *secret;
 	char *basic_id = NULL, *basic_secret = NULL, *access = NULL;
-	char secret_hash[MARGO_TOKEN_HASH_LEN], access_hash[MARGO_TOKEN_HASH_LEN];
+	char secret_hash[MARGO_TOKEN_HASH_LEN];
+	struct access_token claims;
 	size_t ngrant, nid, nsecret;
 	int basic = 0, rc;
 	int64_t now;
@@ -95,16 +96,9 @@ int api_oauth_token(struct http_request *req, struct http_response *resp)
 				 "unknown client or wrong secret", basic);
 		goto out;
 	}
-	access = margo_token_generate(MARGO_TOKEN_ACCESS);
-	if (access == NULL) {
-		rc = http_fail_error(req, MARGO_ECRYPTO, NULL);
-		goto out;
-	}
 	margo_token_hash(secret, secret_hash);
-	margo_token_hash(access, access_hash);
 	now = margo_time_now();
-	rc = store_client_authenticate(w->store, id, secret_hash, access_hash, now,
-				       now + w->access_token_ttl, &err);
+	rc = store_client_authenticate(w->store, id, secret_hash, now, &claims.epoch, &err);
 	if (rc == MARGO_EAUTH) {
 		margo_log_info("client authentication failed", "client_id=%s", id);
 		rc = oauth_error(req, resp, 401, "invalid_client",
@@ -113,6 +107,13 @@ int api_oauth_token(struct http_request *req, struct http_response *resp)
 	}
 	if (rc < 0) {
 		rc = http_fail_error(req, rc, &err);
+		goto out;
+	}
+	strcpy(claims.device_id, id);
+	claims.expires_at = now + w->access_token_ttl;
+	access = access_token_mint(w->access_key, &claims);
+	if (access == NULL) {
+		rc = http_fail_error(req, MARGO_ECRYPTO, NULL);
 		goto out;
 	}
 	strcpy(req->client_id, id);

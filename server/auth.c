@@ -61,9 +61,9 @@ int auth_device(struct http_request *req, const char *device_id)
 {
 	struct wfmd *w = req->ctx;
 	struct margo_error err;
+	struct access_token claims;
 	char token[AUTH_TOKEN_MAX];
-	char hash[MARGO_TOKEN_HASH_LEN];
-	char owner[MARGO_UUID_LEN];
+	int64_t now = margo_time_now();
 	int rc = auth_bearer(req, token);
 
 	if (rc < 0) {
@@ -72,18 +72,19 @@ int auth_device(struct http_request *req, const char *device_id)
 		return http_fail(req, 401, "unauthorized",
 				 "Device API needs Authorization: Bearer <access token>");
 	}
-	margo_token_hash(token, hash);
-	OPENSSL_cleanse(token, sizeof(token));
 	margo_error_clear(&err);
-	rc = store_access_token_check(w->store, hash, margo_time_now(), owner, &err);
+	rc = access_token_verify(w->access_key, token, now, &claims, &err);
+	OPENSSL_cleanse(token, sizeof(token));
+	if (rc == 0)
+		rc = store_access_check(w->store, claims.device_id, claims.epoch, now, &err);
 	if (rc == MARGO_EAUTH) {
 		req->problem.www_authenticate = BEARER_INVALID;
 		return http_fail(req, 401, "invalid-token", "%s", err.message);
 	}
 	if (rc < 0)
 		return http_fail_error(req, rc, &err);
-	strcpy(req->client_id, owner);
-	if (strcmp(owner, device_id) != 0)
+	strcpy(req->client_id, claims.device_id);
+	if (strcmp(claims.device_id, device_id) != 0)
 		return http_fail(req, 403, "forbidden",
 				 "the access token belongs to another device");
 	return 0;

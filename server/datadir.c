@@ -7,8 +7,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "margo/base64.h"
 #include "margo/file.h"
 #include "margo/log.h"
 #include "datadir.h"
@@ -256,6 +258,24 @@ out:
 	return rc;
 }
 
+/* Writes DIR/name (0600, atomically) holding value and a newline; logs what was created. */
+static int create_secret_file(const char *dir, const char *name, const char *value,
+			      const char *what, struct margo_error *err)
+{
+	char *content = NULL;
+	int rc;
+
+	if (value == NULL)
+		return margo_error_set(err, MARGO_ECRYPTO, "cannot generate the %s", what);
+	if (asprintf(&content, "%s\n", value) < 0)
+		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	rc = write_file(dir, name, content, 0600, err);
+	margo_secret_free(content);
+	if (rc == 0)
+		margo_log_info("created secret file", "what=\"%s\" file=%s/%s", what, dir, name);
+	return rc;
+}
+
 static int ensure_admin_token(const char *dir, char hash[MARGO_TOKEN_HASH_LEN],
 			      struct margo_error *err)
 {
@@ -265,18 +285,8 @@ static int ensure_admin_token(const char *dir, char hash[MARGO_TOKEN_HASH_LEN],
 
 	if (!file_exists(dir, "admin.token")) {
 		token = margo_token_generate(MARGO_TOKEN_ADMIN);
-		if (token == NULL)
-			return margo_error_set(err, MARGO_ECRYPTO, "cannot generate a token");
-		if (asprintf(&content, "%s\n", token) < 0) {
-			content = NULL;
-			rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
+		if ((rc = create_secret_file(dir, "admin.token", token, "admin token", err)) < 0)
 			goto out;
-		}
-		if ((rc = write_file(dir, "admin.token", content, 0600, err)) < 0)
-			goto out;
-		margo_secret_free(content);
-		content = NULL;
-		margo_log_info("created admin token", "file=%s/admin.token", dir);
 	}
 	if ((rc = read_file(dir, "admin.token", TOKEN_FILE_MAX, &content, err)) < 0)
 		goto out;
@@ -291,6 +301,45 @@ static int ensure_admin_token(const char *dir, char hash[MARGO_TOKEN_HASH_LEN],
 	rc = 0;
 out:
 	margo_secret_free(token);
+	margo_secret_free(content);
+	return rc;
+}
+
+/* DIR/access-token.key: the access-token MAC key, 32 random bytes as one line of unpadded
+ * base64url. Created on first start; replacing it invalidates every access token. */
+static int ensure_access_key(const char *dir, unsigned char key[DATADIR_ACCESS_KEY_LEN],
+			     struct margo_error *err)
+{
+	unsigned char fresh[DATADIR_ACCESS_KEY_LEN], *raw = NULL;
+	char *content = NULL, *b64 = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!file_exists(dir, "access-token.key")) {
+		if (RAND_bytes(fresh, sizeof(fresh)) == 1)
+			b64 = margo_base64_encode(fresh, sizeof(fresh),
+						  MARGO_BASE64_URL | MARGO_BASE64_NOPAD);
+		if ((rc = create_secret_file(dir, "access-token.key", b64,
+					     "access token key", err)) < 0)
+			goto out;
+	}
+	if ((rc = read_file(dir, "access-token.key", TOKEN_FILE_MAX, &content, err)) < 0)
+		goto out;
+	content[strcspn(content, "\r\n")] = '\0';
+	if (margo_base64_decode(content, strlen(content), &raw, &n) < 0 ||
+	    n != DATADIR_ACCESS_KEY_LEN) {
+		rc = margo_error_set(err, MARGO_EINVAL, "%s/access-token.key does not hold a "
+				     "%d-byte base64url key", dir, DATADIR_ACCESS_KEY_LEN);
+		goto out;
+	}
+	memcpy(key, raw, DATADIR_ACCESS_KEY_LEN);
+	rc = 0;
+out:
+	OPENSSL_cleanse(fresh, sizeof(fresh));
+	if (raw != NULL)
+		OPENSSL_cleanse(raw, n);
+	free(raw);
+	margo_secret_free(b64);
 	margo_secret_free(content);
 	return rc;
 }
@@ -342,6 +391,8 @@ int datadir_open(const char *dir, const char *const *extra_names, size_t nextra,
 		goto out;
 	if ((rc = ensure_admin_token(dir, out->admin_token_hash, err)) < 0)
 		goto out;
+	if ((rc = ensure_access_key(dir, out->access_key, err)) < 0)
+		goto out;
 	rc = 0;
 out:
 	for (size_t i = 0; i < nnames; i++)
@@ -362,7 +413,7 @@ void datadir_clear(struct datadir *d)
 	free(d->ca_pem);
 	free(d->cert_pem);
 	margo_secret_free(d->key_pem);
-	memset(d, 0, sizeof(*d));
+	OPENSSL_cleanse(d, sizeof(*d));
 }
 
 int datadir_write_public_url(const struct datadir *d, const char *url,

@@ -1,4 +1,5 @@
-/* The data directory: root CA, server certificate, admin token, database path, public-url.
+/* The data directory: root CA, server certificate, admin token, access-token key, database
+ * path, public-url.
  * First start creates everything; later starts reuse it (reissuing the server certificate
  * with the same CA when a requested name is missing from it or it is about to expire). */
 #ifndef WFMD_DATADIR_H
@@ -13,6 +14,7 @@
 #define DATADIR_CA_DAYS 3650
 #define DATADIR_SERVER_DAYS 825
 #define DATADIR_RENEW_DAYS 30
+#define DATADIR_ACCESS_KEY_LEN 32
 
 struct datadir {
 	char *dir;
@@ -21,6 +23,7 @@ struct datadir {
 	char *cert_pem;                 /* server certificate PEM text */
 	char *key_pem;                  /* server key PEM text (secret) */
 	char admin_token_hash[MARGO_TOKEN_HASH_LEN];
+	unsigned char access_key[DATADIR_ACCESS_KEY_LEN]; /* access-token.key (secret) */
 };
 
 /* Opens or initialises dir. extra_names: --san values and the public URL's host, added to the

@@ -124,20 +124,18 @@ int store_poll(store *st, const char *request_id, const char *poll_token_hash,
 
 /* ---- OAuth and device access ---- */
 
-/* Live access tokens kept per device; issuing one more retires the oldest. */
-#define STORE_ACCESS_TOKENS_MAX 5
-
-/* Checks client_id/secret (active device only). On success stores access_token_hash valid
- * until expires_at, records the first use of the credentials and returns 0; MARGO_EAUTH when
- * the client is unknown, the secret wrong or the device not active. */
+/* Checks client_id/secret (active device only): 0 with *epoch the device's credentials epoch
+ * (to bind into the access token; see access_token.h), recording the first use of the
+ * credentials; MARGO_EAUTH when the client is unknown, the secret wrong or the device not
+ * active. A read, except for the first use of new credentials. */
 int store_client_authenticate(store *st, const char *client_id, const char *secret_hash,
-			      const char *access_token_hash, int64_t now, int64_t expires_at,
-			      struct margo_error *err);
+			      int64_t now, int64_t *epoch, struct margo_error *err);
 
-/* Looks an access token up: 0 and device_id when valid (unexpired, device active), MARGO_EAUTH
- * otherwise. Records last_seen_at (at most one write per device every 30 s). */
-int store_access_token_check(store *st, const char *token_hash, int64_t now,
-			     char device_id[MARGO_UUID_LEN], struct margo_error *err);
+/* Checks the store's side of an access token whose MAC and expiry were verified: the device
+ * must be active and its credentials epoch still the token's. 0, or MARGO_EAUTH with err
+ * saying why. Records last_seen_at (at most one write per device every 30 s). */
+int store_access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
+		       struct margo_error *err);
 
 /* Replaces the device's capabilities document (stored verbatim). */
 int store_capabilities_put(store *st, const char *device_id, const char *doc, size_t len,

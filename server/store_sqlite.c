@@ -32,6 +32,11 @@ struct store {
 	char *path;
 	pthread_key_t key;
 	pthread_mutex_t lock;   /* guards conns */
+	/* Serialises this process's writers. SQLite allows one writer at a time; without this,
+	 * concurrent writers meet SQLITE_BUSY and its busy handler sleeps (1 ms, 2 ms, ... 100 ms)
+	 * while the CPU idles. Taken by tx_begin until tx_end, and around single-statement
+	 * writes outside a transaction. Another process writing still gets the busy timeout. */
+	pthread_mutex_t write_lock;
 	struct conn *conns;
 };
 
@@ -57,13 +62,8 @@ static const char schema_sql[] =
 	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
 	" created_at INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS client_secrets_device ON client_secrets (device_id);"
-	"CREATE TABLE IF NOT EXISTS access_tokens ("
-	" hash TEXT PRIMARY KEY,"
-	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
-	" expires_at INTEGER NOT NULL,"
-	" epoch INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS access_tokens_device ON access_tokens (device_id);"
-	"CREATE INDEX IF NOT EXISTS access_tokens_expiry ON access_tokens (expires_at);"
+	/* Access tokens are self-contained now (access_token.h); drop the old table. */
+	"DROP TABLE IF EXISTS access_tokens;"
 	"CREATE TABLE IF NOT EXISTS enrollment_tokens ("
 	" id TEXT PRIMARY KEY,"
 	" hash TEXT NOT NULL UNIQUE,"
@@ -272,12 +272,19 @@ static int bind_int(sqlite3_stmt *s, const char *name, int64_t v)
 	return sqlite3_bind_int64(s, i, v);
 }
 
-/* Steps a statement that returns no rows. 0 or MARGO_ESTORE. */
+/* Steps a statement that returns no rows. 0 or MARGO_ESTORE. A write outside a transaction
+ * takes the store's write lock for its implicit transaction. */
 static int exec_stmt(struct conn *c, sqlite3_stmt *s, struct margo_error *err)
 {
-	int rc = sqlite3_step(s);
+	int locked = sqlite3_get_autocommit(c->db) && !sqlite3_stmt_readonly(s);
+	int rc;
 
+	if (locked)
+		pthread_mutex_lock(&c->st->write_lock);
+	rc = sqlite3_step(s);
 	sqlite3_reset(s);
+	if (locked)
+		pthread_mutex_unlock(&c->st->write_lock);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return db_fail(c->db, err, "step");
 	return 0;
@@ -309,13 +316,23 @@ static const char sql_begin[] = "BEGIN IMMEDIATE";
 static const char sql_commit[] = "COMMIT";
 static const char sql_rollback[] = "ROLLBACK";
 
+/* Begins a write transaction holding the store's write lock; every successful tx_begin is
+ * paired with one tx_end, which releases it. */
 static int tx_begin(struct conn *c, struct margo_error *err)
 {
 	sqlite3_stmt *s = stmt_get(c, sql_begin, err);
+	int rc;
 
 	if (s == NULL)
 		return MARGO_ESTORE;
-	return exec_stmt(c, s, err);
+	/* Not exec_stmt: BEGIN IMMEDIATE is not read-only and would take the lock again. */
+	pthread_mutex_lock(&c->st->write_lock);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	pthread_mutex_unlock(&c->st->write_lock);
+	return db_fail(c->db, err, "begin");
 }
 
 static int tx_end(struct conn *c, int rc, struct margo_error *err)
@@ -325,7 +342,7 @@ static int tx_end(struct conn *c, int rc, struct margo_error *err)
 	if (rc == 0) {
 		s = stmt_get(c, sql_commit, err);
 		if (s != NULL && exec_stmt(c, s, err) == 0)
-			return 0;
+			goto out;
 		rc = MARGO_ESTORE;
 	}
 	if (sqlite3_get_autocommit(c->db) == 0) {
@@ -333,6 +350,8 @@ static int tx_end(struct conn *c, int rc, struct margo_error *err)
 		if (s != NULL)
 			exec_stmt(c, s, NULL);
 	}
+out:
+	pthread_mutex_unlock(&c->st->write_lock);
 	return rc;
 }
 
@@ -393,6 +412,7 @@ int store_open(const char *path, store **out, struct margo_error *err)
 		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&st->lock, NULL);
+	pthread_mutex_init(&st->write_lock, NULL);
 	c = conn_get(st, err);
 	if (c == NULL) {
 		rc = MARGO_ESTORE;
@@ -462,6 +482,7 @@ void store_close(store *st)
 	}
 	pthread_key_delete(st->key);
 	pthread_mutex_destroy(&st->lock);
+	pthread_mutex_destroy(&st->write_lock);
 	free(st->path);
 	free(st);
 }
@@ -481,8 +502,6 @@ static const char sql_revert_orphan_pending[] =
 	" WHERE r.device_id = devices.id AND r.state = 'pending')";
 static const char sql_drop_old_requests[] =
 	"DELETE FROM onboarding_requests WHERE state != 'pending' AND expires_at < :cutoff";
-static const char sql_drop_old_tokens[] =
-	"DELETE FROM access_tokens WHERE expires_at < :now";
 
 /* Expires pending requests past their lifetime; the devices they created disappear (or go
  * back to revoked when they had been approved before). Call inside a transaction. */
@@ -502,9 +521,6 @@ static int purge(struct conn *c, int64_t now, struct margo_error *err)
 	}
 	PREPARE(s, sql_drop_old_requests);
 	BIND(bind_int(s, ":cutoff", now - CLOSED_REQUEST_KEEP));
-	EXEC(s);
-	PREPARE(s, sql_drop_old_tokens);
-	BIND(bind_int(s, ":now", now));
 	EXEC(s);
 out:
 	return rc;
@@ -634,8 +650,8 @@ static const char sql_requests_close[] =
 	" WHERE device_id = :id AND state IN ('pending', 'approved')";
 static const char sql_secrets_delete[] =
 	"DELETE FROM client_secrets WHERE device_id = :id";
-static const char sql_tokens_delete[] =
-	"DELETE FROM access_tokens WHERE device_id = :id";
+static const char sql_bump_epoch[] =
+	"UPDATE devices SET credentials_epoch = credentials_epoch + 1 WHERE id = :id";
 static const char sql_git_tokens_delete[] =
 	"DELETE FROM git_tokens WHERE device_id = :id";
 static const char sql_git_token_trim[] =
@@ -710,7 +726,8 @@ static int revoke_credentials(struct conn *c, const char *id, struct margo_error
 	PREPARE(s, sql_secrets_delete);
 	BIND(bind_text(s, ":id", id));
 	EXEC(s);
-	PREPARE(s, sql_tokens_delete);
+	/* Access tokens carry the epoch they were issued under: moving it retires them all. */
+	PREPARE(s, sql_bump_epoch);
 	BIND(bind_text(s, ":id", id));
 	EXEC(s);
 	PREPARE(s, sql_git_tokens_delete);
@@ -821,8 +838,6 @@ static const char sql_onb_update_identity[] =
 	" serial_number = coalesce(:serial, serial_number) WHERE id = :id";
 static const char sql_onb_insert_secret[] =
 	"INSERT INTO client_secrets (hash, device_id, created_at) VALUES (:hash, :id, :now)";
-static const char sql_onb_bump_epoch[] =
-	"UPDATE devices SET credentials_epoch = credentials_epoch + 1 WHERE id = :id";
 static const char sql_onb_live_request[] =
 	"SELECT id FROM onboarding_requests WHERE device_id = :id AND state = 'pending'"
 	" AND expires_at > :now ORDER BY created_at DESC LIMIT 1";
@@ -852,9 +867,6 @@ static int issue_secret(struct conn *c, const char *id, const char *secret_hash,
 	BIND(bind_text(s, ":hash", secret_hash));
 	BIND(bind_text(s, ":id", id));
 	BIND(bind_int(s, ":now", now));
-	EXEC(s);
-	PREPARE(s, sql_onb_bump_epoch);
-	BIND(bind_text(s, ":id", id));
 	EXEC(s);
 out:
 	return rc;
@@ -1211,28 +1223,16 @@ static const char sql_auth_first_use[] =
 static const char sql_auth_close_requests[] =
 	"UPDATE onboarding_requests SET state = 'closed' WHERE device_id = :id"
 	" AND state = 'approved'";
-static const char sql_auth_trim_tokens[] =
-	"DELETE FROM access_tokens WHERE device_id = :id AND hash NOT IN"
-	" (SELECT hash FROM access_tokens WHERE device_id = :id"
-	" ORDER BY rowid DESC LIMIT :keep)";
-static const char sql_auth_insert_token[] =
-	"INSERT INTO access_tokens (hash, device_id, expires_at, epoch)"
-	" VALUES (:hash, :id, :expires, :epoch)";
 
-int store_client_authenticate(store *st, const char *client_id, const char *secret_hash,
-			      const char *access_token_hash, int64_t now, int64_t expires_at,
-			      struct margo_error *err)
+/* Looks the client up: 1 when the secret matches an active device (*first_used, *epoch set),
+ * 0 when not, MARGO_ESTORE. */
+static int client_find(struct conn *c, const char *client_id, const char *secret_hash,
+		       int *first_used, int64_t *epoch, struct margo_error *err)
 {
-	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
 	char stored[MARGO_TOKEN_HASH_LEN], state[16];
-	int first_used = 0, found = 0, rc;
-	int64_t epoch = 0;
+	int found = 0, rc;
 
-	if (c == NULL)
-		return MARGO_ESTORE;
-	if ((rc = tx_begin(c, err)) < 0)
-		return rc;
 	PREPARE(s, sql_auth_find);
 	BIND(bind_text(s, ":hash", secret_hash));
 	BIND(bind_text(s, ":id", client_id));
@@ -1240,85 +1240,100 @@ int store_client_authenticate(store *st, const char *client_id, const char *secr
 	if (rc == SQLITE_ROW) {
 		copy_text(stored, sizeof(stored), col_text(s, 0));
 		copy_text(state, sizeof(state), col_text(s, 1));
-		first_used = sqlite3_column_type(s, 2) != SQLITE_NULL;
-		epoch = sqlite3_column_int64(s, 3);
+		*first_used = sqlite3_column_type(s, 2) != SQLITE_NULL;
+		*epoch = sqlite3_column_int64(s, 3);
 		found = margo_token_equal(stored, secret_hash) && strcmp(state, "active") == 0;
 	}
 	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		rc = db_fail(c->db, err, "client lookup");
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(c->db, err, "client lookup");
+	rc = found;
+out:
+	return rc;
+}
+
+int store_client_authenticate(store *st, const char *client_id, const char *secret_hash,
+			      int64_t now, int64_t *epoch, struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	sqlite3_stmt *s;
+	int first_used = 0, rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	/* The common case is a read: credentials already used, nothing to record. */
+	if ((rc = client_find(c, client_id, secret_hash, &first_used, epoch, err)) < 0)
+		return rc;
+	if (rc == 0)
+		return margo_error_set(err, MARGO_EAUTH, "unknown client or wrong secret");
+	if (first_used)
+		return 0;
+	/* First use of new credentials: record it and close the approved onboarding request,
+	 * looking again inside the transaction. */
+	if ((rc = tx_begin(c, err)) < 0)
+		return rc;
+	if ((rc = client_find(c, client_id, secret_hash, &first_used, epoch, err)) < 0)
 		goto out;
-	}
-	if (!found) {
+	if (rc == 0) {
 		rc = margo_error_set(err, MARGO_EAUTH, "unknown client or wrong secret");
 		goto out;
 	}
-	if (!first_used) {
-		PREPARE(s, sql_auth_first_use);
-		BIND(bind_int(s, ":now", now));
-		BIND(bind_text(s, ":id", client_id));
-		EXEC(s);
-		PREPARE(s, sql_auth_close_requests);
-		BIND(bind_text(s, ":id", client_id));
-		EXEC(s);
-	}
-	/* Bound the live tokens per device: a client asking over and over retires its oldest. */
-	PREPARE(s, sql_auth_trim_tokens);
-	BIND(bind_text(s, ":id", client_id));
-	BIND(bind_int(s, ":keep", STORE_ACCESS_TOKENS_MAX - 1));
-	EXEC(s);
-	PREPARE(s, sql_auth_insert_token);
-	BIND(bind_text(s, ":hash", access_token_hash));
-	BIND(bind_text(s, ":id", client_id));
-	BIND(bind_int(s, ":expires", expires_at));
-	BIND(bind_int(s, ":epoch", epoch));
-	EXEC(s);
 	rc = 0;
+	if (first_used)
+		goto out;
+	PREPARE(s, sql_auth_first_use);
+	BIND(bind_int(s, ":now", now));
+	BIND(bind_text(s, ":id", client_id));
+	EXEC(s);
+	PREPARE(s, sql_auth_close_requests);
+	BIND(bind_text(s, ":id", client_id));
+	EXEC(s);
 out:
 	return tx_end(c, rc, err);
 }
 
-static const char sql_token_check[] =
-	"SELECT t.device_id, t.expires_at, d.state, d.last_seen_at FROM access_tokens t"
-	" JOIN devices d ON d.id = t.device_id WHERE t.hash = :hash";
-static const char sql_token_seen[] =
+static const char sql_access_check[] =
+	"SELECT state, credentials_epoch, last_seen_at FROM devices WHERE id = :id";
+static const char sql_access_seen[] =
 	"UPDATE devices SET last_seen_at = :now WHERE id = :id";
 
-int store_access_token_check(store *st, const char *token_hash, int64_t now,
-			     char device_id[MARGO_UUID_LEN], struct margo_error *err)
+int store_access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
+		       struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
-	int64_t expires_at = 0, last_seen = -1;
+	int64_t current = -1, last_seen = -1;
 	char state[16] = "";
 	int rc, found = 0;
 
 	if (c == NULL)
 		return MARGO_ESTORE;
-	PREPARE(s, sql_token_check);
-	BIND(bind_text(s, ":hash", token_hash));
+	PREPARE(s, sql_access_check);
+	BIND(bind_text(s, ":id", device_id));
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		found = 1;
-		copy_text(device_id, MARGO_UUID_LEN, col_text(s, 0));
-		expires_at = sqlite3_column_int64(s, 1);
-		copy_text(state, sizeof(state), col_text(s, 2));
-		last_seen = col_time(s, 3);
+		copy_text(state, sizeof(state), col_text(s, 0));
+		current = sqlite3_column_int64(s, 1);
+		last_seen = col_time(s, 2);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		rc = db_fail(c->db, err, "token lookup");
+		rc = db_fail(c->db, err, "device lookup");
 		goto out;
 	}
-	if (!found || expires_at <= now || strcmp(state, "active") != 0) {
-		rc = margo_error_set(err, MARGO_EAUTH, !found ? "unknown access token" :
-				     expires_at <= now ? "access token expired" :
-				     "device is not active");
+	if (!found || strcmp(state, "active") != 0) {
+		rc = margo_error_set(err, MARGO_EAUTH, "device is not active");
+		goto out;
+	}
+	if (current != epoch) {
+		rc = margo_error_set(err, MARGO_EAUTH, "access token was retired (the device's "
+				     "credentials changed)");
 		goto out;
 	}
 	rc = 0;
 	if (last_seen < 0 || now - last_seen >= LAST_SEEN_INTERVAL) {
-		PREPARE(s, sql_token_seen);
+		PREPARE(s, sql_access_seen);
 		BIND(bind_int(s, ":now", now));
 		BIND(bind_text(s, ":id", device_id));
 		/* Losing a last-seen update is harmless; do not fail the request for it. */

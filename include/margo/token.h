@@ -20,6 +20,10 @@
  * (43 characters). Newly allocated; free with margo_secret_free(). NULL on failure. */
 char *margo_token_generate(const char *prefix);
 
+/* prefix followed by len bytes of data as unpadded base64url. Newly allocated; free with
+ * margo_secret_free(). NULL when out of memory. */
+char *margo_token_encode(const char *prefix, const void *data, size_t len);
+
 /* Lowercase hex SHA-256 of the token text, as stored at rest. */
 void margo_token_hash(const char *token, char out[MARGO_TOKEN_HASH_LEN]);
 

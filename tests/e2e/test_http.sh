@@ -120,8 +120,8 @@ assert_eq "$code" 200 "an HTTP/1.0 request is served"
 http POST "/device/$KA_ID/capabilities" -H "@$T/ka.bearer.hdr" -H 'Content-Type: application/json' \
 	-H 'Expect: 100-continue' --data-binary "@$T/ka.caps.json"
 assert_status 201 "a body announced with Expect: 100-continue is accepted"
-# Another device asks for tokens (a device keeps at most 5 live ones, so ka's own token must
-# not be among those retired) while ka's token reads.
+# Another device asks for tokens (its own access tokens, not ka's, so the two loads are
+# independent) while ka's token reads.
 device_onboard kb
 pids=()
 for i in $(seq 1 24); do

@@ -5,7 +5,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ACCESS_RE='^wfmat_[A-Za-z0-9_-]{43}$'
+# Self-contained access tokens: 97 bytes (docs/wfmd.md) as unpadded base64url.
+ACCESS_RE='^wfmat_[A-Za-z0-9_-]{130}$'
 
 # assert_token_response TTL: the last response is a successful token response.
 assert_token_response() {
@@ -79,14 +80,29 @@ printf 'client_secret=%s&grant_type=client%%5Fcredentials&client_id=%s' "$ENC_SE
 device_token dev "$T/enc.form"
 assert_token_response 3600
 
-e2e_step "at most 5 live access tokens per device (docs/wfmd.md): the 6th retires the oldest"
+e2e_step "access tokens are self-contained (docs/wfmd.md): earlier ones stay valid, altered ones do not"
 http GET "/device/$ID/capabilities" -H "@$T/form.bearer.hdr"
-assert_problem 401
-assert_header WWW-Authenticate 'error="invalid_token"'
+assert_status 200 "the first token still works after 5 more were issued"
 http GET "/device/$ID/capabilities" -H "@$T/basic.bearer.hdr"
-assert_status 200 "the 2nd token (now the oldest of 5) still works"
+assert_status 200 "the 2nd token works"
 device_http dev GET "/device/$ID/capabilities"
 assert_status 200 "the newest token works"
+# One character changed (to another base64url character): the MAC no longer matches.
+c=${FORM_TOKEN:26:1}
+[[ "$c" == A ]] && r=B || r=A
+printf 'Authorization: Bearer %s%s%s\n' "${FORM_TOKEN:0:26}" "$r" "${FORM_TOKEN:27}" >"$T/tampered.bearer.hdr"
+assert_ne "$(<"$T/tampered.bearer.hdr")" "$(<"$T/form.bearer.hdr")" "the tampered token differs"
+http GET "/device/$ID/capabilities" -H "@$T/tampered.bearer.hdr"
+assert_problem 401
+assert_header WWW-Authenticate 'error="invalid_token"'
+printf 'Authorization: Bearer wfmat_%s\n' AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA >"$T/oldshape.bearer.hdr"
+http GET "/device/$ID/capabilities" -H "@$T/oldshape.bearer.hdr"
+assert_problem 401
+assert_file_mode "$WFM_DIR/access-token.key" 600
+e2e_step "access tokens survive a wfmd restart (the key is in the data dir)"
+wfmd_restart
+http GET "/device/$ID/capabilities" -H "@$T/form.bearer.hdr"
+assert_status 200 "a token issued before the restart still works"
 
 e2e_step "wrong or missing client credentials: 401 invalid_client"
 printf 'grant_type=client_credentials&client_id=%s&client_secret=wfmcs_%s' "$ID" \

@@ -95,7 +95,8 @@ static void test_token_lifecycle(void **state)
 	struct store_onboard_out out;
 	struct margo_error err;
 	struct store_enrollment_token *toks = NULL;
-	char b[6][80], dev[MARGO_UUID_LEN], first_secret[80];
+	char b[6][80], first_secret[80];
+	int64_t epoch = 0, epoch2 = 0;
 	size_t n;
 
 	make_token(f->st, "10000000-0000-4000-8000-000000000001", "et1", 1, 1, T0 + 3600);
@@ -120,27 +121,21 @@ static void test_token_lifecycle(void **state)
 	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
 	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
 	assert_string_equal(out.device_id, "00000000-0000-4000-8000-000000000001");
-	assert_int_equal(store_client_authenticate(f->st, out.device_id, first_secret, "at0",
-						   T0 + 3, T0 + 100, &err), MARGO_EAUTH);
-	assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, "at1",
-						   T0 + 3, T0 + 100, &err), 0);
-	assert_int_equal(store_access_token_check(f->st, "at1", T0 + 4, dev, &err), 0);
-	assert_string_equal(dev, out.device_id);
-	assert_int_equal(store_access_token_check(f->st, "at1", T0 + 100, dev, &err),
+	assert_int_equal(store_client_authenticate(f->st, out.device_id, first_secret, T0 + 3,
+						   &epoch, &err), MARGO_EAUTH);
+	assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, T0 + 3,
+						   &epoch, &err), 0);
+	assert_int_equal(store_access_check(f->st, out.device_id, epoch, T0 + 4, &err), 0);
+	assert_int_equal(store_access_check(f->st, out.device_id, epoch - 1, T0 + 4, &err),
 			 MARGO_EAUTH);
-	assert_int_equal(store_access_token_check(f->st, "nope", T0 + 4, dev, &err),
-			 MARGO_EAUTH);
-
-	/* Access tokens per device are bounded: the oldest is retired. */
-	for (int i = 0; i < STORE_ACCESS_TOKENS_MAX; i++) {
-		char h[16];
-		snprintf(h, sizeof(h), "atx%d", i);
-		assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, h,
-							   T0 + 3, T0 + 100, &err), 0);
+	assert_int_equal(store_access_check(f->st, "00000000-0000-4000-8000-000000000999", epoch,
+					    T0 + 4, &err), MARGO_EAUTH);
+	/* Asking again is a read: the same epoch, any number of times. */
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash,
+							   T0 + 3, &epoch2, &err), 0);
+		assert_int_equal(epoch2, epoch);
 	}
-	assert_int_equal(store_access_token_check(f->st, "at1", T0 + 4, dev, &err), MARGO_EAUTH);
-	assert_int_equal(store_access_token_check(f->st, "atx0", T0 + 4, dev, &err), 0);
-	assert_int_equal(store_access_token_check(f->st, "atx4", T0 + 4, dev, &err), 0);
 
 	/* After first use, the same certificate without a fresh authorisation: conflict. */
 	onboard_in(&in, 1, NULL, T0 + 5, b);
@@ -153,15 +148,19 @@ static void test_token_lifecycle(void **state)
 	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
 	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
 	assert_string_equal(out.device_id, "00000000-0000-4000-8000-000000000001");
-	assert_int_equal(store_access_token_check(f->st, "at1", T0 + 7, dev, &err), MARGO_EAUTH);
-	assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, "at2",
-						   T0 + 7, T0 + 100, &err), 0);
+	assert_int_equal(store_access_check(f->st, out.device_id, epoch, T0 + 7, &err),
+			 MARGO_EAUTH);
+	assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, T0 + 7,
+						   &epoch2, &err), 0);
+	assert_true(epoch2 != epoch);
+	assert_int_equal(store_access_check(f->st, out.device_id, epoch2, T0 + 7, &err), 0);
 
 	/* Revocation cascades: secret and tokens stop working together. */
 	assert_int_equal(store_device_revoke(f->st, out.device_id, T0 + 8, &err), 0);
-	assert_int_equal(store_access_token_check(f->st, "at2", T0 + 9, dev, &err), MARGO_EAUTH);
-	assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, "at3",
-						   T0 + 9, T0 + 100, &err), MARGO_EAUTH);
+	assert_int_equal(store_access_check(f->st, out.device_id, epoch2, T0 + 9, &err),
+			 MARGO_EAUTH);
+	assert_int_equal(store_client_authenticate(f->st, out.device_id, in.secret_hash, T0 + 9,
+						   &epoch, &err), MARGO_EAUTH);
 
 	/* Expired and revoked tokens are refused. */
 	make_token(f->st, "10000000-0000-4000-8000-000000000003", "et3", 5, 1, T0 + 10);
@@ -186,6 +185,7 @@ static void test_approval_queue(void **state)
 	struct store_device *devs = NULL;
 	enum store_poll_result pr;
 	char b[6][80], dev[MARGO_UUID_LEN], req1[MARGO_UUID_LEN], req2[MARGO_UUID_LEN];
+	int64_t epoch = 0;
 	size_t n;
 
 	onboard_in(&in, 1, NULL, T0, b);
@@ -233,10 +233,9 @@ static void test_approval_queue(void **state)
 	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-b", NULL, 0, T0 + 5, &pr, dev,
 				    &err), 0);
 	assert_int_equal(pr, STORE_POLL_APPROVED);
-	assert_int_equal(store_client_authenticate(f->st, dev, "sec-a", "t", T0 + 6, T0 + 99, &err),
+	assert_int_equal(store_client_authenticate(f->st, dev, "sec-a", T0 + 6, &epoch, &err),
 			 MARGO_EAUTH);
-	assert_int_equal(store_client_authenticate(f->st, dev, "sec-b", "t", T0 + 6, T0 + 99, &err),
-			 0);
+	assert_int_equal(store_client_authenticate(f->st, dev, "sec-b", T0 + 6, &epoch, &err), 0);
 	/* After first use the poll is over. */
 	assert_int_equal(store_poll(f->st, req1, in.poll_token_hash, "sec-c", NULL, 0, T0 + 7, &pr, dev,
 				    &err), 0);
