@@ -26,14 +26,23 @@ struct access_token {
 	int64_t expires_at;
 };
 
+/* The MAC key, prepared once (HMAC-SHA256 pads hashed ahead); shared read-only by threads. */
+struct access_key;
+
+/* 0 and *out (free with access_key_free), MARGO_ENOMEM or MARGO_ECRYPTO. */
+int access_key_new(const unsigned char raw[ACCESS_TOKEN_KEY_LEN], struct access_key **out,
+		   struct margo_error *err);
+/* NULL is a no-op. */
+void access_key_free(struct access_key *k);
+
 /* A new token for t. Newly allocated (free with margo_secret_free); NULL when out of memory or
  * the random generator fails. */
-char *access_token_mint(const unsigned char key[ACCESS_TOKEN_KEY_LEN],
+char *access_token_mint(const struct access_key *key,
 			const struct access_token *t);
 
 /* Checks token's shape and MAC and that it is unexpired at now; fills out. 0, or MARGO_EAUTH
  * with err saying why (malformed, not issued by this wfmd, expired). */
-int access_token_verify(const unsigned char key[ACCESS_TOKEN_KEY_LEN], const char *token,
+int access_token_verify(const struct access_key *key, const char *token,
 			int64_t now, struct access_token *out, struct margo_error *err);
 
 #endif

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
 
 #include "margo/error.h"
 #include "margo/log.h"
@@ -249,7 +248,10 @@ static int cmd_serve(const struct options *o)
 	}
 	w.ca_pem = dd.ca_pem;
 	memcpy(w.admin_token_hash, dd.admin_token_hash, sizeof(w.admin_token_hash));
-	memcpy(w.access_key, dd.access_key, sizeof(w.access_key));
+	if (access_key_new(dd.access_key, &w.access_key, &err) < 0) {
+		fprintf(stderr, "wfmd: %s\n", err.message);
+		goto out;
+	}
 	w.access_token_ttl = o->access_token_ttl;
 	w.pending_max = o->pending_max;
 	w.pending_ttl = o->pending_ttl;
@@ -320,7 +322,7 @@ out:
 	store_close(w.store);
 	free(w.public_url);
 	free(w.repo_root);
-	OPENSSL_cleanse(w.access_key, sizeof(w.access_key));
+	access_key_free(w.access_key);
 	datadir_clear(&dd);
 	if (ai != NULL)
 		freeaddrinfo(ai);

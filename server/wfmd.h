@@ -21,7 +21,7 @@ struct wfmd {
 	char *public_url;               /* "https://host:port", no trailing slash */
 	char *ca_pem;                   /* root CA PEM text */
 	char admin_token_hash[MARGO_TOKEN_HASH_LEN];
-	unsigned char access_key[ACCESS_TOKEN_KEY_LEN]; /* MAC key of access tokens (secret) */
+	struct access_key *access_key;  /* MAC key of access tokens (secret) */
 	int64_t access_token_ttl;
 	long pending_max;
 	int64_t pending_ttl;

@@ -7,13 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "margo/base64.h"
 
 #include "access_token.h"
 
 #define DEV "6f1c0a9e-0b2d-4c3e-8f40-5a6b7c8d9e0f"
 #define T0 1800000000
 
-static const unsigned char key[ACCESS_TOKEN_KEY_LEN] = "0123456789abcdef0123456789abcdef";
+static const unsigned char raw_key[ACCESS_TOKEN_KEY_LEN] = "0123456789abcdef0123456789abcdef";
+static struct access_key *key;
 
 static char *mint(const char *device, int64_t epoch, int64_t expires_at)
 {
@@ -94,15 +99,18 @@ static void test_tampering(void **state)
 
 static void test_foreign_and_malformed(void **state)
 {
-	static const unsigned char other[ACCESS_TOKEN_KEY_LEN] =
+	static const unsigned char other_raw[ACCESS_TOKEN_KEY_LEN] =
 		"fedcba9876543210fedcba9876543210";
+	struct access_key *other;
 	struct access_token out, t = { .epoch = 1, .expires_at = T0 + 100 };
 	struct margo_error err;
 	char *a = mint(DEV, 1, T0 + 100), *foreign, buf[256];
 
 	(void)state;
 	strcpy(t.device_id, DEV);
+	assert_int_equal(access_key_new(other_raw, &other, &err), 0);
 	foreign = access_token_mint(other, &t);
+	access_key_free(other);
 	assert_non_null(foreign);
 	assert_int_equal(access_token_verify(key, foreign, T0, &out, &err), MARGO_EAUTH);
 	assert_int_equal(access_token_verify(key, "", T0, &out, &err), MARGO_EAUTH);
@@ -130,6 +138,25 @@ static void test_foreign_and_malformed(void **state)
 	margo_secret_free(foreign);
 }
 
+/* The precomputed-pad MAC is HMAC-SHA256: the token's last 32 bytes equal OpenSSL's HMAC()
+ * of the 65 bytes before, under the raw key. */
+static void test_mac_is_hmac_sha256(void **state)
+{
+	char *a = mint(DEV, 5, T0 + 60);
+	unsigned char *raw = NULL, expect[32];
+	unsigned int len = sizeof(expect);
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(margo_base64_decode(a + strlen(MARGO_TOKEN_ACCESS),
+					     strlen(a + strlen(MARGO_TOKEN_ACCESS)), &raw, &n), 0);
+	assert_int_equal(n, 97);
+	assert_non_null(HMAC(EVP_sha256(), raw_key, sizeof(raw_key), raw, 65, expect, &len));
+	assert_memory_equal(expect, raw + 65, 32);
+	free(raw);
+	margo_secret_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,7 +164,15 @@ int main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_tampering),
 		cmocka_unit_test(test_foreign_and_malformed),
+		cmocka_unit_test(test_mac_is_hmac_sha256),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	struct margo_error err;
+	int rc;
+
+	if (access_key_new(raw_key, &key, &err) < 0)
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	access_key_free(key);
+	return rc;
 }
