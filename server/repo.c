@@ -431,30 +431,34 @@ static int repo_build(const char *dir, int sync, char rev[STORE_REVISION_LEN],
 	return 0;
 }
 
-/* Creates the repository at path: built in a temporary directory next to it, then renamed
- * into place (a crash leaves either no repository or a complete one, plus at most a
- * temporary directory that nothing reads). */
-static int repo_create(const char *root, const char *device_id, const char *path,
-		       char rev[STORE_REVISION_LEN], struct margo_error *err)
+/* A new repository, complete and fsync()ed, in a temporary directory next to where it goes
+ * (tmp gets its path). Nothing reads it until repo_publish renames it into place, so a crash
+ * leaves at most a temporary directory behind. */
+static int repo_prepare(const char *root, const char *device_id, char tmp[4200],
+			char rev[STORE_REVISION_LEN], struct margo_error *err)
 {
-	char tmp[4200];
 	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s/.new-%s.XXXXXX", root, device_id);
-	if (mkdtemp(tmp) == NULL)
-		return margo_error_set(err, MARGO_EIO, "mkdtemp %s: %s", tmp, strerror(errno));
-	if ((rc = repo_build(tmp, 1, rev, err)) < 0)
-		goto out;
-	if (rename(tmp, path) < 0) {
-		rc = margo_error_set(err, MARGO_EIO, "rename %s: %s", path, strerror(errno));
-		goto out;
+	snprintf(tmp, 4200, "%s/.new-%s.XXXXXX", root, device_id);
+	if (mkdtemp(tmp) == NULL) {
+		rc = margo_error_set(err, MARGO_EIO, "mkdtemp %s: %s", tmp, strerror(errno));
+		tmp[0] = '\0';
+		return rc;
 	}
-	tmp[0] = '\0';
-	rc = git_fsync_path(root, err);
-out:
-	if (tmp[0] != '\0')
+	if ((rc = repo_build(tmp, 1, rev, err)) < 0) {
 		remove_tree(tmp);
+		tmp[0] = '\0';
+	}
 	return rc;
+}
+
+static int repo_publish(const char *root, char tmp[4200], const char *path,
+			struct margo_error *err)
+{
+	if (rename(tmp, path) < 0)
+		return margo_error_set(err, MARGO_EIO, "rename %s: %s", path, strerror(errno));
+	tmp[0] = '\0';
+	return git_fsync_path(root, err);
 }
 
 /* A v2 ls-refs request as git clients send it: command and capabilities, then args. */
@@ -574,10 +578,14 @@ static int head_rev(const char *git_dir, char rev[STORE_REVISION_LEN], struct ma
 	return rc;
 }
 
+/* With the write lock held: main's revision, the repository created first when missing.
+ * prepared (may be NULL or "") is a repository repo_prepare made beforehand, used when
+ * needed (and then "" on return). */
 static int repo_ensure_locked(const char *root, const char *device_id,
-			      char rev[STORE_REVISION_LEN], int *created, struct margo_error *err)
+			      char rev[STORE_REVISION_LEN], int *created, char *prepared,
+			      const char *prepared_rev, struct margo_error *err)
 {
-	char path[4096], aside[4300];
+	char path[4096], aside[4300], tmp[4200];
 	struct stat sb;
 	int rc;
 
@@ -600,8 +608,19 @@ static int repo_ensure_locked(const char *root, const char *device_id,
 		margo_log_warn("incomplete repository moved aside", "device_id=%s path=%s",
 			       device_id, aside);
 	}
-	if ((rc = repo_create(root, device_id, path, rev, err)) < 0)
-		return rc;
+	if (prepared != NULL && prepared[0] != '\0') {
+		if ((rc = repo_publish(root, prepared, path, err)) < 0)
+			return rc;
+		memcpy(rev, prepared_rev, STORE_REVISION_LEN);
+	} else {
+		if ((rc = repo_prepare(root, device_id, tmp, rev, err)) < 0)
+			return rc;
+		rc = repo_publish(root, tmp, path, err);
+		if (tmp[0] != '\0')
+			remove_tree(tmp);
+		if (rc < 0)
+			return rc;
+	}
 	if (created != NULL)
 		*created = 1;
 	if (commit_hook != NULL)
@@ -613,11 +632,22 @@ static int repo_ensure_locked(const char *root, const char *device_id,
 int repo_ensure(const char *root, const char *device_id, char rev[STORE_REVISION_LEN],
 		int *created, struct margo_error *err)
 {
+	char path[4096], tmp[4200] = "", new_rev[STORE_REVISION_LEN];
 	int rc;
 
+	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0)
+		return rc;
+	/* A new repository is built (and fsync()ed) before taking the lock, so creations for
+	 * many devices overlap; only the rename into place is serialised. */
+	if (head_rev(path, new_rev, NULL) < 0 &&
+	    (rc = repo_prepare(root, device_id, tmp, new_rev, err)) < 0)
+		return rc;
 	pthread_mutex_lock(&write_lock);
-	rc = repo_ensure_locked(root, device_id, rev, created, err);
+	rc = repo_ensure_locked(root, device_id, rev, created, tmp, new_rev, err);
 	pthread_mutex_unlock(&write_lock);
+	/* Another request created it meanwhile: this one is not needed. */
+	if (tmp[0] != '\0')
+		remove_tree(tmp);
 	return rc;
 }
 
@@ -633,7 +663,7 @@ static int repo_change(const char *root, const char *device_id, const char *file
 
 	*changed = 0;
 	pthread_mutex_lock(&write_lock);
-	if ((rc = repo_ensure_locked(root, device_id, parent, NULL, err)) < 0)
+	if ((rc = repo_ensure_locked(root, device_id, parent, NULL, NULL, NULL, err)) < 0)
 		goto out;
 	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0)
 		goto out;

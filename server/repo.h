@@ -1,6 +1,8 @@
 /* Per-device desired-state repositories: bare Git repositories under DIR/repos, written only
- * by wfmd through git plumbing subprocesses (no shell), and served read-only through
- * `git upload-pack --stateless-rpc`. Writes are serialised. */
+ * by wfmd: created natively (git_object.h: the first commit as loose objects, built in a
+ * temporary directory and renamed into place), changed through git plumbing subprocesses (no
+ * shell). Served read-only: reference advertisements and v2 ls-refs natively (git_serve.h),
+ * everything else through `git upload-pack --stateless-rpc`. Writes are serialised. */
 #ifndef WFMD_REPO_H
 #define WFMD_REPO_H
 
@@ -23,7 +25,9 @@
 typedef void (*repo_commit_hook_fn)(void *ctx, const char *device_id, const char *rev);
 void repo_set_commit_hook(repo_commit_hook_fn fn, void *ctx);
 
-/* Creates root (mode 0700) when missing. */
+/* Creates root (mode 0700) when missing, and learns git upload-pack's capabilities from a
+ * probe repository made and removed there (git_serve_learn; on failure, with a warning, every
+ * git request runs upload-pack). Call before serving. */
 int repo_root_init(const char *root, struct margo_error *err);
 
 /* Makes sure the device's repository exists with a main branch (creating it with the first,
@@ -43,8 +47,10 @@ int repo_put_file(const char *root, const char *device_id, const char *path, con
 int repo_remove_file(const char *root, const char *device_id, const char *path,
 		     const char *message, char rev[STORE_REVISION_LEN], struct margo_error *err);
 
-/* Runs `git upload-pack --stateless-rpc [--advertise-refs]` on the device's repository with
- * input on stdin (NULL/0 for none) and protocol as GIT_PROTOCOL (NULL: none). *out gets the
+/* The answer of `git upload-pack --stateless-rpc [--advertise-refs]` on the device's
+ * repository with input on stdin (NULL/0 for none) and protocol as GIT_PROTOCOL (NULL: none):
+ * generated without a process for the advertisement (protocol NULL or "version=2") and for
+ * a v2 ls-refs request, else by running upload-pack. *out gets the
  * output (newly allocated, NUL-terminated past *out_len). MARGO_ENOTFOUND when the repository
  * does not exist, MARGO_ETOOBIG past REPO_PACK_MAX. */
 int repo_upload_pack(const char *root, const char *device_id, int advertise,

@@ -4,6 +4,7 @@
  * (created, deployed to, packed, several branches, unborn HEAD); shapes it does not cover are
  * declined and still answered by git. Needs git on PATH. */
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -217,6 +218,44 @@ static void test_native_repository(void **state)
 	assert_string_equal(rev, rev2);
 }
 
+struct racer {
+	char rev[STORE_REVISION_LEN];
+	int created, rc;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct margo_error err;
+
+	r->rc = repo_ensure(root, DEV, r->rev, &r->created, &err);
+	return NULL;
+}
+
+/* Requests for the same new device at once: one repository, created once, the same
+ * revision for all, no temporary directory left. */
+static void test_concurrent_create(void **state)
+{
+	struct racer r[4];
+	pthread_t t[4];
+	int created = 0;
+
+	(void)state;
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(r[i].rc, 0);
+		assert_string_equal(r[i].rev, r[0].rev);
+		created += r[i].created;
+	}
+	assert_int_equal(created, 1);
+	sh("test \"$(ls -A '%s')\" = '%s.git'", root, DEV);
+	sh(GIT_ENV "git --git-dir='%s' fsck --strict --no-progress", repo);
+}
+
 static void test_answers_match_git(void **state)
 {
 	struct margo_error err;
@@ -349,6 +388,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_learned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_native_repository, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answers_match_git, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_declined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refs_read, setup, teardown),
