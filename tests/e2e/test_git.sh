@@ -260,6 +260,58 @@ assert_eq "$n" 6 "6 commits: initialise, deploy, update, update (x-yaml), deploy
 deploy_list "$A"
 assert_eq "$(json_length /items)" 1 "one deployment left"
 
+e2e_step "no-change git answers are upload-pack's, byte for byte"
+# wfmd answers info/refs (v0 and v2) and v2 ls-refs without running git: the bytes must be
+# what git upload-pack gives for the same repository (after deploy, update and undeploy).
+# upload_pack PROTOCOL ARGS...: git upload-pack --stateless-rpc ARGS (PROTOCOL "" for v0).
+upload_pack() {
+	local proto=$1
+	shift
+	env -i PATH="$PATH" HOME=/nonexistent LC_ALL=C GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
+		${proto:+GIT_PROTOCOL=$proto} git upload-pack --strict --stateless-rpc "$@"
+}
+pkt() { printf '%04x%s\n' $((${#1} + 5)) "$1"; }
+ls_refs_body() {
+	pkt command=ls-refs
+	pkt agent=git/2.39.5
+	pkt object-format=sha1
+	printf '0001'
+	for a in "$@"; do pkt "$a"; done
+	printf '0000'
+}
+REPO_A=$WFM_DIR/repos/$A.git
+assert_false "wfmd learned upload-pack's capabilities at start" \
+	grep -q "git answers without upload-pack are off" "$WFMD_LOG"
+{
+	printf '001e# service=git-upload-pack\n0000'
+	upload_pack "" --advertise-refs "$REPO_A"
+} >"$T/want.v0"
+refs_get "$A" "$T/a.gitbasic.hdr"
+assert_status 200 "v0 info/refs -> 200"
+assert_true "v0 advertisement equals upload-pack's" cmp "$HTTP_BODY_FILE" "$T/want.v0"
+upload_pack version=2 --advertise-refs "$REPO_A" >"$T/want.v2"
+http GET "/git/$A.git/info/refs?service=git-upload-pack" -H "@$T/a.gitbasic.hdr" -H 'Git-Protocol: version=2'
+assert_status 200 "v2 info/refs -> 200"
+assert_true "v2 capability advertisement equals upload-pack's" cmp "$HTTP_BODY_FILE" "$T/want.v2"
+i=0
+for args in "" "peel symrefs unborn" "symrefs ref-prefix HEAD ref-prefix refs/heads/" \
+	"ref-prefix refs/tags/" "peel ref-prefix refs/heads/main"; do
+	i=$((i + 1))
+	# shellcheck disable=SC2086 # "ref-prefix X" pairs are re-joined below
+	set -- $args
+	a=()
+	while [[ $# -gt 0 ]]; do
+		if [[ "$1" == ref-prefix ]]; then a+=("ref-prefix $2"); shift 2; else a+=("$1"); shift; fi
+	done
+	ls_refs_body "${a[@]}" >"$T/ls$i.req"
+	upload_pack version=2 "$REPO_A" <"$T/ls$i.req" >"$T/ls$i.want"
+	http POST "/git/$A.git/git-upload-pack" -H "@$T/a.gitbasic.hdr" -H 'Git-Protocol: version=2' \
+		-H 'Content-Type: application/x-git-upload-pack-request' --data-binary "@$T/ls$i.req"
+	assert_status 200 "ls-refs ($args) -> 200"
+	assert_true "ls-refs ($args) equals upload-pack's" cmp "$HTTP_BODY_FILE" "$T/ls$i.want"
+done
+assert_true "ls-refs names main at the current revision" grep -aq "$(git -C "$T/clone-a" rev-parse HEAD) refs/heads/main" "$T/ls1.want"
+
 e2e_step "bad deployments: 422 naming the field, 415, 404, 413"
 sed '/^  name: dashboard/d' "$T/dep1.yaml" >"$T/noname.yaml"
 deploy_put "$A" "$DEP" "$T/noname.yaml"
