@@ -3,8 +3,14 @@
 #   - GET /device/{id}/desired-state with If-None-Match (304), wrk with keep-alive
 #   - git ls-remote and git clone of the device repository by plain git clients,
 #     PARALLEL at a time, COUNT operations each (one process and TLS handshake per operation)
+# The git clients are those of bench/peers/git-http-backend.sh (same flags, repository shape,
+# PARALLEL and COUNT). They trust only the WFM CA: http.sslCAPath names an empty directory, else
+# Debian's libcurl-gnutls loads all of /etc/ssl/certs on every operation (~45 ms of CPU, most of
+# a client's cost), which would cap any server at the clients' rate.
 # Usage: bench/git.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=2 RUNS=3
 #                                         COUNT=200 PARALLEL=4)
+# With BENCH_RESULTS=FILE, appends wfmd.desired_304_rps wfmd.git_lsremote_ops
+# wfmd.git_fetch_ops wfmd.git_clone_ops (medians).
 COUNT=${COUNT:-200}
 PARALLEL=${PARALLEL:-4}
 . "$(dirname "$0")/common.sh"
@@ -34,6 +40,7 @@ Password*) cat "$BENCH_GIT_TOKEN_FILE"; echo ;;
 esac
 EOS
 chmod 700 "$T/askpass"
+mkdir -p "$T/capath"
 cat >"$T/gitop" <<EOS
 #!/bin/sh
 # gitop ls-remote|clone|keep|fetch N   (keep: clone into fetch/N; fetch uses the clone of
@@ -43,10 +50,10 @@ export BENCH_GIT_USER_FILE="$T/bench.git_user" BENCH_GIT_TOKEN_FILE="$T/bench.gi
 unset GIT_SSL_CAINFO
 url=\$(cat "$T/bench.git_url")
 case "\$1" in
-ls-remote) exec git -c http.sslCAInfo="$WFM_CA" ls-remote "\$url" >/dev/null ;;
-clone) d="$T/clones/\$2"; git -c http.sslCAInfo="$WFM_CA" clone -q "\$url" "\$d" && rm -rf "\$d" ;;
-keep) exec git -c http.sslCAInfo="$WFM_CA" clone -q "\$url" "$T/fetch/\$2" ;;
-fetch) exec git -C "$T/fetch/\$SLOT" -c http.sslCAInfo="$WFM_CA" fetch -q origin ;;
+ls-remote) exec git -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$WFM_CA" ls-remote "\$url" >/dev/null ;;
+clone) d="$T/clones/\$2"; git -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$WFM_CA" clone -q "\$url" "\$d" && rm -rf "\$d" ;;
+keep) exec git -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$WFM_CA" clone -q "\$url" "$T/fetch/\$2" ;;
+fetch) exec git -C "$T/fetch/\$SLOT" -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$WFM_CA" fetch -q origin ;;
 esac
 EOS
 chmod 700 "$T/gitop"
@@ -74,11 +81,22 @@ for ((i = 1; i <= RUNS; i++)); do
 	fe+=("$(gitrate fetch)"); echo "  git fetch (no change) run $i: ${fe[-1]}/s" >&2
 done
 hwm=$(wfmd_hwm)
+ls_med=$(printf '%s\n' "${ls[@]}" | median)
+cl_med=$(printf '%s\n' "${cl[@]}" | median)
+fe_med=$(printf '%s\n' "${fe[@]}" | median)
 
 printf '| measure | value |\n|---|---|\n'
 printf '| GET desired-state with If-None-Match (304), requests/s (keep-alive, %s connections) | %s |\n' "$CONNECTIONS" "$poll_rps"
-printf '| git ls-remote, operations/s (%s parallel clients, new TLS connection each) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${ls[@]}" | median)"
-printf '| git clone, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${cl[@]}" | median)"
-printf '| git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${fe[@]}" | median)"
+printf '| git ls-remote, operations/s (%s parallel clients, new TLS connection each) | %s |\n' "$PARALLEL" "$ls_med"
+printf '| git clone, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$cl_med"
+printf '| git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$fe_med"
 printf '| wfmd peak RSS (VmHWM) | %s KiB |\n' "$hwm"
+if [[ -n "${BENCH_RESULTS:-}" ]]; then
+	{
+		echo "wfmd.desired_304_rps $poll_rps"
+		echo "wfmd.git_lsremote_ops $ls_med"
+		echo "wfmd.git_fetch_ops $fe_med"
+		echo "wfmd.git_clone_ops $cl_med"
+	} >>"$BENCH_RESULTS"
+fi
 wfmd_stop
