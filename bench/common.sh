@@ -61,3 +61,7 @@ wrk_median() {
 
 # wfmd_hwm: wfmd's peak resident set (VmHWM) in KiB.
 wfmd_hwm() { awk '/VmHWM/ {print $2}' "/proc/$WFMD_PID/status"; }
+
+# bench_result KEY VALUE: records a figure for bench/results.md when BENCH_RESULTS names a file
+# (bench/run sets it); one "KEY VALUE" line.
+bench_result() { if [[ -n "${BENCH_RESULTS:-}" ]]; then printf '%s %s\n' "$1" "$2" >>"$BENCH_RESULTS"; fi; }

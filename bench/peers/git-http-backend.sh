@@ -108,6 +108,8 @@ for ((i = 1; i <= RUNS; i++)); do
 done
 [[ "$(git -C "$T/clones/0" rev-parse origin/main)" == "$c2" ]] || e2e_die "fetch moved origin/main"
 
+bench_result peer.githttp_lsremote_ops "$(printf '%s\n' "${ls[@]}" | median)"
+bench_result peer.githttp_fetch_ops "$(printf '%s\n' "${fe[@]}" | median)"
 printf '| measure | value |\n|---|---|\n'
 printf '| nginx + fcgiwrap + git http-backend: git ls-remote, operations/s (%s parallel clients, new TLS connection each) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${ls[@]}" | median)"
 printf '| nginx + fcgiwrap + git http-backend: git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${fe[@]}" | median)"

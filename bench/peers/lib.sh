@@ -22,8 +22,8 @@ JSON_GET=${JSON_GET:-/bin/true}
 # wrk_script, median and wrk_median from bench/common.sh (which also starts a wfmd when
 # sourced, so only the function definitions are taken). wrk_median targets $WFM_URL.
 eval "$(sed -n -e '/^wrk_script() {/,/^}/p' -e '/^median() /p' -e '/^wrk_median() {/,/^}/p' \
-	"$SRC_DIR/bench/common.sh")"
-declare -F wrk_script wrk_median median >/dev/null || { echo "bench/peers: helpers missing from bench/common.sh" >&2; exit 1; }
+	-e '/^bench_result() /p' "$SRC_DIR/bench/common.sh")"
+declare -F wrk_script wrk_median median bench_result >/dev/null || { echo "bench/peers: helpers missing from bench/common.sh" >&2; exit 1; }
 e2e_setup
 mkdir -p "$T/www"
 

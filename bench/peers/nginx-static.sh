@@ -12,6 +12,7 @@ wrk_script "$T/static.lua" GET
 
 echo "nginx static benchmark: $(nginx -v 2>&1 | sed 's/.*: //'), wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $RUNS runs, $(nproc) cores" >&2
 rps=$(wrk_median "nginx GET /status.json" "$T/static.lua" /status.json)
+bench_result peer.nginx_static_rps "$rps"
 
 printf '| measure | value |\n|---|---|\n'
 printf '| nginx static JSON (ceiling), requests/s (keep-alive, %s connections) | %s |\n' "$CONNECTIONS" "$rps"

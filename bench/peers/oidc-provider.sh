@@ -38,6 +38,7 @@ wrk_script "$T/token.lua" POST Content-Type "$T/form.type" --body "$T/token.form
 
 echo "oidc-provider benchmark: oidc-provider $(sed -n 's/^  "version": "\(.*\)",/\1/p' "$PEER_NODE_DIR/node_modules/oidc-provider/package.json"), node $(node --version), $PEER_WORKERS worker processes, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $RUNS runs, $(nproc) cores" >&2
 rps=$(wrk_median "oidc-provider POST /token" "$T/token.lua" /token)
+bench_result peer.oidc_token_rps "$rps"
 
 printf '| measure | value |\n|---|---|\n'
 printf '| oidc-provider POST /token (client_credentials), requests/s (keep-alive, %s connections) | %s |\n' "$CONNECTIONS" "$rps"
