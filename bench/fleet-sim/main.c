@@ -1,7 +1,7 @@
 /* fleet-sim: one process simulating N margo devices against a running wfmd (issue 5).
- * Each device has its own ECDSA P-256 key and self-signed certificate and opens its own TLS
- * connection (one libcurl easy handle per device visit, no shared session cache); C worker
- * threads carry the visits. Phases: onboard, poll, status. */
+ * Each device has its own ECDSA P-256 key and self-signed certificate and its own TLS
+ * connections (one libcurl handle per device visit, no shared connection or session cache);
+ * C worker threads carry the visits. Phases: onboard, poll, git, status. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -15,8 +15,10 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "fleet-sim.h"
@@ -29,179 +31,53 @@
 
 #define MAX_FILE (1024 * 1024)
 #define DEPLOYMENT_ID "fleet-sim-deployment"
+#define DEFAULT_PHASES "onboard,poll,git,status"
+#define DEFAULT_POLLS_PER_VISIT 10
 
 static const char usage_text[] =
 "Usage: fleet-sim --url URL --ca-file F --admin-token-file F --devices N --concurrency C\n"
-"                 [--phases onboard,poll,status] [--duration S] [--rate R] [--timeout S]\n"
+"                 [--phases " DEFAULT_PHASES "] [--duration S] [--rate R]\n"
+"                 [--connections device|request] [--polls-per-visit K] [--timeout S]\n"
 "\n"
 "Simulates N devices against a running wfmd, each with its own ECDSA P-256 key and its own\n"
-"TLS connection (trusting only the CA of --ca-file). Phases run in the order given:\n"
+"TLS connections (trusting only the CA of --ca-file, no TLS session resumption). The keys\n"
+"and certificates are made before the timed phases (a device has its key before it\n"
+"onboards). C worker threads carry device visits. Phases run in the order given:\n"
 "  onboard  creates an auto-approve enrollment token (maxUses N) with the admin token, then\n"
 "           per device: GET /onboarding/certificate, signed POST /onboarding/,\n"
-"           POST /oauth2/token, POST /device/{id}/capabilities\n"
-"  poll     GET /device/{id}/desired-state, with If-None-Match once an ETag is known,\n"
-"           round robin over the devices for --duration seconds (default 10)\n"
-"  status   POST /device/{id}/deployment/" DEPLOYMENT_ID "/status once per device\n"
-"poll and status need onboard earlier in the same run. --rate caps requests (poll, status)\n"
-"or device onboardings per second over all workers (default: no cap).\n"
-"Prints one line per phase: throughput, p50/p90/p99/max latency, errors by status and route.\n"
+"           POST /oauth2/token, POST /device/{id}/capabilities. Unit: devices.\n"
+"  poll     for --duration seconds, round robin over the devices, a visit of K polls\n"
+"           (--polls-per-visit) GET /device/{id}/desired-state, with If-None-Match once\n"
+"           the device knows the ETag (200 first, then 304). Unit: requests.\n"
+"  git      for --duration seconds, round robin over the devices, a visit of git\n"
+"           operations on the device repository over smart HTTP protocol v2 (no git\n"
+"           process; HTTP Basic with the OnboardingResponse git credentials): ls-remote\n"
+"           (GET info/refs + POST ls-refs), then fetch (GET info/refs + POST ls-refs, and\n"
+"           POST fetch for a commit the device does not have: the packfile is checked).\n"
+"           A device's first visit makes ls-remote, a full fetch and a no-change fetch,\n"
+"           later visits ls-remote and a no-change fetch. Unit: operations.\n"
+"  status   per device, the reports of a new deployment: POST\n"
+"           /device/{id}/deployment/" DEPLOYMENT_ID "/status with Pending, Installing,\n"
+"           Installed. Unit: requests.\n"
+"poll, git and status need onboard earlier in the same run.\n"
+"Options:\n"
+"  --connections device   (default) a device opens its own TLS connection for a visit and\n"
+"                         reuses it for every request of the visit (keep-alive)\n"
+"  --connections request  every request opens a new TCP+TLS connection (a device waking\n"
+"                         up for one request)\n"
+"  --polls-per-visit K    polls per device visit in the poll phase (default 10)\n"
+"  --duration S           seconds of the poll and git phases (default 10)\n"
+"  --rate R               caps device onboardings per second (onboard) or requests per\n"
+"                         second (poll, git, status) over all workers (default: no cap)\n"
+"  --timeout S            per-request timeout (default 30)\n"
+"Prints a keygen line, then one line per phase: units (devices, ops or requests) and units/s,\n"
+"errors, requests and requests/s, new connections and their mean set-up time (TCP + TLS),\n"
+"p50/p90/p99/max latency of the phase's unit; then per git operation its percentiles, per\n"
+"route and status the successful answers and the errors (status 0: transport error or\n"
+"failed check) with their percentiles.\n"
 "Exit status 0 when every request succeeded, 1 when any failed, 2 on usage errors.\n";
 
-struct device {
-	EVP_PKEY *key;
-	char *cert_b64;          /* standard base64 of the certificate PEM */
-	char keyid[MARGO_KEYID_LEN];
-	char serial[32];
-	char *client_id;
-	char *client_secret;
-	char *access_token;
-	char *etag;
-};
-
-struct sim {
-	const char *url;
-	struct curl_blob ca;
-	char *ca_pem;
-	char *admin_token;
-	struct device *dev;
-	size_t ndev;
-	unsigned concurrency;
-	double duration;
-	double rate;
-	long timeout;
-	char *enrollment_token;
-	/* per-phase run state */
-	struct fs_stats *stats;
-	atomic_size_t next;
-	double deadline;
-	int keygen_failed;
-};
-
-struct buf {
-	char *data;
-	size_t len;
-};
-
-static size_t buf_write(char *p, size_t size, size_t n, void *ud)
-{
-	struct buf *b = ud;
-	size_t add = size * n;
-	char *d;
-
-	if (b->len + add > MAX_FILE)
-		return 0;
-	d = realloc(b->data, b->len + add + 1);
-	if (d == NULL)
-		return 0;
-	memcpy(d + b->len, p, add);
-	b->len += add;
-	d[b->len] = '\0';
-	b->data = d;
-	return add;
-}
-
-static size_t etag_header(char *p, size_t size, size_t n, void *ud)
-{
-	char **etag = ud;
-	size_t len = size * n;
-
-	if (len > 5 && strncasecmp(p, "ETag:", 5) == 0) {
-		const char *v = p + 5;
-		size_t l = len - 5;
-
-		while (l > 0 && (*v == ' ' || *v == '\t')) {
-			v++;
-			l--;
-		}
-		while (l > 0 && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
-			l--;
-		free(*etag);
-		*etag = strndup(v, l);
-	}
-	return len;
-}
-
-static CURL *conn_new(const struct sim *s)
-{
-	CURL *h = curl_easy_init();
-
-	if (h == NULL)
-		return NULL;
-	if (curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &s->ca) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_CAPATH, NULL) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_TIMEOUT, s->timeout) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_PROXY, "") != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write) != CURLE_OK) {
-		curl_easy_cleanup(h);
-		return NULL;
-	}
-	return h;
-}
-
-/* One request on h. Records it in the phase statistics under route; ok when the status is
- * one of want/want2. resp gets the body (caller frees), etag the ETag when asked. */
-static int request(struct sim *s, CURL *h, const char *route, const char *method,
-		   const char *path, struct curl_slist *hdrs, const char *body, long want,
-		   long want2, struct buf *resp, char **etag, long *status_out)
-{
-	char url[1024];
-	struct buf local = { 0 };
-	struct buf *b = resp != NULL ? resp : &local;
-	long status = 0;
-	double t0;
-	CURLcode cc;
-	int ok;
-
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", s->url, path) >= sizeof(url))
-		return -1;
-	b->data = NULL;
-	b->len = 0;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, etag != NULL ? etag_header : NULL);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, etag);
-	if (body != NULL) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	} else {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	}
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") == 0 ||
-			 strcmp(method, "POST") == 0 ? NULL : method);
-	t0 = fs_now();
-	cc = curl_easy_perform(h);
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	ok = cc == CURLE_OK && (status == want || status == want2);
-	fs_stats_record(s->stats, route, status, ok, (fs_now() - t0) * 1000.0);
-	if (cc != CURLE_OK && s->stats->errors <= 3)
-		fprintf(stderr, "fleet-sim: %s: %s\n", route, curl_easy_strerror(cc));
-	if (status_out != NULL)
-		*status_out = status;
-	free(local.data);
-	return ok ? 0 : -1;
-}
-
-/* Paces the workers to --rate tickets per second over the whole phase. */
-static void pace(struct sim *s, size_t ticket)
-{
-	double at, now;
-
-	if (s->rate <= 0)
-		return;
-	at = s->stats->started + (double)ticket / s->rate;
-	now = fs_now();
-	if (at > now) {
-		struct timespec ts = { (time_t)(at - now), (long)((at - now - (double)(time_t)(at - now)) * 1e9) };
-
-		nanosleep(&ts, NULL);
-	}
-}
-
-static json_t *parse(const struct buf *b)
+static json_t *parse(const struct fs_buf *b)
 {
 	return b->data != NULL ? json_loadb(b->data, b->len, 0, NULL) : NULL;
 }
@@ -215,7 +91,12 @@ static char *json_str_dup(json_t *doc, const char *name)
 
 /* ---- key generation ---- */
 
-static int device_keygen(struct device *d, size_t i)
+struct keygen {
+	struct fs_sim *s;
+	atomic_int failed;
+};
+
+static int device_keygen(struct fs_device *d, size_t i)
 {
 	struct margo_error err;
 	X509 *cert = NULL;
@@ -239,12 +120,12 @@ out:
 
 static void *keygen_worker(void *arg)
 {
-	struct sim *s = arg;
+	struct keygen *k = arg;
 	size_t i;
 
-	while ((i = atomic_fetch_add(&s->next, 1)) < s->ndev)
-		if (device_keygen(&s->dev[i], i) != 0)
-			s->keygen_failed = 1;
+	while ((i = atomic_fetch_add(&k->s->next, 1)) < k->s->ndev)
+		if (device_keygen(&k->s->dev[i], i) != 0)
+			atomic_store(&k->failed, 1);
 	return NULL;
 }
 
@@ -268,15 +149,27 @@ static const char *sig_resolve(void *ctx, const char *name)
 	return NULL;
 }
 
-static int onboard_signed(struct sim *s, CURL *h, struct device *d)
+/* Appends "name: value" to *hdrs (freed and NULL on failure). */
+static int header_fmt(struct curl_slist **hdrs, const char *name, const char *value)
+{
+	char *line = NULL;
+	int rc;
+
+	if (*hdrs == NULL || asprintf(&line, "%s: %s", name, value) < 0)
+		return -1;
+	rc = fs_header_add(hdrs, line);
+	margo_secret_free(line);
+	return rc;
+}
+
+static int onboard_signed(struct fs_sim *s, CURL *h, struct fs_device *d)
 {
 	static const char *const components[] = { "@method", "@target-uri", "content-digest" };
-	struct curl_slist *hdrs = NULL, *t;
+	struct curl_slist *hdrs = NULL;
 	struct margo_error err;
 	struct sig_ctx sc;
-	struct buf resp = { 0 };
+	struct fs_buf resp = { 0 };
 	char uri[1024], *body = NULL, *digest = NULL, *sig_input = NULL, *sig = NULL;
-	char *line = NULL;
 	json_t *doc;
 	int rc = -1;
 
@@ -291,42 +184,40 @@ static int onboard_signed(struct sim *s, CURL *h, struct device *d)
 	snprintf(uri, sizeof(uri), "%s/onboarding/", s->url);
 	digest = body != NULL ? margo_content_digest(body, strlen(body)) : NULL;
 	if (digest == NULL)
-		goto out;
+		goto fail;
 	sc = (struct sig_ctx){ uri, digest };
 	if (margo_httpsig_sign(d->key, "sig1", components, 3, sig_resolve, &sc,
 			       (int64_t)time(NULL), d->keyid, MARGO_HTTPSIG_ECDSA_P256_SHA256,
 			       &sig_input, &sig, &err) != 0) {
 		fprintf(stderr, "fleet-sim: signing: %s\n", err.message);
-		goto out;
+		goto fail;
 	}
-	hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	hdrs = hdrs ? curl_slist_append(hdrs, "Accept: application/json") : NULL;
-	if (hdrs && asprintf(&line, "Content-Digest: %s", digest) >= 0) {
-		t = curl_slist_append(hdrs, line);
-		hdrs = t;
-		free(line);
-		line = NULL;
-	}
-	if (hdrs && asprintf(&line, "Signature-Input: %s", sig_input) >= 0) {
-		hdrs = curl_slist_append(hdrs, line);
-		free(line);
-		line = NULL;
-	}
-	if (hdrs && asprintf(&line, "Signature: %s", sig) >= 0) {
-		hdrs = curl_slist_append(hdrs, line);
-		free(line);
-		line = NULL;
-	}
-	if (hdrs == NULL)
-		goto out;
-	if (request(s, h, "POST /onboarding/", "POST", "/onboarding/", hdrs, body, 201, 201,
-		    &resp, NULL, NULL) != 0)
+	if (fs_header_add(&hdrs, "Content-Type: application/json") != 0 ||
+	    header_fmt(&hdrs, "Accept", "application/json") != 0 ||
+	    header_fmt(&hdrs, "Content-Digest", digest) != 0 ||
+	    header_fmt(&hdrs, "Signature-Input", sig_input) != 0 ||
+	    header_fmt(&hdrs, "Signature", sig) != 0)
+		goto fail;
+	if (fs_request(s, h, &(struct fs_req){ .route = "POST /onboarding/", .method = "POST",
+					       .path = "/onboarding/", .hdrs = hdrs, .body = body,
+					       .body_len = strlen(body), .want = 201, .want2 = 201,
+					       .resp = &resp }, NULL) != 0)
 		goto out;
 	doc = parse(&resp);
 	d->client_id = json_str_dup(doc, "clientId");
 	d->client_secret = json_str_dup(doc, "clientSecret");
-	rc = d->client_id != NULL && d->client_secret != NULL &&
-	     strchr(d->client_id, '/') == NULL ? 0 : -1;
+	d->git_username = json_str_dup(doc, "gitUsername");
+	d->git_token = json_str_dup(doc, "gitAccessToken");
+	if (d->client_id != NULL && d->client_secret != NULL && d->git_username != NULL &&
+	    d->git_token != NULL && strchr(d->client_id, '/') == NULL &&
+	    strlen(d->client_id) < 64)
+		rc = 0;
+	else
+		fs_stats_request(s->stats, "check: POST /onboarding/ answer without credentials",
+				 0, 0, 0);
+	goto out;
+fail:
+	fs_stats_request(s->stats, "(client: building the onboarding request)", 0, 0, 0);
 out:
 	json_decref(doc);
 	if (body != NULL)
@@ -336,35 +227,39 @@ out:
 	free(sig_input);
 	free(sig);
 	curl_slist_free_all(hdrs);
-	if (resp.data != NULL)
-		OPENSSL_cleanse(resp.data, resp.len);
-	free(resp.data);
+	fs_buf_free(&resp, 1);
 	return rc;
 }
 
-static int token(struct sim *s, CURL *h, struct device *d)
+static int token(struct fs_sim *s, CURL *h, struct fs_device *d)
 {
-	struct curl_slist *hdrs = curl_slist_append(NULL,
-		"Content-Type: application/x-www-form-urlencoded");
-	struct buf resp = { 0 };
+	struct curl_slist *hdrs = NULL;
+	struct fs_buf resp = { 0 };
 	char *body = NULL, *enc_id = NULL, *enc_secret = NULL;
 	json_t *doc = NULL;
 	int rc = -1;
 
 	enc_id = curl_easy_escape(h, d->client_id, 0);
 	enc_secret = curl_easy_escape(h, d->client_secret, 0);
-	if (hdrs == NULL || enc_id == NULL || enc_secret == NULL ||
+	if (fs_header_add(&hdrs, "Content-Type: application/x-www-form-urlencoded") != 0 ||
+	    enc_id == NULL || enc_secret == NULL ||
 	    asprintf(&body, "grant_type=client_credentials&client_id=%s&client_secret=%s",
 		     enc_id, enc_secret) < 0) {
 		body = NULL;
+		fs_stats_request(s->stats, "(client: building the token request)", 0, 0, 0);
 		goto out;
 	}
-	if (request(s, h, "POST /oauth2/token", "POST", "/oauth2/token", hdrs, body, 200, 200,
-		    &resp, NULL, NULL) != 0)
+	if (fs_request(s, h, &(struct fs_req){ .route = "POST /oauth2/token", .method = "POST",
+					       .path = "/oauth2/token", .hdrs = hdrs, .body = body,
+					       .body_len = strlen(body), .want = 200, .want2 = 200,
+					       .resp = &resp }, NULL) != 0)
 		goto out;
 	doc = parse(&resp);
 	d->access_token = json_str_dup(doc, "access_token");
 	rc = d->access_token != NULL ? 0 : -1;
+	if (rc != 0)
+		fs_stats_request(s->stats, "check: POST /oauth2/token answer without access_token",
+				 0, 0, 0);
 out:
 	json_decref(doc);
 	margo_secret_free(body);
@@ -373,33 +268,25 @@ out:
 	curl_free(enc_secret);
 	curl_free(enc_id);
 	curl_slist_free_all(hdrs);
-	if (resp.data != NULL)
-		OPENSSL_cleanse(resp.data, resp.len);
-	free(resp.data);
+	fs_buf_free(&resp, 1);
 	return rc;
 }
 
-static struct curl_slist *bearer_headers(const struct device *d, const char *extra)
+/* Authorization: Bearer with the device's access token, plus extra (may be NULL). */
+static struct curl_slist *bearer_headers(const struct fs_device *d, const char *extra)
 {
-	struct curl_slist *hdrs = NULL, *t;
+	struct curl_slist *hdrs = NULL;
 	char *auth = NULL;
 
 	if (asprintf(&auth, "Authorization: Bearer %s", d->access_token) < 0)
 		return NULL;
-	hdrs = curl_slist_append(NULL, auth);
+	if (fs_header_add(&hdrs, auth) == 0 && extra != NULL)
+		(void)fs_header_add(&hdrs, extra);
 	margo_secret_free(auth);
-	if (hdrs != NULL && extra != NULL) {
-		t = curl_slist_append(hdrs, extra);
-		if (t == NULL) {
-			curl_slist_free_all(hdrs);
-			return NULL;
-		}
-		hdrs = t;
-	}
 	return hdrs;
 }
 
-static int capabilities(struct sim *s, CURL *h, struct device *d)
+static int capabilities(struct fs_sim *s, CURL *h, struct fs_device *d)
 {
 	struct curl_slist *hdrs = bearer_headers(d, "Content-Type: application/json");
 	char path[256], *body = NULL;
@@ -418,63 +305,68 @@ static int capabilities(struct sim *s, CURL *h, struct device *d)
 	body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
 	snprintf(path, sizeof(path), "/device/%s/capabilities", d->client_id);
 	if (hdrs != NULL && body != NULL)
-		rc = request(s, h, "POST /device/{id}/capabilities", "POST", path, hdrs, body,
-			     201, 201, NULL, NULL, NULL);
+		rc = fs_request(s, h, &(struct fs_req){ .route = "POST /device/{id}/capabilities",
+							.method = "POST", .path = path,
+							.hdrs = hdrs, .body = body,
+							.body_len = strlen(body), .want = 201,
+							.want2 = 201 }, NULL);
+	else
+		fs_stats_request(s->stats, "(client: building the capabilities request)", 0, 0, 0);
 	json_decref(doc);
 	free(body);
 	curl_slist_free_all(hdrs);
 	return rc;
 }
 
-static void onboard_device(struct sim *s, struct device *d)
+static void onboard_device(struct fs_sim *s, struct fs_device *d)
 {
-	struct buf resp = { 0 };
-	CURL *h = conn_new(s);
+	struct fs_buf resp = { 0 };
+	CURL *h = fs_conn_new(s);
 	json_t *doc = NULL;
+	double t0 = fs_now();
+	int ok = 0;
 
 	if (h == NULL) {
-		fs_stats_record(s->stats, "(client setup)", 0, 0, 0);
-		return;
+		fs_stats_request(s->stats, "(client setup)", 0, 0, 0);
+		goto out;
 	}
 	/* A device first fetches the CA; it trusts it by pin (ours: the --ca-file). */
-	if (request(s, h, "GET /onboarding/certificate", "GET", "/onboarding/certificate", NULL,
-		    NULL, 200, 200, &resp, NULL, NULL) != 0)
+	if (fs_request(s, h, &(struct fs_req){ .route = "GET /onboarding/certificate",
+					       .method = "GET", .path = "/onboarding/certificate",
+					       .want = 200, .want2 = 200, .resp = &resp }, NULL) != 0)
 		goto out;
 	doc = parse(&resp);
 	if (!json_is_string(json_object_get(doc, "certificate"))) {
-		fs_stats_record(s->stats, "GET /onboarding/certificate (body)", 200, 0, 0);
+		fs_stats_request(s->stats, "check: GET /onboarding/certificate answer", 0, 0, 0);
 		goto out;
 	}
-	if (onboard_signed(s, h, d) != 0 || token(s, h, d) != 0 || capabilities(s, h, d) != 0)
-		goto out;
-	pthread_mutex_lock(&s->stats->lock);
-	s->stats->units++;
-	pthread_mutex_unlock(&s->stats->lock);
+	ok = onboard_signed(s, h, d) == 0 && token(s, h, d) == 0 && capabilities(s, h, d) == 0;
 out:
+	fs_stats_unit(s->stats, NULL, ok, (fs_now() - t0) * 1000.0);
 	json_decref(doc);
-	free(resp.data);
+	fs_buf_free(&resp, 0);
 	curl_easy_cleanup(h);
 }
 
 static void *onboard_worker(void *arg)
 {
-	struct sim *s = arg;
+	struct fs_sim *s = arg;
 	size_t i;
 
 	while ((i = atomic_fetch_add(&s->next, 1)) < s->ndev) {
-		pace(s, i);
+		fs_pace(s, i);
 		onboard_device(s, &s->dev[i]);
 	}
 	return NULL;
 }
 
-static int create_enrollment_token(struct sim *s)
+static int create_enrollment_token(struct fs_sim *s)
 {
 	struct curl_slist *hdrs = NULL;
-	struct buf resp = { 0 };
-	char *auth = NULL, *body = NULL;
+	struct fs_buf resp = { 0 };
+	char *body = NULL, *auth = NULL;
 	json_t *doc = NULL;
-	CURL *h = conn_new(s);
+	CURL *h = fs_conn_new(s);
 	int rc = -1;
 
 	doc = json_pack("{s:i, s:I, s:b, s:s}", "ttlSeconds", 86400, "maxUses",
@@ -482,16 +374,19 @@ static int create_enrollment_token(struct sim *s)
 	body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	doc = NULL;
-	if (h == NULL || body == NULL ||
+	if (fs_header_add(&hdrs, "Content-Type: application/json") != 0 ||
 	    asprintf(&auth, "Authorization: Bearer %s", s->admin_token) < 0) {
 		auth = NULL;
 		goto out;
 	}
-	hdrs = curl_slist_append(NULL, auth);
-	hdrs = hdrs ? curl_slist_append(hdrs, "Content-Type: application/json") : NULL;
-	if (hdrs == NULL ||
-	    request(s, h, "POST /admin/v1/enrollment-tokens", "POST", "/admin/v1/enrollment-tokens",
-		    hdrs, body, 201, 201, &resp, NULL, NULL) != 0)
+	if (fs_header_add(&hdrs, auth) != 0)
+		goto out;
+	if (h == NULL || body == NULL ||
+	    fs_request(s, h, &(struct fs_req){ .route = "POST /admin/v1/enrollment-tokens",
+					       .method = "POST",
+					       .path = "/admin/v1/enrollment-tokens", .hdrs = hdrs,
+					       .body = body, .body_len = strlen(body), .want = 201,
+					       .want2 = 201, .resp = &resp }, NULL) != 0)
 		goto out;
 	doc = parse(&resp);
 	s->enrollment_token = json_str_dup(doc, "token");
@@ -501,101 +396,131 @@ out:
 	free(body);
 	margo_secret_free(auth);
 	curl_slist_free_all(hdrs);
-	if (resp.data != NULL)
-		OPENSSL_cleanse(resp.data, resp.len);
-	free(resp.data);
+	fs_buf_free(&resp, 1);
 	curl_easy_cleanup(h);
 	return rc;
 }
 
-/* ---- poll and status ---- */
+/* ---- poll, git, status ---- */
 
-static void poll_device(struct sim *s, struct device *d)
+/* One poll of a device on h; the device's ETag is kept for If-None-Match. */
+static void poll_once(struct fs_sim *s, CURL *h, struct fs_device *d, const char *path)
 {
 	struct curl_slist *hdrs;
-	char path[256], inm[320], *etag = NULL;
-	CURL *h;
+	char inm[320], *etag = NULL;
 	long status = 0;
+	double t0 = fs_now();
+	int rc;
 
-	if (d->access_token == NULL)
-		return;
 	snprintf(inm, sizeof(inm), "If-None-Match: %s", d->etag != NULL ? d->etag : "");
 	hdrs = bearer_headers(d, d->etag != NULL ? inm : NULL);
-	h = conn_new(s);
-	snprintf(path, sizeof(path), "/device/%s/desired-state", d->client_id);
-	if (h != NULL && hdrs != NULL &&
-	    request(s, h, "GET /device/{id}/desired-state", "GET", path, hdrs, NULL, 200, 304,
-		    NULL, &etag, &status) == 0 && status == 200 && etag != NULL) {
-		free(d->etag); /* one worker visits a device at a time (see poll_worker) */
+	if (hdrs == NULL) {
+		fs_stats_request(s->stats, "(client setup)", 0, 0, 0);
+		fs_stats_unit(s->stats, NULL, 0, 0);
+		return;
+	}
+	rc = fs_request(s, h, &(struct fs_req){ .route = "GET /device/{id}/desired-state",
+						.method = "GET", .path = path, .hdrs = hdrs,
+						.want = 200, .want2 = 304, .etag = &etag }, &status);
+	if (rc == 0 && status == 200 && etag != NULL) {
+		free(d->etag);
 		d->etag = etag;
 		etag = NULL;
 	}
+	fs_stats_unit(s->stats, NULL, rc == 0, (fs_now() - t0) * 1000.0);
 	free(etag);
 	curl_slist_free_all(hdrs);
+}
+
+static void poll_visit(struct fs_sim *s, struct fs_device *d)
+{
+	char path[256];
+	CURL *h = fs_conn_new(s);
+
+	if (h == NULL) {
+		fs_stats_request(s->stats, "(client setup)", 0, 0, 0);
+		fs_stats_unit(s->stats, NULL, 0, 0);
+		return;
+	}
+	snprintf(path, sizeof(path), "/device/%s/desired-state", d->client_id);
+	for (unsigned k = 0; k < s->polls_per_visit && fs_now() < s->deadline; k++)
+		poll_once(s, h, d, path);
 	curl_easy_cleanup(h);
 }
 
-static void *poll_worker(void *arg)
+/* Round robin over the onboarded devices until --duration is over; a device busy with
+ * another worker (possible when N is small) is skipped. */
+static void *visit_worker(void *arg)
 {
-	struct sim *s = arg;
+	struct fs_sim *s = arg;
 	size_t i;
 
-	/* Ticket i visits device i % N: with C <= N workers two workers never hold the same
-	 * device at once, as long as a visit lasts less than N/C visits of the others. */
 	while (fs_now() < s->deadline) {
+		struct fs_device *d;
+
 		i = atomic_fetch_add(&s->next, 1);
-		pace(s, i);
-		if (fs_now() >= s->deadline)
-			break;
-		poll_device(s, &s->dev[i % s->ndev]);
+		d = &s->dev[i % s->ndev];
+		if (d->access_token == NULL || atomic_exchange(&d->busy, 1))
+			continue;
+		if (strcmp(s->stats->phase, "poll") == 0)
+			poll_visit(s, d);
+		else
+			fs_git_visit(s, d);
+		atomic_store(&d->busy, 0);
 	}
 	return NULL;
 }
 
-static void status_device(struct sim *s, struct device *d)
+static void status_device(struct fs_sim *s, struct fs_device *d)
 {
-	struct curl_slist *hdrs;
-	char path[320], *body = NULL;
-	json_t *doc;
-	CURL *h;
+	static const char *const states[] = { "Pending", "Installing", "Installed" };
+	struct curl_slist *hdrs = bearer_headers(d, "Content-Type: application/json");
+	char path[320];
+	CURL *h = fs_conn_new(s);
 
-	if (d->access_token == NULL)
-		return;
-	doc = json_pack("{s:s, s:s, s:s, s:{s:s, s:n}, s:[{s:s, s:s, s:n}]}",
-			"apiVersion", "deployment.margo/v1", "kind", "DeploymentStatus",
-			"deploymentId", DEPLOYMENT_ID, "status", "state", "Installed", "error",
-			"components", "name", "app", "state", "Installed", "error");
-	body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	hdrs = bearer_headers(d, "Content-Type: application/json");
-	h = conn_new(s);
 	snprintf(path, sizeof(path), "/device/%s/deployment/%s/status", d->client_id,
 		 DEPLOYMENT_ID);
-	if (h != NULL && hdrs != NULL && body != NULL)
-		(void)request(s, h, "POST /device/{id}/deployment/{deploymentId}/status", "POST",
-			      path, hdrs, body, 201, 201, NULL, NULL, NULL);
-	else
-		fs_stats_record(s->stats, "(client setup)", 0, 0, 0);
-	free(body);
+	for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+		json_t *doc = json_pack("{s:s, s:s, s:s, s:{s:s, s:n}, s:[{s:s, s:s, s:n}]}",
+					"apiVersion", "deployment.margo/v1", "kind",
+					"DeploymentStatus", "deploymentId", DEPLOYMENT_ID,
+					"status", "state", states[k], "error", "components",
+					"name", "app", "state", states[k], "error");
+		char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+		double t0 = fs_now();
+		int rc = -1;
+
+		json_decref(doc);
+		if (h != NULL && hdrs != NULL && body != NULL)
+			rc = fs_request(s, h, &(struct fs_req){
+				.route = "POST /device/{id}/deployment/{deploymentId}/status",
+				.method = "POST", .path = path, .hdrs = hdrs, .body = body,
+				.body_len = strlen(body), .want = 201, .want2 = 201 }, NULL);
+		else
+			fs_stats_request(s->stats, "(client setup)", 0, 0, 0);
+		fs_stats_unit(s->stats, NULL, rc == 0, (fs_now() - t0) * 1000.0);
+		free(body);
+		if (rc != 0)
+			break;
+	}
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 }
 
 static void *status_worker(void *arg)
 {
-	struct sim *s = arg;
+	struct fs_sim *s = arg;
 	size_t i;
 
-	while ((i = atomic_fetch_add(&s->next, 1)) < s->ndev) {
-		pace(s, i);
-		status_device(s, &s->dev[i]);
-	}
+	while ((i = atomic_fetch_add(&s->next, 1)) < s->ndev)
+		if (s->dev[i].access_token != NULL)
+			status_device(s, &s->dev[i]);
 	return NULL;
 }
 
 /* ---- driver ---- */
 
-static int run_pool(struct sim *s, unsigned n, void *(*fn)(void *))
+static int run_pool(struct fs_sim *s, unsigned n, void *(*fn)(void *), void *arg)
 {
 	pthread_t *t = calloc(n, sizeof(*t));
 	unsigned started = 0;
@@ -607,8 +532,9 @@ static int run_pool(struct sim *s, unsigned n, void *(*fn)(void *))
 	}
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	atomic_store(&s->next, 0);
+	atomic_store(&s->paced, 0);
 	for (; started < n; started++)
-		if (pthread_create(&t[started], &attr, fn, s) != 0)
+		if (pthread_create(&t[started], &attr, fn, arg) != 0)
 			break;
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
@@ -617,33 +543,64 @@ static int run_pool(struct sim *s, unsigned n, void *(*fn)(void *))
 	return started == n ? 0 : -1;
 }
 
-static int run_phase(struct sim *s, const char *name, void *(*fn)(void *), int *failed)
+static const struct phase {
+	const char *name;
+	const char *unit;
+	void *(*fn)(void *);
+	int pace_requests;
+} phases_known[] = {
+	{ "onboard", "devices", onboard_worker, 0 },
+	{ "poll", "requests", visit_worker, 1 },
+	{ "git", "ops", visit_worker, 1 },
+	{ "status", "requests", status_worker, 1 },
+};
+
+static const struct phase *phase_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(phases_known) / sizeof(phases_known[0]); i++)
+		if (strcmp(phases_known[i].name, name) == 0)
+			return &phases_known[i];
+	return NULL;
+}
+
+static int run_phase(struct fs_sim *s, const struct phase *p, int *failed)
 {
 	struct fs_stats st;
+	size_t onboarded = 0;
 
-	if (fs_stats_init(&st, name) != 0)
+	if (fs_stats_init(&st, p->name, p->unit) != 0)
 		return -1;
 	s->stats = &st;
-	s->deadline = st.started + s->duration;
-	if (strcmp(name, "onboard") == 0 && create_enrollment_token(s) != 0) {
+	s->pace_requests = p->pace_requests;
+	for (size_t i = 0; i < s->ndev; i++)
+		onboarded += s->dev[i].access_token != NULL;
+	if (p->fn == onboard_worker && create_enrollment_token(s) != 0) {
 		fprintf(stderr, "fleet-sim: cannot create the enrollment token\n");
-		st.finished = fs_now();
-		fs_stats_print(&st);
-		fs_stats_free(&st);
-		*failed = 1;
-		return -1;
+		goto fail;
 	}
-	if (strcmp(name, "onboard") == 0)
-		st.started = fs_now(); /* the token request is set-up, not throughput */
-	if (run_pool(s, s->concurrency, fn) != 0)
+	if (p->fn != onboard_worker && onboarded == 0) {
+		fprintf(stderr, "fleet-sim: %s: no onboarded device\n", p->name);
+		goto fail;
+	}
+	/* The enrollment token request is set-up, not throughput. */
+	st.started = fs_now();
+	s->deadline = st.started + s->duration;
+	if (run_pool(s, s->concurrency, p->fn, s) != 0)
 		fprintf(stderr, "fleet-sim: could not start every worker thread\n");
 	st.finished = fs_now();
 	fs_stats_print(&st);
-	if (st.errors > 0)
+	if (st.errors > 0 || st.unit_errors > 0)
 		*failed = 1;
 	fs_stats_free(&st);
 	s->stats = NULL;
 	return 0;
+fail:
+	st.finished = fs_now();
+	fs_stats_print(&st);
+	fs_stats_free(&st);
+	s->stats = NULL;
+	*failed = 1;
+	return -1;
 }
 
 static int parse_num(const char *s, double min, double max, double *out)
@@ -674,8 +631,47 @@ static int read_secret_file(const char *path, char **out)
 	return 0;
 }
 
+/* Parses the PEM certificates of path into a new X509_STORE (the devices' trust). */
+static X509_STORE *trust_load(const char *path)
+{
+	struct margo_error err;
+	X509_STORE *st = NULL;
+	char *pem = NULL;
+	size_t len = 0, n = 0;
+	BIO *bio = NULL;
+	X509 *x;
+
+	if (margo_file_read(path, MAX_FILE, &pem, &len, &err) != 0) {
+		fprintf(stderr, "fleet-sim: %s: %s\n", path, err.message);
+		return NULL;
+	}
+	st = X509_STORE_new();
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (st == NULL || bio == NULL)
+		goto fail;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		int ok = X509_STORE_add_cert(st, x) == 1;
+
+		X509_free(x);
+		if (!ok)
+			goto fail;
+		n++;
+	}
+	if (n == 0)
+		goto fail;
+	BIO_free(bio);
+	free(pem);
+	return st;
+fail:
+	fprintf(stderr, "fleet-sim: %s: no usable PEM certificate\n", path);
+	BIO_free(bio);
+	X509_STORE_free(st);
+	free(pem);
+	return NULL;
+}
+
 enum { OPT_URL = 256, OPT_CA, OPT_ADMIN, OPT_DEVICES, OPT_CONC, OPT_PHASES, OPT_DURATION,
-       OPT_RATE, OPT_TIMEOUT, OPT_HELP };
+       OPT_RATE, OPT_TIMEOUT, OPT_CONNECTIONS, OPT_POLLS, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "url", required_argument, NULL, OPT_URL },
@@ -687,18 +683,40 @@ static const struct option long_options[] = {
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
+	{ "polls-per-visit", required_argument, NULL, OPT_POLLS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
+static void devices_free(struct fs_sim *s)
+{
+	for (size_t i = 0; s->dev != NULL && i < s->ndev; i++) {
+		struct fs_device *d = &s->dev[i];
+
+		EVP_PKEY_free(d->key);
+		free(d->cert_b64);
+		free(d->client_id);
+		margo_secret_free(d->client_secret);
+		margo_secret_free(d->access_token);
+		free(d->etag);
+		free(d->git_username);
+		margo_secret_free(d->git_token);
+	}
+	free(s->dev);
+	s->dev = NULL;
+}
+
 int main(int argc, char **argv)
 {
-	struct sim s = { .concurrency = 0, .duration = 10, .timeout = 30 };
-	const char *ca_path = NULL, *admin_path = NULL, *phases = "onboard,poll,status";
+	struct fs_sim s = { .duration = 10, .timeout = 30, .conn_mode = FS_CONN_DEVICE,
+			    .polls_per_visit = DEFAULT_POLLS_PER_VISIT };
+	const struct phase *plist[16];
+	const char *ca_path = NULL, *admin_path = NULL, *phases = DEFAULT_PHASES;
 	char phases_buf[128], *save = NULL, *ph;
-	double v, n = 0, c = 0, t0;
-	size_t ca_len = 0;
-	struct margo_error err;
+	double v, n = 0, c = 0, t0, secs;
+	struct keygen kg = { .s = &s };
+	size_t nphases = 0;
 	int opt, failed = 0, rc = 1, want_onboard = 0;
 	long cpus;
 
@@ -729,6 +747,19 @@ int main(int argc, char **argv)
 				goto usage;
 			s.timeout = (long)v;
 			break;
+		case OPT_CONNECTIONS:
+			if (strcmp(optarg, "device") == 0)
+				s.conn_mode = FS_CONN_DEVICE;
+			else if (strcmp(optarg, "request") == 0)
+				s.conn_mode = FS_CONN_REQUEST;
+			else
+				goto usage;
+			break;
+		case OPT_POLLS:
+			if (parse_num(optarg, 1, 1000000, &v) != 0)
+				goto usage;
+			s.polls_per_visit = (unsigned)v;
+			break;
 		case OPT_HELP:
 		case 'h':
 			fputs(usage_text, stdout);
@@ -746,22 +777,23 @@ int main(int argc, char **argv)
 		s.concurrency = (unsigned)s.ndev;
 	strcpy(phases_buf, phases);
 	for (ph = strtok_r(phases_buf, ",", &save); ph != NULL; ph = strtok_r(NULL, ",", &save)) {
-		if (strcmp(ph, "onboard") == 0)
-			want_onboard = 1;
-		else if (strcmp(ph, "poll") != 0 && strcmp(ph, "status") != 0)
+		if (nphases == sizeof(plist) / sizeof(plist[0]) ||
+		    (plist[nphases] = phase_find(ph)) == NULL)
 			goto usage;
+		if (plist[nphases]->fn == onboard_worker)
+			want_onboard = 1;
+		else if (!want_onboard) {
+			fprintf(stderr, "fleet-sim: %s needs the onboard phase before it\n", ph);
+			return 2;
+		}
+		nphases++;
 	}
-	if (!want_onboard) {
-		fprintf(stderr, "fleet-sim: poll and status need the onboard phase in the same run\n");
-		return 2;
-	}
-	strcpy(phases_buf, phases);
+	if (nphases == 0)
+		goto usage;
 
-	if (margo_file_read(ca_path, MAX_FILE, &s.ca_pem, &ca_len, &err) != 0) {
-		fprintf(stderr, "fleet-sim: %s: %s\n", ca_path, err.message);
+	s.trust = trust_load(ca_path);
+	if (s.trust == NULL)
 		return 1;
-	}
-	s.ca = (struct curl_blob){ s.ca_pem, ca_len, CURL_BLOB_NOCOPY };
 	if (read_secret_file(admin_path, &s.admin_token) != 0)
 		goto out;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -772,41 +804,32 @@ int main(int argc, char **argv)
 
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	t0 = fs_now();
-	if (run_pool(&s, cpus > 0 ? (unsigned)cpus : 1, keygen_worker) != 0 || s.keygen_failed) {
+	if (run_pool(&s, cpus > 0 ? (unsigned)cpus : 1, keygen_worker, &kg) != 0 ||
+	    atomic_load(&kg.failed)) {
 		fprintf(stderr, "fleet-sim: key generation failed\n");
 		goto out;
 	}
-	printf("keygen devices=%zu threads=%ld seconds=%.3f keys_per_s=%.0f\n", s.ndev, cpus,
-	       fs_now() - t0, (double)s.ndev / (fs_now() - t0));
+	secs = fs_now() - t0;
+	printf("keygen devices=%zu threads=%ld seconds=%.3f keys_per_s=%.0f timed=no "
+	       "connections=%s polls_per_visit=%u concurrency=%u\n", s.ndev, cpus, secs,
+	       (double)s.ndev / secs, s.conn_mode == FS_CONN_DEVICE ? "device" : "request",
+	       s.polls_per_visit, s.concurrency);
 	fflush(stdout);
 
-	save = NULL;
-	for (ph = strtok_r(phases_buf, ",", &save); ph != NULL; ph = strtok_r(NULL, ",", &save)) {
-		void *(*fn)(void *) = strcmp(ph, "onboard") == 0 ? onboard_worker :
-				      strcmp(ph, "poll") == 0 ? poll_worker : status_worker;
-
-		if (run_phase(&s, ph, fn, &failed) != 0)
+	for (size_t i = 0; i < nphases; i++)
+		if (run_phase(&s, plist[i], &failed) != 0)
 			goto out;
-	}
 	rc = failed ? 1 : 0;
 out:
-	for (size_t i = 0; s.dev != NULL && i < s.ndev; i++) {
-		EVP_PKEY_free(s.dev[i].key);
-		free(s.dev[i].cert_b64);
-		free(s.dev[i].client_id);
-		margo_secret_free(s.dev[i].client_secret);
-		margo_secret_free(s.dev[i].access_token);
-		free(s.dev[i].etag);
-	}
-	free(s.dev);
+	devices_free(&s);
 	margo_secret_free(s.enrollment_token);
 	margo_secret_free(s.admin_token);
-	free(s.ca_pem);
+	X509_STORE_free(s.trust);
 	curl_global_cleanup();
 	return rc;
 usage:
 	fputs("fleet-sim: --url, --ca-file, --admin-token-file, --devices N >= 1 and "
-	      "--concurrency C >= 1 are required; phases: onboard,poll,status (see --help)\n",
-	      stderr);
+	      "--concurrency C >= 1 are required; phases: onboard,poll,git,status; "
+	      "--connections device|request (see --help)\n", stderr);
 	return 2;
 }
