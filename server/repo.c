@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -547,12 +548,34 @@ out:
 	remove_tree(dir);
 }
 
+/* Temporary directories a crash left behind (.new-* of repo_prepare, .probe.* of serve_probe):
+ * nothing refers to them. */
+static void remove_leftovers(const char *root)
+{
+	char path[4300];
+	struct dirent *de;
+	DIR *d = opendir(root);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".new-", 5) != 0 && strncmp(de->d_name, ".probe.", 7) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
+		margo_log_info("removing a temporary directory left by a crash", "path=%s", path);
+		remove_tree(path);
+	}
+	closedir(d);
+}
+
 int repo_root_init(const char *root, struct margo_error *err)
 {
 	int rc = margo_dir_create(root, 0700, err);
 
-	if (rc == 0)
+	if (rc == 0) {
+		remove_leftovers(root);
 		serve_probe(root);
+	}
 	return rc;
 }
 
