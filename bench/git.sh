@@ -91,12 +91,8 @@ printf '| git ls-remote, operations/s (%s parallel clients, new TLS connection e
 printf '| git clone, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$cl_med"
 printf '| git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$fe_med"
 printf '| wfmd peak RSS (VmHWM) | %s KiB |\n' "$hwm"
-if [[ -n "${BENCH_RESULTS:-}" ]]; then
-	{
-		echo "wfmd.desired_304_rps $poll_rps"
-		echo "wfmd.git_lsremote_ops $ls_med"
-		echo "wfmd.git_fetch_ops $fe_med"
-		echo "wfmd.git_clone_ops $cl_med"
-	} >>"$BENCH_RESULTS"
-fi
+bench_result wfmd.desired_304_rps "$poll_rps"
+bench_result wfmd.git_lsremote_ops "$ls_med"
+bench_result wfmd.git_fetch_ops "$fe_med"
+bench_result wfmd.git_clone_ops "$cl_med"
 wfmd_stop
