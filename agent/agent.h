@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "config.h"
+#include "https.h"
 #include "margo/httpc.h"
 #include "state.h"
 
@@ -25,7 +26,7 @@ struct agent {
 	const char *state_dir;          /* borrowed (cfg->state_dir) */
 	struct agent_state st;
 	char *ca_pem;                   /* PEM text of ca.crt */
-	struct margo_http_client *http; /* trusts ca_pem only */
+	struct agent_https *http; /* trusts ca_pem only */
 	long retry_after;               /* Retry-After of the last 429/503, -1 when none */
 	volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT; may be NULL */
 	int lock_fd;                    /* the state directory's lock, -1 when not held */

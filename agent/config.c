@@ -361,9 +361,10 @@ int agent_config_set(struct agent_config *c, const char *key, const char *value,
 	if (strcmp(key, "apply_command") == 0)
 		return set_string(&c->apply_command, value);
 	if (strcmp(key, "https_proxy") == 0) {
-		if (*value != '\0' && strstr(value, "://") == NULL)
+		/* a CONNECT proxy spoken to in plain HTTP (agent/https.c) */
+		if (*value != '\0' && strncasecmp(value, "http://", 7) != 0)
 			return margo_error_set(err, MARGO_EINVAL,
-					       "https_proxy: expected a URL like http://proxy:3128");
+					       "https_proxy: expected an http:// URL like http://proxy:3128");
 		return set_string(&c->https_proxy, value);
 	}
 	if (strcmp(key, "log_level") == 0) {

@@ -15,9 +15,9 @@ int agent_http_init(struct agent *a, struct margo_error *err)
 		.proxy = a->cfg->https_proxy,
 	};
 
-	margo_http_client_free(a->http);
+	agent_https_free(a->http);
 	a->http = NULL;
-	return margo_http_client_new(&opts, &a->http, err);
+	return agent_https_new(&opts, &a->http, err);
 }
 
 int agent_open(struct agent *a, const struct agent_config *cfg, struct margo_error *err)
@@ -74,7 +74,7 @@ void agent_close(struct agent *a)
 {
 	if (a == NULL)
 		return;
-	margo_http_client_free(a->http);
+	agent_https_free(a->http);
 	free(a->ca_pem);
 	agent_state_free(&a->st);
 	if (a->lock_fd >= 0)

@@ -28,7 +28,7 @@ static int request_once(struct agent *a, const char *method, const char *url,
 		headers[n++] = (struct margo_http_header){ "Content-Type", "application/json" };
 	for (size_t i = 0; i < nextra && i < EXTRA_HEADERS_MAX; i++)
 		headers[n++] = extra[i];
-	rc = margo_http_request(a->http, method, url, headers, n, body, body_len, resp, err);
+	rc = agent_https_request(a->http, method, url, headers, n, body, body_len, resp, err);
 	margo_secret_free(auth);
 	return rc;
 }

@@ -72,7 +72,7 @@ int agent_oauth_ensure(struct agent *a, int force, struct margo_error *err)
 		rc = margo_error_set(err, MARGO_ETOOBIG, "client credentials too long");
 		goto out;
 	}
-	rc = margo_http_request(a->http, "POST", a->st.token_endpoint, headers, 2, body, len,
+	rc = agent_https_request(a->http, "POST", a->st.token_endpoint, headers, 2, body, len,
 				&resp, err);
 	if (rc != 0)
 		goto out;

@@ -178,7 +178,7 @@ static enum outcome send_request(struct agent *a, const struct agent_onboard_opt
 	headers[2] = (struct margo_http_header){ "Content-Digest", digest };
 	headers[3] = (struct margo_http_header){ "Signature-Input", sig_input };
 	headers[4] = (struct margo_http_header){ "Signature", sig };
-	if (margo_http_request(a->http, "POST", url, headers, 5, body, strlen(body), &resp, err) != 0)
+	if (agent_https_request(a->http, "POST", url, headers, 5, body, strlen(body), &resp, err) != 0)
 		goto out;
 	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 	switch (resp.status) {
@@ -273,7 +273,7 @@ static enum outcome wait_pending(struct agent *a, const struct agent_onboard_opt
 		}
 		headers[0] = (struct margo_http_header){ "Authorization", auth };
 		headers[1] = (struct margo_http_header){ "Accept", "application/json" };
-		rc = margo_http_request(a->http, "GET", url, headers, 2, NULL, 0, &resp, &e);
+		rc = agent_https_request(a->http, "GET", url, headers, 2, NULL, 0, &resp, &e);
 		margo_secret_free(auth);
 		free(path);
 		free(url);

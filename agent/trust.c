@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "https.h"
 #include "margo/base64.h"
 #include "margo/httpc.h"
 #include "margo/log.h"
@@ -15,16 +16,16 @@
 static int fetch_ca(const struct margo_http_options *hopts, const char *url, X509 **ca,
 		    struct margo_error *err)
 {
-	struct margo_http_client *http = NULL;
+	struct agent_https *http = NULL;
 	struct margo_http_response resp = { 0 };
 	json_t *doc = NULL, *field;
 	char *summary = NULL;
 	int rc;
 
-	rc = margo_http_client_new(hopts, &http, err);
+	rc = agent_https_new(hopts, &http, err);
 	if (rc != 0)
 		goto out;
-	rc = margo_http_request(http, "GET", url, NULL, 0, NULL, 0, &resp, err);
+	rc = agent_https_request(http, "GET", url, NULL, 0, NULL, 0, &resp, err);
 	if (rc != 0)
 		goto out;
 	if (resp.status != 200) {
@@ -45,7 +46,7 @@ out:
 	free(summary);
 	json_decref(doc);
 	margo_http_response_free(&resp);
-	margo_http_client_free(http);
+	agent_https_free(http);
 	return rc;
 }
 

@@ -132,6 +132,7 @@ static void test_bad_values(void **state)
 		{ "downtime = 12:00-12:30,", "downtime" },
 		{ "downtime = 12:00-12:30 extra", "downtime" },
 		{ "https_proxy = proxy:3128", "https_proxy" },
+		{ "https_proxy = https://proxy:3128", "https_proxy: expected an http:// URL" },
 		{ "log_level = verbose", "log_level" },
 		{ "roles = standalone device, toaster", "roles: unknown role 'toaster'" },
 		{ "just words", "expected 'key = value'" },

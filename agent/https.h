@@ -1,0 +1,29 @@
+/* The agent's HTTPS client: HTTP/1.1 over OpenSSL, one keep-alive connection, the same
+ * contract as margo_http_* (include/margo/httpc.h, whose option, header and response types it
+ * uses). It exists so that margo-agent does not load libcurl: Debian's libcurl drags in GnuTLS,
+ * Kerberos, LDAP, p11-kit and more, about 5 MB of resident memory in every run, while the agent
+ * needs HTTPS to one host with one pinned CA. Trusts only the CA it is given; a proxy is
+ * reached with CONNECT (http:// proxy URLs, optional user:password for Basic). */
+#ifndef AGENT_HTTPS_H
+#define AGENT_HTTPS_H
+
+#include <stddef.h>
+
+#include "margo/error.h"
+#include "margo/httpc.h"
+
+struct agent_https;
+
+/* opts as for margo_http_client_new. */
+int agent_https_new(const struct margo_http_options *opts, struct agent_https **out,
+		    struct margo_error *err);
+void agent_https_free(struct agent_https *c);
+
+/* As margo_http_request: any HTTP status is success (0); transport failures MARGO_ENET with
+ * the reason, an oversized response MARGO_ETOOBIG. resp is released with
+ * margo_http_response_free(). */
+int agent_https_request(struct agent_https *c, const char *method, const char *url,
+			const struct margo_http_header *headers, size_t nheaders, const void *body,
+			size_t body_len, struct margo_http_response *resp, struct margo_error *err);
+
+#endif
