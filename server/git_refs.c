@@ -260,7 +260,8 @@ int git_refs_read(const char *git_dir, struct git_refs *refs, struct margo_error
 	}
 	if ((rc = packed_refs(gitfd, refs, err)) < 0)
 		goto out;
-	qsort(refs->refs, refs->n, sizeof(*refs->refs), ref_cmp);
+	if (refs->n > 1)
+		qsort(refs->refs, refs->n, sizeof(*refs->refs), ref_cmp);
 	h = git_refs_find(refs, refs->head_target);
 	if (h != NULL)
 		memcpy(refs->head_oid, h->oid, sizeof(refs->head_oid));

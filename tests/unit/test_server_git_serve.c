@@ -352,6 +352,44 @@ static void test_declined(void **state)
 	assert_int_equal(git_serve_advertise(repo, 1, &got, &got_len, &err), GIT_SERVE_DECLINED);
 }
 
+/* Mutated requests (bytes changed, truncated): never a crash; whatever is answered natively
+ * is what git answers. */
+static void test_request_mutations(void **state)
+{
+	const char *const args[] = { "peel", "symrefs", "unborn", "ref-prefix HEAD",
+				     "ref-prefix refs/heads/", NULL };
+	struct margo_error err;
+	char rev[STORE_REVISION_LEN], req[512], mut[512], *got, *want;
+	size_t req_len, len, got_len, want_len;
+	int answered = 0, compared = 0;
+
+	(void)state;
+	assert_int_equal(repo_ensure(root, DEV, rev, NULL, &err), 0);
+	req_len = ls_refs_req(req, sizeof(req), args, 1);
+	srand(5);
+	for (int i = 0; i < 3000; i++) {
+		memcpy(mut, req, req_len);
+		len = req_len;
+		for (int k = 0; k <= i % 3; k++)
+			mut[rand() % (int)len] = (char)(i % 7 == 0 ? rand() % 256 :
+							 "0123456789abcdefAF\n"[rand() % 19]);
+		if (i % 5 == 0)
+			len = (size_t)(rand() % (int)len);
+		if (git_serve_request(repo, mut, len, &got, &got_len, &err) != 0)
+			continue;
+		answered++;
+		if (compared < 25) {
+			want = git_answer(0, 1, mut, len, &want_len);
+			assert_same("mutated ls-refs", got, got_len, want, want_len);
+			free(want);
+			compared++;
+		}
+		free(got);
+	}
+	print_message("%d of 3000 mutations answered natively, %d compared with git\n", answered, compared);
+	assert_true(compared > 0);
+}
+
 static void test_refs_read(void **state)
 {
 	struct margo_error err;
@@ -394,6 +432,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answers_match_git, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_declined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_mutations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refs_read, setup, teardown),
 	};
 
