@@ -108,7 +108,7 @@ CURL *fs_conn_new(const struct fs_sim *s)
 	return h;
 }
 
-void fs_pace(struct fs_sim *s, size_t ticket)
+void fs_pace(struct fs_sim *s, size_t ticket, double until)
 {
 	double at, now, d;
 	struct timespec ts;
@@ -116,6 +116,8 @@ void fs_pace(struct fs_sim *s, size_t ticket)
 	if (s->rate <= 0)
 		return;
 	at = s->stats->started + (double)ticket / s->rate;
+	if (until > 0 && at > until)
+		at = until;
 	now = fs_now();
 	if (at <= now)
 		return;
@@ -142,8 +144,6 @@ int fs_request(struct fs_sim *s, CURL *h, const struct fs_req *r, long *status_o
 		fs_stats_request(s->stats, r->route, 0, 0, 0);
 		return -1;
 	}
-	if (s->pace_requests)
-		fs_pace(s, atomic_fetch_add(&s->paced, 1));
 	b->data = NULL;
 	b->len = 0;
 	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||

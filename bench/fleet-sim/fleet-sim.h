@@ -103,7 +103,6 @@ struct fs_sim {
 	struct fs_stats *stats;
 	atomic_size_t next;   /* next device ticket */
 	atomic_size_t paced;  /* next request ticket for --rate */
-	int pace_requests;    /* --rate counts requests (else devices) */
 	double deadline;
 };
 
@@ -131,8 +130,10 @@ CURL *fs_conn_new(const struct fs_sim *s);
 /* Sends r on h and records it. Returns 0 on a wanted status, -1 otherwise; *status_out (may be
  * NULL) gets the status, 0 on a transport error. */
 int fs_request(struct fs_sim *s, CURL *h, const struct fs_req *r, long *status_out);
-/* With --rate, waits for the turn of ticket. */
-void fs_pace(struct fs_sim *s, size_t ticket);
+/* With --rate, waits for the turn of ticket, at most until the monotonic time until (0: no
+ * limit). Tickets count devices in the onboard phase, requests in the others: a visit takes
+ * as many tickets as it makes requests. */
+void fs_pace(struct fs_sim *s, size_t ticket, double until);
 void fs_buf_free(struct fs_buf *b, int secret);
 /* Appends line to *list; on failure frees the list, sets it to NULL and returns -1. */
 int fs_header_add(struct curl_slist **list, const char *line);

@@ -33,6 +33,7 @@
 #define DEPLOYMENT_ID "fleet-sim-deployment"
 #define DEFAULT_PHASES "onboard,poll,git,status"
 #define DEFAULT_POLLS_PER_VISIT 10
+#define STATUS_REPORTS 3 /* per device: Pending, Installing, Installed */
 
 static const char usage_text[] =
 "Usage: fleet-sim --url URL --ca-file F --admin-token-file F --devices N --concurrency C\n"
@@ -354,7 +355,7 @@ static void *onboard_worker(void *arg)
 	size_t i;
 
 	while ((i = atomic_fetch_add(&s->next, 1)) < s->ndev) {
-		fs_pace(s, i);
+		fs_pace(s, i, 0);
 		onboard_device(s, &s->dev[i]);
 	}
 	return NULL;
@@ -458,14 +459,21 @@ static void *visit_worker(void *arg)
 	while (fs_now() < s->deadline) {
 		struct fs_device *d;
 
+		int poll = strcmp(s->stats->phase, "poll") == 0;
+
 		i = atomic_fetch_add(&s->next, 1);
 		d = &s->dev[i % s->ndev];
 		if (d->access_token == NULL || atomic_exchange(&d->busy, 1))
 			continue;
-		if (strcmp(s->stats->phase, "poll") == 0)
-			poll_visit(s, d);
-		else
-			fs_git_visit(s, d);
+		/* --rate: a poll visit makes K requests, a git visit 4 (7 the first time). */
+		fs_pace(s, atomic_fetch_add(&s->paced, poll ? s->polls_per_visit :
+					    d->git_oid[0] != '\0' ? 4 : 7), s->deadline);
+		if (fs_now() < s->deadline) {
+			if (poll)
+				poll_visit(s, d);
+			else
+				fs_git_visit(s, d);
+		}
 		atomic_store(&d->busy, 0);
 	}
 	return NULL;
@@ -473,14 +481,15 @@ static void *visit_worker(void *arg)
 
 static void status_device(struct fs_sim *s, struct fs_device *d)
 {
-	static const char *const states[] = { "Pending", "Installing", "Installed" };
+	static const char *const states[STATUS_REPORTS] = { "Pending", "Installing",
+							    "Installed" };
 	struct curl_slist *hdrs = bearer_headers(d, "Content-Type: application/json");
 	char path[320];
 	CURL *h = fs_conn_new(s);
 
 	snprintf(path, sizeof(path), "/device/%s/deployment/%s/status", d->client_id,
 		 DEPLOYMENT_ID);
-	for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+	for (size_t k = 0; k < STATUS_REPORTS; k++) {
 		json_t *doc = json_pack("{s:s, s:s, s:s, s:{s:s, s:n}, s:[{s:s, s:s, s:n}]}",
 					"apiVersion", "deployment.margo/v1", "kind",
 					"DeploymentStatus", "deploymentId", DEPLOYMENT_ID,
@@ -512,9 +521,12 @@ static void *status_worker(void *arg)
 	struct fs_sim *s = arg;
 	size_t i;
 
-	while ((i = atomic_fetch_add(&s->next, 1)) < s->ndev)
-		if (s->dev[i].access_token != NULL)
-			status_device(s, &s->dev[i]);
+	while ((i = atomic_fetch_add(&s->next, 1)) < s->ndev) {
+		if (s->dev[i].access_token == NULL)
+			continue;
+		fs_pace(s, atomic_fetch_add(&s->paced, STATUS_REPORTS), 0);
+		status_device(s, &s->dev[i]);
+	}
 	return NULL;
 }
 
@@ -547,12 +559,11 @@ static const struct phase {
 	const char *name;
 	const char *unit;
 	void *(*fn)(void *);
-	int pace_requests;
 } phases_known[] = {
-	{ "onboard", "devices", onboard_worker, 0 },
-	{ "poll", "requests", visit_worker, 1 },
-	{ "git", "ops", visit_worker, 1 },
-	{ "status", "requests", status_worker, 1 },
+	{ "onboard", "devices", onboard_worker },
+	{ "poll", "requests", visit_worker },
+	{ "git", "ops", visit_worker },
+	{ "status", "requests", status_worker },
 };
 
 static const struct phase *phase_find(const char *name)
@@ -571,7 +582,6 @@ static int run_phase(struct fs_sim *s, const struct phase *p, int *failed)
 	if (fs_stats_init(&st, p->name, p->unit) != 0)
 		return -1;
 	s->stats = &st;
-	s->pace_requests = p->pace_requests;
 	for (size_t i = 0; i < s->ndev; i++)
 		onboarded += s->dev[i].access_token != NULL;
 	if (p->fn == onboard_worker && create_enrollment_token(s) != 0) {
