@@ -61,7 +61,7 @@ static const char usage_text[] =
 "                          them through /device/{id}/git-credentials)\n"
 "  --no-approval-requests  refuse devices that have neither an enrollment token nor a\n"
 "                          pre-registered certificate (401) instead of queueing them\n"
-"  --threads N             worker threads (default: number of CPUs)\n"
+"  --threads N             worker threads (default: 4 per CPU, 8 to 64)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug; logs go to stderr\n"
 "\n"
 "Example:\n"
@@ -361,7 +361,10 @@ int main(int argc, char **argv)
 	o.pending_max = WFMD_DEFAULT_PENDING_MAX;
 	o.pending_ttl = WFMD_DEFAULT_PENDING_TTL;
 	o.git_token_ttl = WFMD_DEFAULT_GIT_TOKEN_TTL;
-	o.threads = ncpu > 0 ? ncpu : 2;
+	/* Handlers block on disk (fsync, new repositories) and block every connection of their
+	 * thread meanwhile: 4 per CPU, 8 to 64. */
+	o.threads = ncpu > 0 ? 4 * ncpu : 8;
+	o.threads = o.threads < 8 ? 8 : o.threads > 64 ? 64 : o.threads;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.data_dir = optarg; break;
