@@ -144,4 +144,11 @@ int fs_header_add(struct curl_slist **list, const char *line);
  * a no-change fetch), on one connection (per --connections). */
 void fs_git_visit(struct fs_sim *s, struct fs_device *d);
 
+/* ---- devices kept between runs (state.c) ---- */
+
+/* Writes the credentials of every onboarded device to path (0600, atomically). */
+int fs_state_save(const struct fs_sim *s, const char *path);
+/* Allocates s->dev with the devices of path (at most max, 0: all) and sets s->ndev. */
+int fs_state_load(struct fs_sim *s, const char *path, size_t max);
+
 #endif

@@ -39,6 +39,7 @@ static const char usage_text[] =
 "Usage: fleet-sim --url URL --ca-file F --admin-token-file F --devices N --concurrency C\n"
 "                 [--phases " DEFAULT_PHASES "] [--duration S] [--rate R]\n"
 "                 [--connections device|request] [--polls-per-visit K] [--timeout S]\n"
+"                 [--state FILE]\n"
 "\n"
 "Simulates N devices against a running wfmd, each with its own ECDSA P-256 key and its own\n"
 "TLS connections (trusting only the CA of --ca-file, no TLS session resumption). The keys\n"
@@ -60,7 +61,11 @@ static const char usage_text[] =
 "  status   per device, the reports of a new deployment: POST\n"
 "           /device/{id}/deployment/" DEPLOYMENT_ID "/status with Pending, Installing,\n"
 "           Installed. Unit: requests.\n"
-"poll, git and status need onboard earlier in the same run.\n"
+"  token    per device: POST /oauth2/token, POST /device/{id}/git-credentials (fresh\n"
+"           access token and git credentials). Unit: devices. Runs first by itself when\n"
+"           the devices come from --state.\n"
+"poll, git and status need onboard (or token) before them: in the same run, or with\n"
+"--state FILE, devices onboarded by an earlier run.\n"
 "Options:\n"
 "  --connections device   (default) a device opens its own TLS connection for a visit and\n"
 "                         reuses it for every request of the visit (keep-alive)\n"
@@ -71,6 +76,9 @@ static const char usage_text[] =
 "  --rate R               caps device onboardings per second (onboard) or requests per\n"
 "                         second (poll, git, status) over all workers (default: no cap)\n"
 "  --timeout S            per-request timeout (default 30)\n"
+"  --state FILE           with onboard: afterwards writes the onboarded devices'\n"
+"                         credentials to FILE (0600); without onboard: the devices are\n"
+"                         read from FILE (--devices, if given, caps their number)\n"
 "Prints a keygen line, then one line per phase: units (devices, ops or requests) and units/s,\n"
 "errors, requests and requests/s, new connections and their mean set-up time (TCP + TLS),\n"
 "p50/p90/p99/max latency of the phase's unit; then per git operation its percentiles, per\n"
@@ -402,6 +410,73 @@ out:
 	return rc;
 }
 
+/* ---- token (devices from --state) ---- */
+
+/* POST /device/{id}/git-credentials: a new git token, as a device whose token expired. */
+static int git_credentials(struct fs_sim *s, CURL *h, struct fs_device *d)
+{
+	struct curl_slist *hdrs = bearer_headers(d, NULL);
+	struct fs_buf resp = { 0 };
+	char path[256];
+	json_t *doc = NULL;
+	char *user, *token_v;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "/device/%s/git-credentials", d->client_id);
+	if (hdrs == NULL) {
+		fs_stats_request(s->stats, "(client setup)", 0, 0, 0);
+		goto out;
+	}
+	if (fs_request(s, h, &(struct fs_req){ .route = "POST /device/{id}/git-credentials",
+					       .method = "POST", .path = path, .hdrs = hdrs,
+					       .body = "", .body_len = 0, .want = 201,
+					       .want2 = 201, .resp = &resp }, NULL) != 0)
+		goto out;
+	doc = parse(&resp);
+	user = json_str_dup(doc, "gitUsername");
+	token_v = json_str_dup(doc, "gitAccessToken");
+	if (user == NULL || token_v == NULL) {
+		free(user);
+		margo_secret_free(token_v);
+		fs_stats_request(s->stats, "check: git-credentials answer without credentials", 0,
+				 0, 0);
+		goto out;
+	}
+	free(d->git_username);
+	margo_secret_free(d->git_token);
+	d->git_username = user;
+	d->git_token = token_v;
+	rc = 0;
+out:
+	json_decref(doc);
+	curl_slist_free_all(hdrs);
+	fs_buf_free(&resp, 1);
+	return rc;
+}
+
+static void *token_worker(void *arg)
+{
+	struct fs_sim *s = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&s->next, 1)) < s->ndev) {
+		struct fs_device *d = &s->dev[i];
+		CURL *h = fs_conn_new(s);
+		double t0 = fs_now();
+		int ok;
+
+		fs_pace(s, i, 0);
+		margo_secret_free(d->access_token);
+		d->access_token = NULL;
+		if (h == NULL)
+			fs_stats_request(s->stats, "(client setup)", 0, 0, 0);
+		ok = h != NULL && token(s, h, d) == 0 && git_credentials(s, h, d) == 0;
+		fs_stats_unit(s->stats, NULL, ok, (fs_now() - t0) * 1000.0);
+		curl_easy_cleanup(h);
+	}
+	return NULL;
+}
+
 /* ---- poll, git, status ---- */
 
 /* One poll of a device on h; the device's ETag is kept for If-None-Match. */
@@ -561,6 +636,7 @@ static const struct phase {
 	void *(*fn)(void *);
 } phases_known[] = {
 	{ "onboard", "devices", onboard_worker },
+	{ "token", "devices", token_worker },
 	{ "poll", "requests", visit_worker },
 	{ "git", "ops", visit_worker },
 	{ "status", "requests", status_worker },
@@ -588,7 +664,7 @@ static int run_phase(struct fs_sim *s, const struct phase *p, int *failed)
 		fprintf(stderr, "fleet-sim: cannot create the enrollment token\n");
 		goto fail;
 	}
-	if (p->fn != onboard_worker && onboarded == 0) {
+	if (p->fn != onboard_worker && p->fn != token_worker && onboarded == 0) {
 		fprintf(stderr, "fleet-sim: %s: no onboarded device\n", p->name);
 		goto fail;
 	}
@@ -681,7 +757,7 @@ fail:
 }
 
 enum { OPT_URL = 256, OPT_CA, OPT_ADMIN, OPT_DEVICES, OPT_CONC, OPT_PHASES, OPT_DURATION,
-       OPT_RATE, OPT_TIMEOUT, OPT_CONNECTIONS, OPT_POLLS, OPT_HELP };
+       OPT_RATE, OPT_TIMEOUT, OPT_CONNECTIONS, OPT_POLLS, OPT_STATE, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "url", required_argument, NULL, OPT_URL },
@@ -695,6 +771,7 @@ static const struct option long_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "polls-per-visit", required_argument, NULL, OPT_POLLS },
+	{ "state", required_argument, NULL, OPT_STATE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -723,11 +800,12 @@ int main(int argc, char **argv)
 			    .polls_per_visit = DEFAULT_POLLS_PER_VISIT };
 	const struct phase *plist[16];
 	const char *ca_path = NULL, *admin_path = NULL, *phases = DEFAULT_PHASES;
+	const char *state_path = NULL;
 	char phases_buf[128], *save = NULL, *ph;
 	double v, n = 0, c = 0, t0, secs;
 	struct keygen kg = { .s = &s };
 	size_t nphases = 0;
-	int opt, failed = 0, rc = 1, want_onboard = 0;
+	int opt, failed = 0, rc = 1, want_onboard = 0, have_devices = 0;
 	long cpus;
 
 	while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -765,6 +843,7 @@ int main(int argc, char **argv)
 			else
 				goto usage;
 			break;
+		case OPT_STATE: state_path = optarg; break;
 		case OPT_POLLS:
 			if (parse_num(optarg, 1, 1000000, &v) != 0)
 				goto usage;
@@ -778,27 +857,33 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind != argc || s.url == NULL || ca_path == NULL || admin_path == NULL || n < 1 ||
-	    c < 1 || strlen(phases) >= sizeof(phases_buf))
+	if (optind != argc || s.url == NULL || ca_path == NULL || admin_path == NULL ||
+	    (n < 1 && state_path == NULL) || c < 1 || strlen(phases) >= sizeof(phases_buf))
 		goto usage;
 	s.ndev = (size_t)n;
 	s.concurrency = (unsigned)c;
-	if (s.concurrency > s.ndev)
-		s.concurrency = (unsigned)s.ndev;
 	strcpy(phases_buf, phases);
 	for (ph = strtok_r(phases_buf, ",", &save); ph != NULL; ph = strtok_r(NULL, ",", &save)) {
-		if (nphases == sizeof(plist) / sizeof(plist[0]) ||
-		    (plist[nphases] = phase_find(ph)) == NULL)
+		const struct phase *p = phase_find(ph);
+
+		if (p == NULL || nphases + 1 >= sizeof(plist) / sizeof(plist[0]))
 			goto usage;
-		if (plist[nphases]->fn == onboard_worker)
-			want_onboard = 1;
-		else if (!want_onboard) {
-			fprintf(stderr, "fleet-sim: %s needs the onboard phase before it\n", ph);
+		if (p->fn == onboard_worker)
+			want_onboard = have_devices = 1;
+		if (!have_devices && state_path != NULL) {
+			/* Devices from an earlier run: fresh tokens first. */
+			plist[nphases++] = phase_find("token");
+			have_devices = 1;
+		}
+		if (!have_devices) {
+			fprintf(stderr, "fleet-sim: %s needs the onboard phase before it, or --state "
+				"FILE\n", ph);
 			return 2;
 		}
-		nphases++;
+		if (p->fn != token_worker || nphases == 0 || plist[nphases - 1]->fn != token_worker)
+			plist[nphases++] = p;
 	}
-	if (nphases == 0)
+	if (nphases == 0 || (!want_onboard && n < 1 && state_path == NULL))
 		goto usage;
 
 	s.trust = trust_load(ca_path);
@@ -808,27 +893,36 @@ int main(int argc, char **argv)
 		goto out;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		goto out;
-	s.dev = calloc(s.ndev, sizeof(*s.dev));
-	if (s.dev == NULL)
-		goto out;
-
-	cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	t0 = fs_now();
-	if (run_pool(&s, cpus > 0 ? (unsigned)cpus : 1, keygen_worker, &kg) != 0 ||
-	    atomic_load(&kg.failed)) {
-		fprintf(stderr, "fleet-sim: key generation failed\n");
-		goto out;
+	if (!want_onboard) {
+		if (fs_state_load(&s, state_path, s.ndev) != 0)
+			goto out;
+	} else {
+		s.dev = calloc(s.ndev, sizeof(*s.dev));
+		if (s.dev == NULL)
+			goto out;
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		t0 = fs_now();
+		if (run_pool(&s, cpus > 0 ? (unsigned)cpus : 1, keygen_worker, &kg) != 0 ||
+		    atomic_load(&kg.failed)) {
+			fprintf(stderr, "fleet-sim: key generation failed\n");
+			goto out;
+		}
+		secs = fs_now() - t0;
+		printf("keygen devices=%zu threads=%ld seconds=%.3f keys_per_s=%.0f timed=no\n",
+		       s.ndev, cpus, secs, (double)s.ndev / secs);
 	}
-	secs = fs_now() - t0;
-	printf("keygen devices=%zu threads=%ld seconds=%.3f keys_per_s=%.0f timed=no "
-	       "connections=%s polls_per_visit=%u concurrency=%u\n", s.ndev, cpus, secs,
-	       (double)s.ndev / secs, s.conn_mode == FS_CONN_DEVICE ? "device" : "request",
-	       s.polls_per_visit, s.concurrency);
+	if (s.concurrency > s.ndev)
+		s.concurrency = (unsigned)s.ndev;
+	printf("config devices=%zu concurrency=%u connections=%s polls_per_visit=%u\n", s.ndev,
+	       s.concurrency, s.conn_mode == FS_CONN_DEVICE ? "device" : "request",
+	       s.polls_per_visit);
 	fflush(stdout);
 
 	for (size_t i = 0; i < nphases; i++)
 		if (run_phase(&s, plist[i], &failed) != 0)
-			goto out;
+			break;
+	if (want_onboard && state_path != NULL && fs_state_save(&s, state_path) != 0)
+		failed = 1;
 	rc = failed ? 1 : 0;
 out:
 	devices_free(&s);
@@ -838,8 +932,8 @@ out:
 	curl_global_cleanup();
 	return rc;
 usage:
-	fputs("fleet-sim: --url, --ca-file, --admin-token-file, --devices N >= 1 and "
-	      "--concurrency C >= 1 are required; phases: onboard,poll,git,status; "
-	      "--connections device|request (see --help)\n", stderr);
+	fputs("fleet-sim: --url, --ca-file, --admin-token-file, --concurrency C >= 1 and "
+	      "--devices N >= 1 (or --state FILE) are required; phases: onboard, token, poll, "
+	      "git, status; --connections device|request (see --help)\n", stderr);
 	return 2;
 }
