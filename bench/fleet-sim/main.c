@@ -79,11 +79,11 @@ static const char usage_text[] =
 "  --state FILE           with onboard: afterwards writes the onboarded devices'\n"
 "                         credentials to FILE (0600); without onboard: the devices are\n"
 "                         read from FILE (--devices, if given, caps their number)\n"
-"Prints a keygen line, then one line per phase: units (devices, ops or requests) and units/s,\n"
-"errors, requests and requests/s, new connections and their mean set-up time (TCP + TLS),\n"
-"p50/p90/p99/max latency of the phase's unit; then per git operation its percentiles, per\n"
-"route and status the successful answers and the errors (status 0: transport error or\n"
-"failed check) with their percentiles.\n"
+"Prints a keygen line (with onboard), a config line, then one line per phase: units\n"
+"(devices, ops or requests) and units/s, errors, requests and requests/s, new connections\n"
+"and their mean set-up time (TCP + TLS), p50/p90/p99/max latency of the phase's unit; then\n"
+"per git operation its percentiles, per route and status the successful answers and the\n"
+"errors (status 0: transport error or failed check) with their percentiles.\n"
 "Exit status 0 when every request succeeded, 1 when any failed, 2 on usage errors.\n";
 
 static json_t *parse(const struct fs_buf *b)
