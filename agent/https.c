@@ -186,6 +186,9 @@ static int load_ca(SSL_CTX *ctx, const char *ca_pem, struct margo_error *err)
 	if (rc == 0 && n == 0)
 		rc = margo_error_set(err, MARGO_EINVAL, "no certificate in the CA PEM");
 	if (rc == 0) {
+		/* the pinned CA is a trust anchor even when it is not self-signed (as with
+		 * libcurl, which sets this flag by default) */
+		X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
 		SSL_CTX_set_cert_store(ctx, store);
 		store = NULL;
 	}
@@ -193,6 +196,14 @@ out:
 	X509_STORE_free(store);
 	BIO_free(bio);
 	return rc;
+}
+
+int agent_tls_init(struct margo_error *err)
+{
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ATEXIT, NULL) != 1 ||
+	    OPENSSL_init_ssl(0, NULL) != 1)
+		return margo_error_set(err, MARGO_EUNSUPPORTED, "cannot initialise OpenSSL");
+	return MARGO_OK;
 }
 
 int agent_https_new(const struct margo_http_options *opts, struct agent_https **out,
@@ -263,6 +274,7 @@ void agent_https_free(struct agent_https *c)
 	conn_close(c);
 	SSL_CTX_free(c->ctx);
 	margo_secret_free(c->proxy_auth);
+	OPENSSL_cleanse(c->rbuf, sizeof(c->rbuf)); /* held the token endpoint's answer */
 	free(c);
 }
 

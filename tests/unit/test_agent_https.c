@@ -274,6 +274,7 @@ static void test_proxy_refuses(void **state)
 
 int main(void)
 {
+	struct margo_error err;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chunked_and_keepalive),
 		cmocka_unit_test(test_continue_and_not_modified),
@@ -282,7 +283,12 @@ int main(void)
 		cmocka_unit_test(test_proxy_connect),
 		cmocka_unit_test(test_proxy_refuses),
 	};
-	int failed = httpc_suite_main();
+	int failed;
+
+	/* as margo-agent starts */
+	if (agent_tls_init(&err) != 0)
+		return 1;
+	failed = httpc_suite_main();
 
 	return failed + cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
