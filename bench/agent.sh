@@ -89,19 +89,23 @@ done
 
 # The git CLI as the same device: the agent's git credentials, cloned with the e2e git_as
 # (askpass from files, the pinned CA only, no user or system configuration); the timed fetches
-# use the same askpass and settings without git_as's `timeout` process.
+# use the same askpass and settings without git_as's `timeout` process, and an empty CA
+# directory as bench/git.sh does (else Debian's git also loads /etc/ssl/certs on every run:
+# the comparison is with the git CLI at its cheapest).
 "$JSON_GET" "$S/state.json" /gitUsername | tr -d '\n' >"$T/dev.git_user"
 "$JSON_GET" "$S/state.json" /gitAccessToken | tr -d '\n' >"$T/dev.git_token"
 e2e_secret "@$T/dev.git_token"
 url=$("$JSON_GET" "$S/state.json" /gitRepositoryUrl)
 git_as dev clone -q "$url" "$T/clone" || { cat "$T/git.out" >&2; e2e_die "git clone failed"; }
+mkdir -p "$T/empty-capath"
 cat >"$T/gitfetch" <<EOS
 #!/bin/sh
 exec env -u GIT_SSL_CAINFO -u https_proxy -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
 	HOME="$T/githome" XDG_CONFIG_HOME="$T/githome" GIT_CONFIG_NOSYSTEM=1 \
 	GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/git-askpass" \
 	E2E_GIT_USER="$(<"$T/dev.git_user")" E2E_GIT_TOKEN_FILE="$T/dev.git_token" \
-	git -C "$T/clone" -c http.sslCAInfo="$WFM_CA" -c credential.helper= fetch -q origin
+	git -C "$T/clone" -c http.sslCAPath="$T/empty-capath" -c http.sslCAInfo="$WFM_CA" \
+	-c credential.helper= fetch -q origin
 EOS
 chmod 700 "$T/gitfetch"
 rev=$("$JSON_GET" "$S/state.json" /desiredRevision)
