@@ -386,16 +386,19 @@ static int file_create(const char *dir, const char *name, const char *data, int 
 /* Writes a new bare repository into the empty directory dir, as `git init --bare
  * --template= -b main` followed by the first commit (an empty tree, REPO_INIT_MESSAGE) and
  * `update-ref refs/heads/main` would, without running git: HEAD, config, the two loose
- * objects and the branch. rev gets the commit id. With sync every file and directory is
- * fsync()ed, so a rename of dir publishes a complete repository. */
+ * objects and main in packed-refs (git reads it like a loose ref; the first deployment's
+ * update-ref writes the loose one). Only what git needs is made: objects/info, objects/pack,
+ * refs/heads and refs/tags are created by git when it writes there (each directory and each
+ * fsync counts when thousands of devices onboard). rev gets the commit id. With sync every
+ * file and directory is fsync()ed, so a rename of dir publishes a complete repository. */
 static int repo_build(const char *dir, int sync, char rev[STORE_REVISION_LEN],
 		      struct margo_error *err)
 {
-	static const char *const dirs[] = { "objects", "objects/info", "objects/pack", "refs",
-					    "refs/heads", "refs/tags" };
-	/* Parents before children are fsync()ed after the children's entries exist. */
-	static const char *const sync_dirs[] = { "refs/heads", "refs", "objects", "." };
-	char path[4300], objects[4300], tree[STORE_REVISION_LEN], commit[512], main_ref[64];
+	static const char *const dirs[] = { "objects", "refs" };
+	/* Parents after their children's entries exist (the objects' fan-out directories are
+	 * fsync()ed by git_object_write). */
+	static const char *const sync_dirs[] = { "refs", "objects", "." };
+	char path[4300], objects[4300], tree[STORE_REVISION_LEN], commit[512], packed[128];
 	time_t now = time(NULL);
 	struct tm tm;
 	long off;
@@ -421,8 +424,9 @@ static int repo_build(const char *dir, int sync, char rev[STORE_REVISION_LEN],
 		     (long long)now, off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
 	if ((rc = git_object_write(objects, "commit", commit, (size_t)n, sync, rev, err)) < 0)
 		return rc;
-	snprintf(main_ref, sizeof(main_ref), "%s\n", rev);
-	if ((rc = file_create(dir, "refs/heads/" REPO_BRANCH, main_ref, sync, err)) < 0)
+	snprintf(packed, sizeof(packed), "# pack-refs with: peeled fully-peeled sorted \n"
+		 "%s refs/heads/" REPO_BRANCH "\n", rev);
+	if ((rc = file_create(dir, "packed-refs", packed, sync, err)) < 0)
 		return rc;
 	for (size_t i = 0; sync && i < sizeof(sync_dirs) / sizeof(sync_dirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, sync_dirs[i]);

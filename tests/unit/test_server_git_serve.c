@@ -23,6 +23,7 @@
 	"GIT_CONFIG_GLOBAL=/dev/null "
 
 static char base[64], root[80], repo[160];
+static const char *dev = DEV;   /* the device whose repository is repo */
 
 static int setup(void **state)
 {
@@ -145,7 +146,7 @@ static void compare(const char *state_name, int v0)
 		free(got);
 		free(want);
 		/* The same through the repository API that api_git.c calls. */
-		assert_int_equal(repo_upload_pack(root, DEV, 1, v2 ? "version=2" : NULL, NULL, 0,
+		assert_int_equal(repo_upload_pack(root, dev, 1, v2 ? "version=2" : NULL, NULL, 0,
 						  &got, &got_len, &err), 0);
 		want = git_answer(1, v2, "", 0, &want_len);
 		assert_same(what, got, got_len, want, want_len);
@@ -285,6 +286,15 @@ static void test_answers_match_git(void **state)
 				       "Deploy c (z)", rev, &changed, &err), 0);
 	sh("test -e '%s/refs/heads/main'", repo);
 	compare("loose over packed", 1);
+	/* A new repository keeps main in packed-refs only. */
+	assert_int_equal(repo_ensure(root, "6f1c0000-0000-4000-8000-000000000003", rev, NULL,
+				     &err), 0);
+	sh("test ! -e '%s/6f1c0000-0000-4000-8000-000000000003.git/refs/heads/main'", root);
+	dev = "6f1c0000-0000-4000-8000-000000000003";
+	snprintf(repo, sizeof(repo), "%s/%s.git", root, dev);
+	compare("new repository", 1);
+	dev = DEV;
+	snprintf(repo, sizeof(repo), "%s/%s.git", root, dev);
 	/* More branches, loose and packed, nested. */
 	sh(GIT_ENV "git --git-dir='%s' update-ref refs/heads/other main~1 && "
 	   "git --git-dir='%s' update-ref refs/heads/a/b main~2", repo, repo);
@@ -402,6 +412,7 @@ static void test_refs_read(void **state)
 	git_refs_free(&refs);
 	assert_int_equal(repo_ensure(root, DEV, rev, NULL, &err), 0);
 	/* A lock file of an update in progress is not a reference. */
+	sh("mkdir -p '%s/refs/heads'", repo);
 	snprintf(path, sizeof(path), "%s/refs/heads/main.lock", repo);
 	f = fopen(path, "w");
 	assert_non_null(f);
