@@ -32,6 +32,9 @@
 #define HTTPS_HEADER_LINES_MAX 200
 #define HTTPS_REQUEST_HEADERS_MAX 32
 #define HTTPS_RBUF 16384
+/* A connection idle longer than this is not reused (a NAT or firewall may have dropped it
+ * silently; libcurl's default is the same). */
+#define HTTPS_IDLE_MAX_MS (118 * 1000)
 
 struct endpoint {
 	char host[HTTPS_HOST_MAX]; /* without IPv6 brackets */
@@ -51,6 +54,7 @@ struct agent_https {
 	int fd;
 	SSL *ssl;
 	struct endpoint peer;
+	int64_t idle_since;        /* end of the last exchange, ms (CLOCK_MONOTONIC) */
 	unsigned char rbuf[HTTPS_RBUF];
 	size_t rpos, rlen;
 };
@@ -561,13 +565,15 @@ static int conn_open(struct agent_https *c, const struct endpoint *e, char *why,
 	return 0;
 }
 
-/* An idle kept-alive connection is usable when the server has sent nothing (no close). */
+/* An idle kept-alive connection is usable when it goes to the same place, is not too old
+ * and the server has sent nothing since (no close). */
 static int conn_idle_ok(struct agent_https *c, const struct endpoint *e)
 {
 	struct pollfd p;
 
 	if (c->ssl == NULL || strcmp(c->peer.host, e->host) != 0 ||
-	    strcmp(c->peer.port, e->port) != 0 || c->rpos != c->rlen)
+	    strcmp(c->peer.port, e->port) != 0 || c->rpos != c->rlen ||
+	    now_ms() - c->idle_since > HTTPS_IDLE_MAX_MS)
 		return 0;
 	p = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 	return poll(&p, 1, 0) == 0;
@@ -861,6 +867,8 @@ int agent_https_request(struct agent_https *c, const char *method, const char *u
 	}
 	if (rp.close || rp.http10)
 		conn_close(c);
+	else
+		c->idle_since = now_ms();
 	if (resp->body == NULL && (resp->body = calloc(1, 1)) == NULL) {
 		rc = MARGO_ENOMEM;
 		snprintf(why, sizeof(why), "out of memory");

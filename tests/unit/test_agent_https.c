@@ -23,6 +23,8 @@
 struct script {
 	const char *answers[SCRIPT_MAX];
 	int per_conn;
+	int hangup;               /* 1: the first connection reads its last request, then closes
+				   * without an answer (a kept-alive connection lost in a race) */
 	int proxy;
 	const char *proxy_answer; /* default "HTTP/1.1 200 Connection established\r\n\r\n" */
 	/* filled in by the server */
@@ -81,6 +83,8 @@ static void *script_main(void *p)
 				if (read_request(ssl, req, sizeof(req), &len) != 0)
 					break;
 				snprintf(s->last_request, sizeof(s->last_request), "%s", req);
+				if (i == 0 && s->hangup && r == s->per_conn - 1)
+					break;
 				if (write_all(ssl, s->answers[i], strlen(s->answers[i])) != 0)
 					break;
 			}
@@ -198,6 +202,22 @@ static void test_close_delimited_and_stale(void **state)
 	script_run(&s, 3, w, 3);
 }
 
+/* The server closes a kept-alive connection just as a request goes out: the request is sent
+ * once more on a new connection. */
+static void test_request_retried_once(void **state)
+{
+	struct script s = {
+		.answers = { "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none",
+			     "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo" },
+		.per_conn = 2,
+		.hangup = 1,
+	};
+	const struct want w[] = { { 200, "one" }, { 200, "two" } };
+
+	(void)state;
+	script_run(&s, 2, w, 2);
+}
+
 static void test_truncated_body(void **state)
 {
 	struct script s = {
@@ -279,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_chunked_and_keepalive),
 		cmocka_unit_test(test_continue_and_not_modified),
 		cmocka_unit_test(test_close_delimited_and_stale),
+		cmocka_unit_test(test_request_retried_once),
 		cmocka_unit_test(test_truncated_body),
 		cmocka_unit_test(test_proxy_connect),
 		cmocka_unit_test(test_proxy_refuses),
