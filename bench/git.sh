@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Desired-state serving of wfmd on 127.0.0.1:
 #   - GET /device/{id}/desired-state with If-None-Match (304), wrk with keep-alive
+#   - GET info/refs and POST git-upload-pack (protocol v2 ls-refs), wrk with keep-alive: the
+#     requests of a no-change fetch, as bench/peers/git-http-backend.sh sends them
+#     (bench/git-requests.sh), measuring the server rather than the git client
 #   - git ls-remote and git clone of the device repository by plain git clients,
 #     PARALLEL at a time, COUNT operations each (one process and TLS handshake per operation)
 # The git clients are those of bench/peers/git-http-backend.sh (same flags, repository shape,
@@ -9,8 +12,8 @@
 # a client's cost), which would cap any server at the clients' rate.
 # Usage: bench/git.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=2 RUNS=3
 #                                         COUNT=200 PARALLEL=4)
-# With BENCH_RESULTS=FILE, appends wfmd.desired_304_rps wfmd.git_lsremote_ops
-# wfmd.git_fetch_ops wfmd.git_clone_ops (medians).
+# With BENCH_RESULTS=FILE, appends wfmd.desired_304_rps wfmd.git_inforefs_rps
+# wfmd.git_lsrefs_rps wfmd.git_lsremote_ops wfmd.git_fetch_ops wfmd.git_clone_ops (medians).
 COUNT=${COUNT:-200}
 PARALLEL=${PARALLEL:-4}
 . "$(dirname "$0")/common.sh"
@@ -57,6 +60,9 @@ fetch) exec git -C "$T/fetch/\$SLOT" -c http.sslCAPath="$T/capath" -c http.sslCA
 esac
 EOS
 chmod 700 "$T/gitop"
+. "$SRC_DIR/bench/git-requests.sh"
+git_wrk_scripts "$T" "$T/bench.git_user" "$T/bench.git_token"
+git_wrk_check "$(<"$T/bench.git_url")" "$WFM_CA" "$T"
 mkdir -p "$T/clones" "$T/fetch"
 # One clone per parallel client for the no-change fetches.
 for ((i = 0; i < PARALLEL; i++)); do
@@ -74,6 +80,8 @@ gitrate() {
 
 echo "wfmd desired-state benchmark: $(nproc) cores, median of $RUNS runs" >&2
 poll_rps=$(wrk_median "desired-state 304" "$T/poll.lua" "/device/$id/desired-state")
+inforefs_rps=$(wrk_median "git info/refs v2" "$T/inforefs.lua" "/git/$id.git/info/refs?service=git-upload-pack")
+lsrefs_rps=$(wrk_median "git ls-refs" "$T/lsrefs.lua" "/git/$id.git/git-upload-pack")
 ls=(); cl=(); fe=()
 for ((i = 1; i <= RUNS; i++)); do
 	ls+=("$(gitrate ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
@@ -87,11 +95,15 @@ fe_med=$(printf '%s\n' "${fe[@]}" | median)
 
 printf '| measure | value |\n|---|---|\n'
 printf '| GET desired-state with If-None-Match (304), requests/s (keep-alive, %s connections) | %s |\n' "$CONNECTIONS" "$poll_rps"
+printf '| git GET info/refs (protocol v2), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$inforefs_rps"
+printf '| git POST git-upload-pack ls-refs (protocol v2), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$lsrefs_rps"
 printf '| git ls-remote, operations/s (%s parallel clients, new TLS connection each) | %s |\n' "$PARALLEL" "$ls_med"
 printf '| git clone, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$cl_med"
 printf '| git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$fe_med"
 printf '| wfmd peak RSS (VmHWM) | %s KiB |\n' "$hwm"
 bench_result wfmd.desired_304_rps "$poll_rps"
+bench_result wfmd.git_inforefs_rps "$inforefs_rps"
+bench_result wfmd.git_lsrefs_rps "$lsrefs_rps"
 bench_result wfmd.git_lsremote_ops "$ls_med"
 bench_result wfmd.git_fetch_ops "$fe_med"
 bench_result wfmd.git_clone_ops "$cl_med"

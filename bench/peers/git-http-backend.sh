@@ -2,10 +2,12 @@
 # Git serving peer: nginx (HTTP Basic auth, TLS 1.3, ECDSA P-256) + fcgiwrap + `git http-backend`
 # on 127.0.0.1, serving a bare repository shaped like a wfmd device repository (branch main,
 # "Initialise desired state" with an empty tree, then "Deploy <id> (bench-app)" adding
-# deployments/<id>.yaml). Plain git clients, PARALLEL at a time, COUNT operations per run, one
-# process and TLS handshake per operation (bench/git.sh's method):
-#   - git ls-remote
-#   - git fetch with no change (each parallel client fetches into its own clone)
+# deployments/<id>.yaml). As bench/git.sh:
+#   - GET info/refs and POST git-upload-pack (protocol v2 ls-refs), wrk with keep-alive, the
+#     same requests (bench/git-requests.sh), connections, threads and duration
+#   - plain git clients, PARALLEL at a time, COUNT operations per run, one process and TLS
+#     handshake per operation: git ls-remote; git fetch with no change (each parallel client
+#     fetches into its own clone)
 # Usage: bench/peers/git-http-backend.sh   (env: COUNT=200 PARALLEL=4 RUNS=3
 #                                            FCGI_CHILDREN=PARALLEL)
 COUNT=${COUNT:-200}
@@ -95,6 +97,10 @@ for ((s = 0; s < PARALLEL; s++)); do
 done
 [[ "$(git -C "$T/clones/0" rev-parse HEAD)" == "$c2" ]] || e2e_die "clone is not at $c2"
 
+. "$SRC_DIR/bench/git-requests.sh"
+git_wrk_scripts "$T" "$T/git_user" "$T/git_token"
+git_wrk_check "$url" "$PEER_CA" "$T"
+
 gitrate() {
 	local op=$1 start end
 	start=$(date +%s.%N)
@@ -105,6 +111,8 @@ gitrate() {
 }
 
 echo "git http-backend benchmark: $(nginx -v 2>&1 | sed 's/.*: //'), fcgiwrap -c $FCGI_CHILDREN, $(git --version), $(nproc) cores, median of $RUNS runs" >&2
+inforefs_rps=$(wrk_median "git info/refs v2" "$T/inforefs.lua" "/git/$id.git/info/refs?service=git-upload-pack")
+lsrefs_rps=$(wrk_median "git ls-refs" "$T/lsrefs.lua" "/git/$id.git/git-upload-pack")
 ls=(); fe=()
 for ((i = 1; i <= RUNS; i++)); do
 	ls+=("$(gitrate ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
@@ -112,9 +120,13 @@ for ((i = 1; i <= RUNS; i++)); do
 done
 [[ "$(git -C "$T/clones/0" rev-parse origin/main)" == "$c2" ]] || e2e_die "fetch moved origin/main"
 
+bench_result peer.githttp_inforefs_rps "$inforefs_rps"
+bench_result peer.githttp_lsrefs_rps "$lsrefs_rps"
 bench_result peer.githttp_lsremote_ops "$(printf '%s\n' "${ls[@]}" | median)"
 bench_result peer.githttp_fetch_ops "$(printf '%s\n' "${fe[@]}" | median)"
 printf '| measure | value |\n|---|---|\n'
+printf '| nginx + fcgiwrap + git http-backend: git GET info/refs (protocol v2), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$inforefs_rps"
+printf '| nginx + fcgiwrap + git http-backend: git POST git-upload-pack ls-refs (protocol v2), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$lsrefs_rps"
 printf '| nginx + fcgiwrap + git http-backend: git ls-remote, operations/s (%s parallel clients, new TLS connection each) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${ls[@]}" | median)"
 printf '| nginx + fcgiwrap + git http-backend: git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${fe[@]}" | median)"
 peer_finish

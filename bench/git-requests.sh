@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# The Git smart HTTP requests of the wrk loads of bench/git.sh and
+# bench/peers/git-http-backend.sh (one definition, so wfmd and the peer get the same bytes):
+# GET info/refs?service=git-upload-pack and POST git-upload-pack with a protocol v2 ls-refs
+# command, as `git fetch` sends them (Git-Protocol: version=2), HTTP Basic on every request.
+# Needs wrk_script (bench/common.sh) and e2e_die (tests/e2e/lib.sh).
+
+# The ls-refs body as a Lua string: pkt-lines (4 hex digits of length, then the line), a
+# delimiter (0001) before the arguments, a flush (0000) at the end.
+GIT_LSREFS_LUA='0014command=ls-refs\n0015agent=git/2.39.5\n0017object-format=sha1\n0001'
+GIT_LSREFS_LUA+='0009peel\n000csymrefs\n000bunborn\n0014ref-prefix HEAD\n001bref-prefix refs/heads/\n0000'
+
+# git_wrk_scripts DIR USER_FILE TOKEN_FILE: writes DIR/inforefs.lua and DIR/lsrefs.lua (the
+# Basic credentials go into DIR/git.authz, 0600 like the rest of the temp dir).
+git_wrk_scripts() {
+	local dir=$1
+	printf 'Basic %s' "$(printf '%s:%s' "$(<"$2")" "$(<"$3")" | base64 -w0)" >"$dir/git.authz"
+	printf 'version=2' >"$dir/git.protocol"
+	printf 'application/x-git-upload-pack-request' >"$dir/git.ctype"
+	wrk_script "$dir/inforefs.lua" GET Authorization "$dir/git.authz" Git-Protocol "$dir/git.protocol"
+	wrk_script "$dir/lsrefs.lua" POST Authorization "$dir/git.authz" Git-Protocol "$dir/git.protocol" \
+		Content-Type "$dir/git.ctype"
+	printf 'wrk.body = "%s"\n' "$GIT_LSREFS_LUA" >>"$dir/lsrefs.lua"
+}
+
+# git_wrk_check BASE_URL CA_FILE DIR: one ls-refs request as the wrk load sends it must name
+# refs/heads/main (else the load would measure error answers).
+git_wrk_check() {
+	local out
+	out=$(printf '%b' "$GIT_LSREFS_LUA" | curl -sS --noproxy '*' --cacert "$2" \
+		-H "Authorization: $(<"$3/git.authz")" -H 'Git-Protocol: version=2' \
+		-H 'Content-Type: application/x-git-upload-pack-request' --data-binary @- \
+		"$1/git-upload-pack" | tr -d '\0') || e2e_die "ls-refs request failed"
+	[[ "$out" == *" refs/heads/main"* ]] || e2e_die "ls-refs answer without refs/heads/main: $out"
+}
