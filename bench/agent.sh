@@ -23,7 +23,8 @@ command -v git >/dev/null || { echo "bench: git is not installed" >&2; exit 1; }
 . "$SRC_DIR/tests/e2e/lib.sh"
 e2e_setup
 e2e_require_bin "$AGENT_BIN"
-wfmd_start --log-level warn
+# info: one log line per request, counted below for the run loop's polls
+wfmd_start --log-level info
 unset MARGO_ENROLLMENT_TOKEN MARGO_AGENT_PROBE_ROOT
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -118,8 +119,34 @@ for ((i = 1; i <= N; i++)); do
 	timed "$T/agent.times" "$AGENT_BIN" run --once --state-dir "$S" --config "$CONF"
 	timed "$T/git.times" "$T/gitfetch"
 done
+paste -d' ' "$T/agent.times" "$T/git.times" |
+	awk '{printf "  run %d: margo-agent run --once cpu_ms=%s hwm_kib=%s; git fetch cpu_ms=%s hwm_kib=%s\n", NR, $1, $2, $3, $4}' >&2
 # no change means no apply and no new revision
 [[ "$("$JSON_GET" "$S/deployments.json" /revision)" == "$rev" ]] || e2e_die "the revision moved"
+
+# The same device as a long-running agent (`margo-agent run`, what a device runs), polling
+# every second: CPU per no-change poll in steady state, from the kernel's on-CPU time of the
+# process (/proc/PID/schedstat, ns) over the polls wfmd logged meanwhile. With a 1 s interval
+# the agent's kept-alive TLS connection is reused; with intervals beyond wfmd's 30 s idle
+# timeout each poll also pays a TLS handshake.
+LOOP_SECONDS=${LOOP_SECONDS:-20}
+printf 'apply_command = /bin/true\nlog_level = warn\npoll_interval = 1s\n' >"$T/loop.conf"
+polls() { grep -c "route=/device/$id/desired-state " "$WFMD_LOG" || true; }
+oncpu() { awk '{print $1}' "/proc/$1/schedstat"; }
+"$AGENT_BIN" run --state-dir "$S" --config "$T/loop.conf" >"$T/loop.log" 2>&1 &
+loop_pid=$!
+e2e_track "$loop_pid"
+p0=$(polls)
+for _ in $(seq 100); do [[ $(polls) -ge $((p0 + 2)) ]] && break; sleep 0.1; done
+[[ $(polls) -ge $((p0 + 2)) ]] || { cat "$T/loop.log" >&2; e2e_die "margo-agent run does not poll"; }
+c0=$(oncpu "$loop_pid") p0=$(polls)
+sleep "$LOOP_SECONDS"
+c1=$(oncpu "$loop_pid") p1=$(polls)
+kill -TERM "$loop_pid"
+wait "$loop_pid" || e2e_die "margo-agent run did not exit cleanly on SIGTERM"
+(( p1 > p0 )) || e2e_die "no polls in ${LOOP_SECONDS} s"
+loop_cpu=$(awk -v a="$c0" -v b="$c1" -v n=$((p1 - p0)) 'BEGIN {printf "%.2f", (b - a) / 1e6 / n}')
+echo "  run loop: $((p1 - p0)) no-change polls in ${LOOP_SECONDS} s, ${loop_cpu} ms CPU each" >&2
 
 strip -o "$T/margo-agent.stripped" "$AGENT_BIN"
 bin_bytes=$(stat -c %s "$T/margo-agent.stripped")
@@ -134,6 +161,8 @@ printf '| CPU user+sys, ms | %s | %s | %s |\n' "$agent_cpu" "$git_cpu" \
 	"$(awk -v a="$agent_cpu" -v g="$git_cpu" 'BEGIN {printf (g > 0 ? "%.2f" : "-"), a / g}')"
 printf '| peak RSS, KiB | %s | %s | %s |\n' "$agent_hwm" "$git_hwm" \
 	"$(awk -v a="$agent_hwm" -v g="$git_hwm" 'BEGIN {printf (g > 0 ? "%.2f" : "-"), a / g}')"
+printf '| CPU per no-change poll of a running agent (margo-agent run, 1 s interval), ms | %s | %s | %s |\n' "$loop_cpu" "$git_cpu" \
+	"$(awk -v a="$loop_cpu" -v g="$git_cpu" 'BEGIN {printf (g > 0 ? "%.3f" : "-"), a / g}')"
 printf '| stripped binary, bytes (shared libraries excluded) | %s | - | - |\n' "$bin_bytes"
 if [[ -n "${BENCH_RESULTS:-}" ]]; then
 	{
@@ -142,6 +171,7 @@ if [[ -n "${BENCH_RESULTS:-}" ]]; then
 		echo "agent.run_once_hwm_kib $agent_hwm"
 		echo "gitcli.fetch_cpu_ms $git_cpu"
 		echo "gitcli.fetch_hwm_kib $git_hwm"
+		echo "agent.loop_poll_cpu_ms $loop_cpu"
 	} >>"$BENCH_RESULTS"
 fi
 wfmd_stop
