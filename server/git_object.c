@@ -148,3 +148,67 @@ out:
 	free(z);
 	return rc;
 }
+
+int git_object_read(const char *objects_dir, const char *oid, char type[16], char **data,
+		    size_t *len, size_t max, struct margo_error *err)
+{
+	char path[4300], zbuf[4096], check[41], *buf = NULL, *nul;
+	size_t cap = max + HEADER_MAX + 1, got = 0;
+	int fd, zr = Z_OK, rc = 0;
+	z_stream zs;
+	ssize_t n;
+
+	if (strspn(oid, "0123456789abcdef") != 40 || oid[40] != '\0')
+		return margo_error_set(err, MARGO_EINVAL, "not an object id");
+	snprintf(path, sizeof(path), "%s/%.2s/%s", objects_dir, oid, oid + 2);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? margo_error_set(err, MARGO_ENOTFOUND, "no loose object") :
+			margo_error_set(err, MARGO_EIO, "%s: %s", path, strerror(errno));
+	buf = malloc(cap);
+	memset(&zs, 0, sizeof(zs));
+	if (buf == NULL || inflateInit(&zs) != Z_OK) {
+		close(fd);
+		free(buf);
+		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	}
+	while (zr == Z_OK && (n = read(fd, zbuf, sizeof(zbuf))) > 0) {
+		zs.next_in = (Bytef *)zbuf;
+		zs.avail_in = (uInt)n;
+		while (zr == Z_OK && zs.avail_in > 0) {
+			if (got == cap - 1) {
+				rc = margo_error_set(err, MARGO_ETOOBIG, "object too large");
+				goto out;
+			}
+			zs.next_out = (Bytef *)buf + got;
+			zs.avail_out = (uInt)(cap - 1 - got);
+			zr = inflate(&zs, Z_NO_FLUSH);
+			got = cap - 1 - zs.avail_out;
+		}
+	}
+	if (zr != Z_STREAM_END) {
+		rc = margo_error_set(err, MARGO_EIO, "%s does not inflate", path);
+		goto out;
+	}
+	buf[got] = '\0';
+	nul = memchr(buf, '\0', got);
+	if (nul == NULL || sscanf(buf, "%15s %zu", type, len) != 2 ||
+	    *len != got - (size_t)(nul + 1 - buf)) {
+		rc = margo_error_set(err, MARGO_EIO, "%s: bad object header", path);
+		goto out;
+	}
+	if ((rc = git_object_id(type, nul + 1, *len, check, err)) < 0)
+		goto out;
+	if (strcmp(check, oid) != 0) {
+		rc = margo_error_set(err, MARGO_EIO, "%s does not hash to its id", path);
+		goto out;
+	}
+	memmove(buf, nul + 1, *len + 1);
+	*data = buf;
+	buf = NULL;
+out:
+	inflateEnd(&zs);
+	close(fd);
+	free(buf);
+	return rc;
+}

@@ -20,6 +20,13 @@ int git_object_id(const char *type, const void *data, size_t len, char oid[41],
 int git_object_write(const char *objects_dir, const char *type, const void *data, size_t len,
 		     int sync, char oid[41], struct margo_error *err);
 
+/* Reads the loose object oid from objects_dir: type ("commit", ...) and content (newly
+ * allocated, NUL-terminated past *len; caller frees), its id checked. MARGO_ENOTFOUND when
+ * there is no loose object (missing, or packed), MARGO_ETOOBIG past max bytes of content,
+ * MARGO_EIO when it does not inflate or does not hash to oid. */
+int git_object_read(const char *objects_dir, const char *oid, char type[16], char **data,
+		    size_t *len, size_t max, struct margo_error *err);
+
 /* Opens, fsync()s and closes path (a file or a directory). */
 int git_fsync_path(const char *path, struct margo_error *err);
 

@@ -2,11 +2,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+#include <zlib.h>
+
+#include "git_object.h"
 #include "git_refs.h"
 #include "git_serve.h"
 
 #define PKT_MAX 65520
 #define PREFIXES_MAX 256
+#define SIDEBAND_MAX (PKT_MAX - 5)     /* data bytes of one side-band pkt-line */
+#define COMMIT_MAX (64u * 1024u)
+#define EMPTY_TREE "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 /* What was learned from upload-pack; read-only once enabled. */
 static struct {
@@ -17,6 +24,7 @@ static struct {
 	size_t v2_adv_len;
 	int allow_unborn;       /* "ls-refs=unborn" advertised */
 	int server_option;      /* "server-option" advertised */
+	int fetch;              /* "fetch" advertised: the initial commit's pack (git_serve_check) */
 } learned;
 
 struct out_buf {
@@ -222,16 +230,17 @@ static int ref_match(const struct ls_refs_args *a, const char *name)
 	return 0;
 }
 
-/* Parses "command=ls-refs" with the capabilities upload-pack accepts, a delimiter, the
- * ls-refs arguments and a flush, and nothing after: 0, or GIT_SERVE_DECLINED. */
-static int ls_refs_parse(struct pkt_reader *r, struct ls_refs_args *a)
+/* The first section of a v2 request: "command=<name>" with the capabilities upload-pack
+ * accepts, up to a delimiter (arguments follow: *args = 1) or a flush. 0 or DECLINED. */
+static int request_head(struct pkt_reader *r, char command[16], int *args)
 {
 	enum pkt_kind k;
-	int command = 0;
 
+	command[0] = '\0';
 	while ((k = pkt_read(r)) == PKT_DATA) {
-		if (strcmp(r->line, "command=ls-refs") == 0 && !command)
-			command = 1;
+		if (strncmp(r->line, "command=", 8) == 0 && command[0] == '\0' &&
+		    strlen(r->line + 8) < 16 && r->line[8] != '\0')
+			strcpy(command, r->line + 8);
 		else if (strncmp(r->line, "agent=", 6) == 0 ||
 			 strcmp(r->line, "object-format=sha1") == 0 ||
 			 (learned.server_option && strncmp(r->line, "server-option=", 14) == 0))
@@ -239,9 +248,18 @@ static int ls_refs_parse(struct pkt_reader *r, struct ls_refs_args *a)
 		else
 			return GIT_SERVE_DECLINED;
 	}
-	if (!command || (k != PKT_DELIM && k != PKT_FLUSH))
+	if (command[0] == '\0' || (k != PKT_DELIM && k != PKT_FLUSH))
 		return GIT_SERVE_DECLINED;
-	if (k == PKT_DELIM) {
+	*args = k == PKT_DELIM;
+	return 0;
+}
+
+/* The ls-refs arguments, a flush and nothing after: 0, or GIT_SERVE_DECLINED. */
+static int ls_refs_parse(struct pkt_reader *r, int args, struct ls_refs_args *a)
+{
+	enum pkt_kind k;
+
+	if (args) {
 		while ((k = pkt_read(r)) == PKT_DATA) {
 			if (strcmp(r->line, "peel") == 0) {
 				a->peel = 1;
@@ -293,13 +311,119 @@ static int ls_refs(const struct git_refs *refs, const struct ls_refs_args *a, ch
 	return buf_finish(&b, out, out_len, err);
 }
 
+/* The fetch arguments this module answers: "want" of one commit and no "have", with the
+ * flags a git client adds (no progress is sent either way); a flush and nothing after. The
+ * wanted id goes into want. 0 or GIT_SERVE_DECLINED (shallow, filters, negotiation: git). */
+static int fetch_parse(struct pkt_reader *r, int args, char want[GIT_OID_HEXLEN + 1])
+{
+	enum pkt_kind k;
+
+	want[0] = '\0';
+	if (!args)
+		return GIT_SERVE_DECLINED;
+	while ((k = pkt_read(r)) == PKT_DATA) {
+		/* git clone asks for the same commit twice (HEAD and main). */
+		if (strncmp(r->line, "want ", 5) == 0 && strlen(r->line + 5) == GIT_OID_HEXLEN &&
+		    strspn(r->line + 5, "0123456789abcdef") == GIT_OID_HEXLEN &&
+		    (want[0] == '\0' || strcmp(want, r->line + 5) == 0))
+			memcpy(want, r->line + 5, GIT_OID_HEXLEN + 1);
+		else if (strcmp(r->line, "thin-pack") != 0 && strcmp(r->line, "no-progress") != 0 &&
+			 strcmp(r->line, "include-tag") != 0 && strcmp(r->line, "ofs-delta") != 0 &&
+			 strcmp(r->line, "done") != 0)
+			return GIT_SERVE_DECLINED;
+	}
+	if (k != PKT_FLUSH || want[0] == '\0' || r->p != r->end)
+		return GIT_SERVE_DECLINED;
+	return 0;
+}
+
+/* The pack object header: type in bits 4-6 of the first byte, the size in 4 bits there and
+ * 7 bits per following byte, low bits first, the top bit saying another byte follows. */
+static void pack_object(struct out_buf *b, unsigned type, const void *data, size_t len,
+			int *failed)
+{
+	unsigned char hdr[16], *z;
+	size_t n = 0, size = len;
+	uLongf zlen;
+
+	hdr[n++] = (unsigned char)((type << 4) | (size & 15));
+	size >>= 4;
+	while (size > 0) {
+		hdr[n - 1] |= 0x80;
+		hdr[n++] = (unsigned char)(size & 0x7f);
+		size >>= 7;
+	}
+	buf_add(b, hdr, n);
+	zlen = compressBound((uLong)len);
+	z = malloc(zlen);
+	if (z == NULL || compress2(z, &zlen, data, (uLong)len, Z_BEST_SPEED) != Z_OK)
+		*failed = 1;
+	else
+		buf_add(b, z, zlen);
+	free(z);
+}
+
+/* The first fetch of a repository wfmd has just created: main is the initial commit, whose
+ * closure is that commit and the empty tree. Answers with a two-object pack in the
+ * "packfile" section (side-band 1) as upload-pack would after "done", without progress;
+ * DECLINED for any other commit (git builds the pack). */
+static int fetch_initial(const char *git_dir, const struct git_refs *refs, const char *want,
+			 char **out, size_t *out_len, struct margo_error *err)
+{
+	static const char commit_start[] = "tree " EMPTY_TREE "\nauthor ";
+	struct out_buf pack = { 0 }, b = { 0 };
+	unsigned char md[20];
+	char objects[4300], type[16], *commit = NULL;
+	size_t len = 0, i;
+	int known = 0, failed = 0, rc;
+
+	for (i = 0; i < refs->n; i++)
+		known |= strcmp(refs->refs[i].oid, want) == 0;
+	if (!known)
+		return GIT_SERVE_DECLINED;
+	snprintf(objects, sizeof(objects), "%s/objects", git_dir);
+	rc = git_object_read(objects, want, type, &commit, &len, COMMIT_MAX, err);
+	if (rc == MARGO_ENOTFOUND || rc == MARGO_ETOOBIG)
+		return GIT_SERVE_DECLINED;
+	if (rc < 0)
+		return rc;
+	if (strcmp(type, "commit") != 0 || len < sizeof(commit_start) - 1 ||
+	    memcmp(commit, commit_start, sizeof(commit_start) - 1) != 0) {
+		free(commit);
+		return GIT_SERVE_DECLINED;     /* has a parent or a non-empty tree */
+	}
+	buf_add(&pack, "PACK\0\0\0\2\0\0\0\2", 12);
+	pack_object(&pack, 1, commit, len, &failed);
+	pack_object(&pack, 2, "", 0, &failed);
+	free(commit);
+	if (!pack.failed && !failed)
+		SHA1((const unsigned char *)pack.p, pack.len, md);
+	buf_add(&pack, md, sizeof(md));
+	{
+		const char *parts[] = { "packfile\n" };
+		pkt_add(&b, parts, 1);
+	}
+	for (i = 0; !pack.failed && i < pack.len; i += SIDEBAND_MAX) {
+		size_t n = pack.len - i < SIDEBAND_MAX ? pack.len - i : SIDEBAND_MAX;
+		char hdr[6];
+
+		snprintf(hdr, sizeof(hdr), "%04zx\1", n + 5);
+		buf_add(&b, hdr, 5);
+		buf_add(&b, pack.p + i, n);
+	}
+	b.failed |= pack.failed | failed;
+	free(pack.p);
+	return buf_finish(&b, out, out_len, err);
+}
+
 int git_serve_request(const char *git_dir, const void *in, size_t in_len, char **out,
 		      size_t *out_len, struct margo_error *err)
 {
 	struct ls_refs_args a;
 	struct pkt_reader *r;
 	struct git_refs refs;
-	int rc;
+	char command[16], want[GIT_OID_HEXLEN + 1];
+	int rc, args = 0, fetch;
 
 	if (!learned.enabled || in == NULL)
 		return GIT_SERVE_DECLINED;
@@ -309,14 +433,25 @@ int git_serve_request(const char *git_dir, const void *in, size_t in_len, char *
 	memset(&a, 0, sizeof(a));
 	r->p = in;
 	r->end = r->p + in_len;
-	rc = ls_refs_parse(r, &a);
+	if ((rc = request_head(r, command, &args)) != 0)
+		goto out;
+	fetch = strcmp(command, "fetch") == 0;
+	if (fetch)
+		rc = learned.fetch ? fetch_parse(r, args, want) : GIT_SERVE_DECLINED;
+	else if (strcmp(command, "ls-refs") == 0)
+		rc = ls_refs_parse(r, args, &a);
+	else
+		rc = GIT_SERVE_DECLINED;
 	if (rc == MARGO_ENOMEM)
 		rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
 	if (rc != 0)
 		goto out;
 	if ((rc = refs_load(git_dir, &refs, err)) != 0)
 		goto out;
-	rc = ls_refs(&refs, &a, out, out_len, err);
+	if (fetch)
+		rc = fetch_initial(git_dir, &refs, want, out, out_len, err);
+	else
+		rc = ls_refs(&refs, &a, out, out_len, err);
 	git_refs_free(&refs);
 out:
 	for (size_t i = 0; i < a.nprefixes; i++)
@@ -400,6 +535,7 @@ int git_serve_learn(const char *probe_dir, const char *v0, size_t v0_len, const 
 	}
 	learned.allow_unborn = strstr(v2, "ls-refs=unborn\n") != NULL;
 	learned.server_option = strstr(v2, "server-option\n") != NULL;
+	learned.fetch = strstr(v2, "fetch=") != NULL || strstr(v2, "fetch\n") != NULL;
 	learned.enabled = 1;
 	rc = git_serve_advertise(probe_dir, 0, &got, &got_len, err);
 	if ((rc = same_answer("v0 advertisement", rc, got, got_len, v0, v0_len, err)) < 0)

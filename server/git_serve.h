@@ -1,8 +1,8 @@
 /* Answers of `git upload-pack --stateless-rpc` that need no process: the reference
  * advertisement (protocol v0, and the capability advertisement of protocol v2) and the v2
  * ls-refs command, generated from the repository's references (git_refs.h) byte for byte as
- * upload-pack writes them. This covers a no-change `git ls-remote` or `git fetch`; a fetch that
- * needs a pack still runs git upload-pack.
+ * upload-pack writes them. This covers a no-change `git ls-remote` or `git fetch`, and the
+ * first fetch of a repository wfmd has just created; any other fetch runs git upload-pack.
  *
  * The repository-independent parts (the v0 capability list, the v2 capability advertisement)
  * are learned once from git upload-pack's own answers for a probe repository, then checked by
@@ -44,9 +44,11 @@ int git_serve_enabled(void);
 int git_serve_advertise(const char *git_dir, int v2, char **out, size_t *out_len,
 			struct margo_error *err);
 
-/* Answers a protocol v2 request body (GIT_PROTOCOL=version=2) when it is an ls-refs command;
- * anything else (fetch, unknown capabilities, malformed input) is GIT_SERVE_DECLINED. *out
- * is newly allocated (caller frees). */
+/* Answers a protocol v2 request body (GIT_PROTOCOL=version=2) when it is an ls-refs command,
+ * or the first fetch of a new repository (one commit wanted: main's initial commit, whose pack
+ * is that commit and the empty tree; sent without progress messages, so not byte-identical
+ * to upload-pack's, which names the same objects). Anything else (other fetches, unknown
+ * capabilities, malformed input) is GIT_SERVE_DECLINED. *out is newly allocated. */
 int git_serve_request(const char *git_dir, const void *in, size_t in_len, char **out,
 		      size_t *out_len, struct margo_error *err);
 

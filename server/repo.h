@@ -1,8 +1,8 @@
 /* Per-device desired-state repositories: bare Git repositories under DIR/repos, written only
  * by wfmd: created natively (git_object.h: the first commit as loose objects, built in a
  * temporary directory and renamed into place), changed through git plumbing subprocesses (no
- * shell). Served read-only: reference advertisements and v2 ls-refs natively (git_serve.h),
- * everything else through `git upload-pack --stateless-rpc`. Writes are serialised. */
+ * shell). Served read-only: reference advertisements, v2 ls-refs and the initial commit's pack
+ * natively (git_serve.h), everything else through `git upload-pack --stateless-rpc`. Writes are serialised. */
 #ifndef WFMD_REPO_H
 #define WFMD_REPO_H
 
@@ -49,8 +49,9 @@ int repo_remove_file(const char *root, const char *device_id, const char *path,
 
 /* The answer of `git upload-pack --stateless-rpc [--advertise-refs]` on the device's
  * repository with input on stdin (NULL/0 for none) and protocol as GIT_PROTOCOL (NULL: none):
- * generated without a process for the advertisement (protocol NULL or "version=2") and for
- * a v2 ls-refs request, else by running upload-pack. *out gets the
+ * generated without a process for the advertisement (protocol NULL or "version=2"), a v2
+ * ls-refs request and the first v2 fetch of a new repository (git_serve.h), else by running
+ * upload-pack. *out gets the
  * output (newly allocated, NUL-terminated past *out_len). MARGO_ENOTFOUND when the repository
  * does not exist, MARGO_ETOOBIG past REPO_PACK_MAX. */
 int repo_upload_pack(const char *root, const char *device_id, int advertise,

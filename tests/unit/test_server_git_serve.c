@@ -90,19 +90,25 @@ static char *git_answer(int advertise, int v2, const char *req, size_t req_len, 
 	return slurp(out, len);
 }
 
-/* A v2 request: command=ls-refs with the usual capabilities, then args (NULL-terminated). */
-static size_t ls_refs_req(char *buf, size_t size, const char *const *args, int delim)
+/* A v2 request: command with the usual capabilities, then args (NULL-terminated). */
+static size_t v2_req(char *buf, size_t size, const char *command, const char *const *args,
+		     int delim)
 {
 	size_t n = 0;
 
-	n += (size_t)snprintf(buf + n, size - n, "0014command=ls-refs\n0015agent=git/2.39.5\n"
-			      "0017object-format=sha1\n");
+	n += (size_t)snprintf(buf + n, size - n, "%04zxcommand=%s\n0015agent=git/2.39.5\n"
+			      "0017object-format=sha1\n", strlen(command) + 13, command);
 	if (delim)
 		n += (size_t)snprintf(buf + n, size - n, "0001");
 	for (; args != NULL && *args != NULL; args++)
 		n += (size_t)snprintf(buf + n, size - n, "%04zx%s\n", strlen(*args) + 5, *args);
 	n += (size_t)snprintf(buf + n, size - n, "0000");
 	return n;
+}
+
+static size_t ls_refs_req(char *buf, size_t size, const char *const *args, int delim)
+{
+	return v2_req(buf, size, "ls-refs", args, delim);
 }
 
 static void assert_same(const char *what, const char *got, size_t got_len, const char *want,
@@ -362,6 +368,77 @@ static void test_declined(void **state)
 	assert_int_equal(git_serve_advertise(repo, 1, &got, &got_len, &err), GIT_SERVE_DECLINED);
 }
 
+/* Writes the pack of a v2 fetch answer ("packfile" section, side-band 1) to path. */
+static void answer_pack(const char *answer, size_t len, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	size_t off = 0, n;
+	int in_pack = 0;
+
+	assert_non_null(f);
+	while (off + 4 <= len) {
+		assert_int_equal(sscanf(answer + off, "%4zx", &n), 1);
+		if (n == 0)
+			break;
+		if (!in_pack) {
+			assert_memory_equal(answer + off, "000dpackfile\n", 13);
+			in_pack = 1;
+		} else if (answer[off + 4] == 1) {
+			assert_int_equal(fwrite(answer + off + 5, 1, n - 5, f), n - 5);
+		}
+		off += n;
+	}
+	assert_int_equal(off + 4, len);
+	fclose(f);
+}
+
+/* The first fetch of a new repository (main at the initial commit) is answered without git:
+ * a pack that git index-pack accepts, holding the commit and the empty tree, complete for
+ * git fsck. After a deployment, fetches go to git. */
+static void test_initial_fetch(void **state)
+{
+	struct margo_error err;
+	char rev[STORE_REVISION_LEN], req[1024], want[80], pack[200], *got;
+	size_t got_len, req_len;
+	int changed;
+
+	(void)state;
+	assert_int_equal(repo_ensure(root, DEV, rev, NULL, &err), 0);
+	snprintf(want, sizeof(want), "want %s", rev);
+	{
+		const char *const args[] = { "thin-pack", "no-progress", "ofs-delta", want, want,
+					     "include-tag", "done", NULL };
+		req_len = v2_req(req, sizeof(req), "fetch", args, 1);
+	}
+	assert_int_equal(git_serve_request(repo, req, req_len, &got, &got_len, &err), 0);
+	snprintf(pack, sizeof(pack), "%s/initial.pack", base);
+	answer_pack(got, got_len, pack);
+	free(got);
+	sh(GIT_ENV "git init -q --bare -b main '%s/got.git' && git --git-dir='%s/got.git' index-pack "
+	   "--strict --stdin <'%s' >/dev/null", base, base, pack);
+	sh(GIT_ENV "git --git-dir='%s/got.git' update-ref refs/heads/main %s && "
+	   "git --git-dir='%s/got.git' fsck --strict --no-progress --no-dangling", base, rev, base);
+	sh(GIT_ENV "test \"$(git --git-dir='%s/got.git' cat-file -p %s)\" = "
+	   "\"$(git --git-dir='%s' cat-file -p %s)\"", base, rev, repo, rev);
+	sh(GIT_ENV "test \"$(git --git-dir='%s/got.git' count-objects -v | grep in-pack)\" = "
+	   "'in-pack: 2'", base);
+	/* What git upload-pack sends for the request: the same two objects. */
+	{
+		size_t want_len;
+		char *w = git_answer(0, 1, req, req_len, &want_len);
+		assert_non_null(memmem(w, want_len, "packfile\n", 9));
+		free(w);
+	}
+	/* Another want, or a commit with a parent: git. */
+	assert_int_equal(repo_put_file(root, DEV, "deployments/a.yaml", "a: 1\n", 5,
+				       "Deploy a (x)", rev, &changed, &err), 0);
+	assert_int_equal(git_serve_request(repo, req, req_len, &got, &got_len, &err),
+			 GIT_SERVE_DECLINED);
+	memcpy(strstr(req, "want ") + 5, rev, 40);
+	assert_int_equal(git_serve_request(repo, req, req_len, &got, &got_len, &err),
+			 GIT_SERVE_DECLINED);
+}
+
 /* Mutated requests (bytes changed, truncated): never a crash; whatever is answered natively
  * is what git answers. */
 static void test_request_mutations(void **state)
@@ -443,6 +520,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answers_match_git, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_declined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_initial_fetch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_mutations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refs_read, setup, teardown),
 	};
