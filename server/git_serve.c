@@ -11,7 +11,8 @@
 
 #define PKT_MAX 65520
 #define PREFIXES_MAX 256
-#define SIDEBAND_MAX (PKT_MAX - 5)     /* data bytes of one side-band pkt-line */
+#define SIDEBAND_MAX (PKT_MAX - 5)     /* data bytes of one side-band-64k pkt-line */
+#define SIDEBAND_SMALL_MAX (1000 - 5)  /* ... of one side-band pkt-line */
 #define COMMIT_MAX (64u * 1024u)
 #define EMPTY_TREE "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -363,16 +364,65 @@ static void pack_object(struct out_buf *b, unsigned type, const void *data, size
 	free(z);
 }
 
+/* The v0 request of a first fetch: "want" lines of one commit (capabilities on them, as
+ * libgit2 and git send them), a flush, "done", nothing after. band_max gets the side-band
+ * data size asked for (0: none). 0 or GIT_SERVE_DECLINED (haves, shallow, filters: git). */
+static int fetch_v0_parse(struct pkt_reader *r, char want[GIT_OID_HEXLEN + 1],
+			  size_t *band_max)
+{
+	static const char *const harmless[] = { "multi_ack", "multi_ack_detailed", "thin-pack",
+						"ofs-delta", "include-tag", "no-progress",
+						"no-done", "object-format=sha1" };
+	enum pkt_kind k;
+	char *tok, *save;
+
+	want[0] = '\0';
+	*band_max = 0;
+	while ((k = pkt_read(r)) == PKT_DATA) {
+		if (strncmp(r->line, "want ", 5) != 0 ||
+		    strspn(r->line + 5, "0123456789abcdef") != GIT_OID_HEXLEN ||
+		    (r->line[5 + GIT_OID_HEXLEN] != '\0' && r->line[5 + GIT_OID_HEXLEN] != ' ') ||
+		    (want[0] != '\0' && strncmp(want, r->line + 5, GIT_OID_HEXLEN) != 0))
+			return GIT_SERVE_DECLINED;
+		memcpy(want, r->line + 5, GIT_OID_HEXLEN);
+		want[GIT_OID_HEXLEN] = '\0';
+		for (tok = strtok_r(r->line + 5 + GIT_OID_HEXLEN, " ", &save); tok != NULL;
+		     tok = strtok_r(NULL, " ", &save)) {
+			size_t i = 0;
+
+			if (strcmp(tok, "side-band-64k") == 0)
+				*band_max = SIDEBAND_MAX;
+			else if (strcmp(tok, "side-band") == 0 && *band_max == 0)
+				*band_max = SIDEBAND_SMALL_MAX;
+			else if (strncmp(tok, "agent=", 6) == 0 || strcmp(tok, "side-band") == 0)
+				continue;
+			else {
+				while (i < sizeof(harmless) / sizeof(harmless[0]) &&
+				       strcmp(tok, harmless[i]) != 0)
+					i++;
+				if (i == sizeof(harmless) / sizeof(harmless[0]))
+					return GIT_SERVE_DECLINED;
+			}
+		}
+	}
+	if (k != PKT_FLUSH || want[0] == '\0' || pkt_read(r) != PKT_DATA ||
+	    strcmp(r->line, "done") != 0 || r->p != r->end)
+		return GIT_SERVE_DECLINED;
+	return 0;
+}
+
 /* The first fetch of a repository wfmd has just created: main is the initial commit, whose
- * closure is that commit and the empty tree. Answers with a two-object pack in the
- * "packfile" section (side-band 1) as upload-pack would after "done", without progress;
- * DECLINED for any other commit (git builds the pack). */
+ * closure is that commit and the empty tree. Answers with a two-object pack as upload-pack
+ * would after "done" with no "have" (v2: the "packfile" section; v0: "NAK"), in side-band 1
+ * packets of at most band_max bytes (0: the bare pack), without progress messages. DECLINED
+ * for any other commit (git builds the pack). */
 static int fetch_initial(const char *git_dir, const struct git_refs *refs, const char *want,
-			 char **out, size_t *out_len, struct margo_error *err)
+			 int v2, size_t band_max, char **out, size_t *out_len,
+			 struct margo_error *err)
 {
 	static const char commit_start[] = "tree " EMPTY_TREE "\nauthor ";
 	struct out_buf pack = { 0 }, b = { 0 };
-	unsigned char md[20];
+	unsigned char md[20] = { 0 };
 	char objects[4300], type[16], *commit = NULL;
 	size_t len = 0, i;
 	int known = 0, failed = 0, rc;
@@ -400,11 +450,13 @@ static int fetch_initial(const char *git_dir, const struct git_refs *refs, const
 		SHA1((const unsigned char *)pack.p, pack.len, md);
 	buf_add(&pack, md, sizeof(md));
 	{
-		const char *parts[] = { "packfile\n" };
+		const char *parts[] = { v2 ? "packfile\n" : "NAK\n" };
 		pkt_add(&b, parts, 1);
 	}
-	for (i = 0; !pack.failed && i < pack.len; i += SIDEBAND_MAX) {
-		size_t n = pack.len - i < SIDEBAND_MAX ? pack.len - i : SIDEBAND_MAX;
+	if (band_max == 0)
+		buf_add(&b, pack.p, pack.len);
+	for (i = 0; band_max > 0 && !pack.failed && i < pack.len; i += band_max) {
+		size_t n = pack.len - i < band_max ? pack.len - i : band_max;
 		char hdr[6];
 
 		snprintf(hdr, sizeof(hdr), "%04zx\1", n + 5);
@@ -413,16 +465,25 @@ static int fetch_initial(const char *git_dir, const struct git_refs *refs, const
 	}
 	b.failed |= pack.failed | failed;
 	free(pack.p);
-	return buf_finish(&b, out, out_len, err);
+	if (band_max > 0)
+		return buf_finish(&b, out, out_len, err);       /* flush after side-band data */
+	if (b.failed) {
+		free(b.p);
+		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	}
+	*out = b.p;
+	*out_len = b.len;
+	return 0;
 }
 
-int git_serve_request(const char *git_dir, const void *in, size_t in_len, char **out,
+int git_serve_request(const char *git_dir, int v2, const void *in, size_t in_len, char **out,
 		      size_t *out_len, struct margo_error *err)
 {
 	struct ls_refs_args a;
 	struct pkt_reader *r;
 	struct git_refs refs;
-	char command[16], want[GIT_OID_HEXLEN + 1];
+	char command[16] = "fetch", want[GIT_OID_HEXLEN + 1];
+	size_t band_max = SIDEBAND_MAX;
 	int rc, args = 0, fetch;
 
 	if (!learned.enabled || in == NULL)
@@ -433,10 +494,12 @@ int git_serve_request(const char *git_dir, const void *in, size_t in_len, char *
 	memset(&a, 0, sizeof(a));
 	r->p = in;
 	r->end = r->p + in_len;
-	if ((rc = request_head(r, command, &args)) != 0)
+	if (v2 && (rc = request_head(r, command, &args)) != 0)
 		goto out;
 	fetch = strcmp(command, "fetch") == 0;
-	if (fetch)
+	if (!v2)
+		rc = learned.fetch ? fetch_v0_parse(r, want, &band_max) : GIT_SERVE_DECLINED;
+	else if (fetch)
 		rc = learned.fetch ? fetch_parse(r, args, want) : GIT_SERVE_DECLINED;
 	else if (strcmp(command, "ls-refs") == 0)
 		rc = ls_refs_parse(r, args, &a);
@@ -449,7 +512,7 @@ int git_serve_request(const char *git_dir, const void *in, size_t in_len, char *
 	if ((rc = refs_load(git_dir, &refs, err)) != 0)
 		goto out;
 	if (fetch)
-		rc = fetch_initial(git_dir, &refs, want, out, out_len, err);
+		rc = fetch_initial(git_dir, &refs, want, v2, band_max, out, out_len, err);
 	else
 		rc = ls_refs(&refs, &a, out, out_len, err);
 	git_refs_free(&refs);
@@ -549,7 +612,7 @@ int git_serve_check(const char *probe_dir, const void *req, size_t req_len,
 {
 	char *got = NULL;
 	size_t got_len = 0;
-	int rc = git_serve_request(probe_dir, req, req_len, &got, &got_len, err);
+	int rc = git_serve_request(probe_dir, 1, req, req_len, &got, &got_len, err);
 
 	if (rc == GIT_SERVE_DECLINED)
 		return 0;

@@ -44,12 +44,13 @@ int git_serve_enabled(void);
 int git_serve_advertise(const char *git_dir, int v2, char **out, size_t *out_len,
 			struct margo_error *err);
 
-/* Answers a protocol v2 request body (GIT_PROTOCOL=version=2) when it is an ls-refs command,
- * or the first fetch of a new repository (one commit wanted: main's initial commit, whose pack
- * is that commit and the empty tree; sent without progress messages, so not byte-identical
- * to upload-pack's, which names the same objects). Anything else (other fetches, unknown
- * capabilities, malformed input) is GIT_SERVE_DECLINED. *out is newly allocated. */
-int git_serve_request(const char *git_dir, const void *in, size_t in_len, char **out,
+/* Answers an upload-pack request body (v2: GIT_PROTOCOL=version=2, else protocol v0) when it
+ * is a v2 ls-refs command, or the first fetch of a new repository, v2 or v0 (one commit
+ * wanted, no "have": main's initial commit, whose pack is that commit and the empty tree;
+ * sent without progress messages, so not byte-identical to upload-pack's, which carries the
+ * same objects). Anything else (other fetches, unknown capabilities, malformed input) is
+ * GIT_SERVE_DECLINED. *out is newly allocated (caller frees). */
+int git_serve_request(const char *git_dir, int v2, const void *in, size_t in_len, char **out,
 		      size_t *out_len, struct margo_error *err);
 
 #endif

@@ -812,8 +812,9 @@ int repo_upload_pack(const char *root, const char *device_id, int advertise,
 	rc = GIT_SERVE_DECLINED;
 	if (advertise && (protocol == NULL || strcmp(protocol, "version=2") == 0))
 		rc = git_serve_advertise(path, protocol != NULL, out, out_len, err);
-	else if (!advertise && protocol != NULL && strcmp(protocol, "version=2") == 0)
-		rc = git_serve_request(path, input, input_len, out, out_len, err);
+	else if (!advertise && (protocol == NULL || strcmp(protocol, "version=2") == 0))
+		rc = git_serve_request(path, protocol != NULL, input, input_len, out, out_len,
+				       err);
 	if (rc != GIT_SERVE_DECLINED)
 		return rc;
 	snprintf(head, sizeof(head), "%s/HEAD", path);

@@ -85,7 +85,7 @@ static char *git_answer(int advertise, int v2, const char *req, size_t req_len, 
 	assert_non_null(f);
 	assert_int_equal(fwrite(req, 1, req_len, f), req_len);
 	fclose(f);
-	sh(GIT_ENV "%s git upload-pack --strict --stateless-rpc %s '%s' <'%s' >'%s'",
+	sh(GIT_ENV "%s git upload-pack --strict --stateless-rpc %s '%s' <'%s' >'%s' 2>/dev/null",
 	   v2 ? "GIT_PROTOCOL=version=2" : "", advertise ? "--advertise-refs" : "", repo, in, out);
 	return slurp(out, len);
 }
@@ -166,7 +166,7 @@ static void compare(const char *state_name, int v0)
 			req_len = ls_refs_req(req, sizeof(req), ls_variants[i], delim);
 			snprintf(what, sizeof(what), "%s: ls-refs variant %zu%s", state_name, i,
 				 delim ? "" : " (no delimiter)");
-			if (git_serve_request(repo, req, req_len, &got, &got_len, &err) != 0)
+			if (git_serve_request(repo, 1, req, req_len, &got, &got_len, &err) != 0)
 				fail_msg("%s: not answered natively", what);
 			want = git_answer(0, 1, req, req_len, &want_len);
 			assert_same(what, got, got_len, want, want_len);
@@ -333,7 +333,7 @@ static void test_declined(void **state)
 	sh(GIT_ENV "git --git-dir='%s' -c user.name=t -c user.email=t@t tag -a -m t v1 main", repo);
 	assert_int_equal(git_serve_advertise(repo, 0, &got, &got_len, &err), GIT_SERVE_DECLINED);
 	req_len = ls_refs_req(req, sizeof(req), ls, 1);
-	assert_int_equal(git_serve_request(repo, req, req_len, &got, &got_len, &err),
+	assert_int_equal(git_serve_request(repo, 1, req, req_len, &got, &got_len, &err),
 			 GIT_SERVE_DECLINED);
 	assert_int_equal(repo_upload_pack(root, DEV, 0, "version=2", req, req_len, &got,
 					  &got_len, &err), 0);
@@ -360,7 +360,7 @@ static void test_declined(void **state)
 			"0003",
 		};
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-			assert_int_equal(git_serve_request(repo, bad[i], strlen(bad[i]), &got,
+			assert_int_equal(git_serve_request(repo, 1, bad[i], strlen(bad[i]), &got,
 							   &got_len, &err), GIT_SERVE_DECLINED);
 	}
 	/* A detached HEAD. */
@@ -368,28 +368,45 @@ static void test_declined(void **state)
 	assert_int_equal(git_serve_advertise(repo, 1, &got, &got_len, &err), GIT_SERVE_DECLINED);
 }
 
-/* Writes the pack of a v2 fetch answer ("packfile" section, side-band 1) to path. */
-static void answer_pack(const char *answer, size_t len, const char *path)
+/* Writes the pack of a fetch answer to path: after the first pkt-line (first: v2 "packfile",
+ * v0 "NAK"), side-band 1 packets up to a flush, or (sideband 0) the bare pack. */
+static void answer_pack(const char *answer, size_t len, const char *first, int sideband,
+			const char *path)
 {
 	FILE *f = fopen(path, "wb");
-	size_t off = 0, n;
-	int in_pack = 0;
+	size_t off = strlen(first) + 4, n;
 
 	assert_non_null(f);
-	while (off + 4 <= len) {
+	assert_true(len > off);
+	assert_int_equal(memcmp(answer + 4, first, strlen(first)), 0);
+	if (!sideband) {
+		assert_int_equal(fwrite(answer + off, 1, len - off, f), len - off);
+		off = len - 4;
+	}
+	while (sideband && off + 4 <= len) {
 		assert_int_equal(sscanf(answer + off, "%4zx", &n), 1);
 		if (n == 0)
 			break;
-		if (!in_pack) {
-			assert_memory_equal(answer + off, "000dpackfile\n", 13);
-			in_pack = 1;
-		} else if (answer[off + 4] == 1) {
+		if (answer[off + 4] == 1)
 			assert_int_equal(fwrite(answer + off + 5, 1, n - 5, f), n - 5);
-		}
 		off += n;
 	}
 	assert_int_equal(off + 4, len);
 	fclose(f);
+}
+
+/* The pack at path holds exactly the commit rev of repo and the empty tree, complete. */
+static void assert_initial_pack(const char *path, const char *rev)
+{
+	sh("rm -rf '%s/got.git'", base);
+	sh(GIT_ENV "git init -q --bare -b main '%s/got.git' && git --git-dir='%s/got.git' "
+	   "index-pack --strict --stdin <'%s' >/dev/null", base, base, path);
+	sh(GIT_ENV "git --git-dir='%s/got.git' update-ref refs/heads/main %s && "
+	   "git --git-dir='%s/got.git' fsck --strict --no-progress --no-dangling", base, rev, base);
+	sh(GIT_ENV "test \"$(git --git-dir='%s/got.git' cat-file -p %s)\" = "
+	   "\"$(git --git-dir='%s' cat-file -p %s)\"", base, rev, repo, rev);
+	sh(GIT_ENV "test \"$(git --git-dir='%s/got.git' count-objects -v | grep in-pack)\" = "
+	   "'in-pack: 2'", base);
 }
 
 /* The first fetch of a new repository (main at the initial commit) is answered without git:
@@ -410,32 +427,62 @@ static void test_initial_fetch(void **state)
 					     "include-tag", "done", NULL };
 		req_len = v2_req(req, sizeof(req), "fetch", args, 1);
 	}
-	assert_int_equal(git_serve_request(repo, req, req_len, &got, &got_len, &err), 0);
+	assert_int_equal(git_serve_request(repo, 1, req, req_len, &got, &got_len, &err), 0);
 	snprintf(pack, sizeof(pack), "%s/initial.pack", base);
-	answer_pack(got, got_len, pack);
+	answer_pack(got, got_len, "packfile\n", 1, pack);
 	free(got);
-	sh(GIT_ENV "git init -q --bare -b main '%s/got.git' && git --git-dir='%s/got.git' index-pack "
-	   "--strict --stdin <'%s' >/dev/null", base, base, pack);
-	sh(GIT_ENV "git --git-dir='%s/got.git' update-ref refs/heads/main %s && "
-	   "git --git-dir='%s/got.git' fsck --strict --no-progress --no-dangling", base, rev, base);
-	sh(GIT_ENV "test \"$(git --git-dir='%s/got.git' cat-file -p %s)\" = "
-	   "\"$(git --git-dir='%s' cat-file -p %s)\"", base, rev, repo, rev);
-	sh(GIT_ENV "test \"$(git --git-dir='%s/got.git' count-objects -v | grep in-pack)\" = "
-	   "'in-pack: 2'", base);
-	/* What git upload-pack sends for the request: the same two objects. */
+	assert_initial_pack(pack, rev);
+	/* git upload-pack answers the request with the same framing and the same objects. */
 	{
 		size_t want_len;
 		char *w = git_answer(0, 1, req, req_len, &want_len);
-		assert_non_null(memmem(w, want_len, "packfile\n", 9));
+		answer_pack(w, want_len, "packfile\n", 1, pack);
 		free(w);
+		assert_initial_pack(pack, rev);
+	}
+	/* Protocol v0 (libgit2, git with protocol.version=0): side-band-64k, side-band, none. */
+	{
+		static const char *const caps[] = {
+			" multi_ack_detailed side-band-64k thin-pack ofs-delta include-tag "
+			"agent=git/2.0.0-libgit2",
+			" multi_ack side-band ofs-delta no-progress",
+			"",
+		};
+		for (int i = 0; i < 3; i++) {
+			char line[256], *w;
+			size_t w_len;
+
+			snprintf(line, sizeof(line), "want %s%s\n", rev, caps[i]);
+			req_len = (size_t)snprintf(req, sizeof(req), "%04zx%s%04zxwant %s\n0000"
+						   "0009done\n", strlen(line) + 4, line,
+						   strlen(rev) + 10, rev);
+			assert_int_equal(git_serve_request(repo, 0, req, req_len, &got, &got_len,
+							   &err), 0);
+			answer_pack(got, got_len, "NAK\n", i < 2, pack);
+			free(got);
+			assert_initial_pack(pack, rev);
+			w = git_answer(0, 0, req, req_len, &w_len);
+			answer_pack(w, w_len, "NAK\n", i < 2, pack);
+			free(w);
+			assert_initial_pack(pack, rev);
+			/* Through repo.c, as api_git.c calls it. */
+			assert_int_equal(repo_upload_pack(root, DEV, 0, NULL, req, req_len, &got,
+							  &got_len, &err), 0);
+			answer_pack(got, got_len, "NAK\n", i < 2, pack);
+			free(got);
+		}
+		/* A "have" means negotiation: git. */
+		snprintf(req, sizeof(req), "0032want %s\n00000032have %s\n0009done\n", rev, rev);
+		assert_int_equal(git_serve_request(repo, 0, req, strlen(req), &got, &got_len,
+						   &err), GIT_SERVE_DECLINED);
 	}
 	/* Another want, or a commit with a parent: git. */
 	assert_int_equal(repo_put_file(root, DEV, "deployments/a.yaml", "a: 1\n", 5,
 				       "Deploy a (x)", rev, &changed, &err), 0);
-	assert_int_equal(git_serve_request(repo, req, req_len, &got, &got_len, &err),
+	assert_int_equal(git_serve_request(repo, 1, req, req_len, &got, &got_len, &err),
 			 GIT_SERVE_DECLINED);
 	memcpy(strstr(req, "want ") + 5, rev, 40);
-	assert_int_equal(git_serve_request(repo, req, req_len, &got, &got_len, &err),
+	assert_int_equal(git_serve_request(repo, 1, req, req_len, &got, &got_len, &err),
 			 GIT_SERVE_DECLINED);
 }
 
@@ -462,7 +509,7 @@ static void test_request_mutations(void **state)
 							 "0123456789abcdefAF\n"[rand() % 19]);
 		if (i % 5 == 0)
 			len = (size_t)(rand() % (int)len);
-		if (git_serve_request(repo, mut, len, &got, &got_len, &err) != 0)
+		if (git_serve_request(repo, 1, mut, len, &got, &got_len, &err) != 0)
 			continue;
 		answered++;
 		if (compared < 25) {
