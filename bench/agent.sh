@@ -119,6 +119,7 @@ for ((i = 1; i <= N; i++)); do
 	timed "$T/agent.times" "$AGENT_BIN" run --once --state-dir "$S" --config "$CONF"
 	timed "$T/git.times" "$T/gitfetch"
 done
+echo "margo-agent run --once vs git fetch, no change, median of $N runs each, $(nproc) cores" >&2
 paste -d' ' "$T/agent.times" "$T/git.times" |
 	awk '{printf "  run %d: margo-agent run --once cpu_ms=%s hwm_kib=%s; git fetch cpu_ms=%s hwm_kib=%s\n", NR, $1, $2, $3, $4}' >&2
 # no change means no apply and no new revision
@@ -155,7 +156,6 @@ agent_hwm=$(awk '{print $2}' "$T/agent.times" | median)
 git_cpu=$(awk '{print $1}' "$T/git.times" | median)
 git_hwm=$(awk '{print $2}' "$T/git.times" | median)
 
-echo "margo-agent run --once vs git fetch, no change, median of $N runs each, $(nproc) cores" >&2
 printf '| measure | margo-agent run --once | git fetch | agent / git |\n|---|---|---|---|\n'
 printf '| CPU user+sys, ms | %s | %s | %s |\n' "$agent_cpu" "$git_cpu" \
 	"$(awk -v a="$agent_cpu" -v g="$git_cpu" 'BEGIN {printf (g > 0 ? "%.2f" : "-"), a / g}')"
