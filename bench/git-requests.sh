@@ -33,3 +33,53 @@ git_wrk_check() {
 		"$1/git-upload-pack" | tr -d '\0') || e2e_die "ls-refs request failed"
 	[[ "$out" == *" refs/heads/main"* ]] || e2e_die "ls-refs answer without refs/heads/main: $out"
 }
+
+# git_client DIR URL_FILE USER_FILE TOKEN_FILE CA_FILE: writes DIR/askpass and DIR/gitop, the one
+# plain git client of both benchmarks, credentials from files through GIT_ASKPASS:
+#   gitop ls-remote      ls-remote of the URL
+#   gitop clone N        clone into DIR/clones/N, then delete it
+#   gitop keep N         clone into DIR/fetch/N (kept for the fetches)
+#   gitop fetch          no-change fetch in DIR/fetch/$SLOT (xargs's slot)
+# It trusts only CA_FILE, with an empty http.sslCAPath: Debian's git (libcurl-gnutls) would
+# otherwise also load all of /etc/ssl/certs on every operation (~45 ms of CPU), swamping the
+# server's cost. No user or system git configuration, no terminal prompt.
+git_client() {
+	local dir=$1 url_file=$2 user_file=$3 token_file=$4 ca=$5
+	cat >"$dir/askpass" <<'EOS'
+#!/bin/sh
+case "$1" in
+Username*) cat "$BENCH_GIT_USER_FILE"; echo ;;
+Password*) cat "$BENCH_GIT_TOKEN_FILE"; echo ;;
+esac
+EOS
+	chmod 700 "$dir/askpass"
+	mkdir -p "$dir/capath" "$dir/clones" "$dir/fetch"
+	cat >"$dir/gitop" <<EOS
+#!/bin/sh
+export HOME="$dir" GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$dir/askpass"
+export BENCH_GIT_USER_FILE="$user_file" BENCH_GIT_TOKEN_FILE="$token_file"
+unset GIT_SSL_CAINFO
+url=\$(cat "$url_file")
+g() { git -c http.sslCAPath="$dir/capath" -c http.sslCAInfo="$ca" "\$@"; }
+ge() { exec git -c http.sslCAPath="$dir/capath" -c http.sslCAInfo="$ca" "\$@"; }
+case "\$1" in
+ls-remote) ge ls-remote "\$url" >/dev/null ;;
+clone) g clone -q "\$url" "$dir/clones/\$2" && rm -rf "$dir/clones/\$2" ;;
+keep) ge clone -q "\$url" "$dir/fetch/\$2" ;;
+fetch) ge -C "$dir/fetch/\$SLOT" fetch -q origin ;;
+*) exit 2 ;;
+esac
+EOS
+	chmod 700 "$dir/gitop"
+}
+
+# git_rate DIR OP: COUNT operations of DIR/gitop OP, PARALLEL at a time; prints operations/s;
+# dies when one fails.
+git_rate() {
+	local dir=$1 op=$2 start end
+	start=$(date +%s.%N)
+	seq 1 "$COUNT" | xargs -P "$PARALLEL" --process-slot-var=SLOT -I{} "$dir/gitop" "$op" {} ||
+		e2e_die "git $op failed"
+	end=$(date +%s.%N)
+	awk -v n="$COUNT" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f\n", n / (e - s)}'
+}

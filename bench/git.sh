@@ -34,49 +34,14 @@ printf 'Bearer %s' "$(<"$T/bench.access_token")" >"$T/bench.authz"
 printf '%s' "$etag" >"$T/etag"
 wrk_script "$T/poll.lua" GET Authorization "$T/bench.authz" If-None-Match "$T/etag"
 
-# One plain git operation as the device, credentials from files through GIT_ASKPASS.
-cat >"$T/askpass" <<'EOS'
-#!/bin/sh
-case "$1" in
-Username*) cat "$BENCH_GIT_USER_FILE"; echo ;;
-Password*) cat "$BENCH_GIT_TOKEN_FILE"; echo ;;
-esac
-EOS
-chmod 700 "$T/askpass"
-mkdir -p "$T/capath"
-cat >"$T/gitop" <<EOS
-#!/bin/sh
-# gitop ls-remote|clone|keep|fetch N   (keep: clone into fetch/N; fetch uses the clone of
-# its xargs slot, \$SLOT)
-export HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/askpass"
-export BENCH_GIT_USER_FILE="$T/bench.git_user" BENCH_GIT_TOKEN_FILE="$T/bench.git_token"
-unset GIT_SSL_CAINFO
-url=\$(cat "$T/bench.git_url")
-case "\$1" in
-ls-remote) exec git -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$WFM_CA" ls-remote "\$url" >/dev/null ;;
-clone) d="$T/clones/\$2"; git -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$WFM_CA" clone -q "\$url" "\$d" && rm -rf "\$d" ;;
-keep) exec git -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$WFM_CA" clone -q "\$url" "$T/fetch/\$2" ;;
-fetch) exec git -C "$T/fetch/\$SLOT" -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$WFM_CA" fetch -q origin ;;
-esac
-EOS
-chmod 700 "$T/gitop"
 . "$SRC_DIR/bench/git-requests.sh"
+git_client "$T" "$T/bench.git_url" "$T/bench.git_user" "$T/bench.git_token" "$WFM_CA"
 git_wrk_scripts "$T" "$T/bench.git_user" "$T/bench.git_token"
 git_wrk_check "$(<"$T/bench.git_url")" "$WFM_CA" "$T"
-mkdir -p "$T/clones" "$T/fetch"
 # One clone per parallel client for the no-change fetches.
 for ((i = 0; i < PARALLEL; i++)); do
 	"$T/gitop" keep "$i" || e2e_die "git clone for the fetch clients failed"
 done
-
-gitrate() {
-	local op=$1 start end
-	start=$(date +%s.%N)
-	seq 1 "$COUNT" | xargs -P "$PARALLEL" --process-slot-var=SLOT -I{} "$T/gitop" "$op" {} \
-		|| e2e_die "git $op failed"
-	end=$(date +%s.%N)
-	awk -v n="$COUNT" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f\n", n / (e - s)}'
-}
 
 echo "wfmd desired-state benchmark: $(nproc) cores, median of $RUNS runs" >&2
 poll_rps=$(wrk_median "desired-state 304" "$T/poll.lua" "/device/$id/desired-state")
@@ -84,9 +49,9 @@ inforefs_rps=$(wrk_median "git info/refs v2" "$T/inforefs.lua" "/git/$id.git/inf
 lsrefs_rps=$(wrk_median "git ls-refs" "$T/lsrefs.lua" "/git/$id.git/git-upload-pack")
 ls=(); cl=(); fe=()
 for ((i = 1; i <= RUNS; i++)); do
-	ls+=("$(gitrate ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
-	cl+=("$(gitrate clone)"); echo "  git clone run $i: ${cl[-1]}/s" >&2
-	fe+=("$(gitrate fetch)"); echo "  git fetch (no change) run $i: ${fe[-1]}/s" >&2
+	ls+=("$(git_rate "$T" ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
+	cl+=("$(git_rate "$T" clone)"); echo "  git clone run $i: ${cl[-1]}/s" >&2
+	fe+=("$(git_rate "$T" fetch)"); echo "  git fetch (no change) run $i: ${fe[-1]}/s" >&2
 done
 hwm=$(wfmd_hwm)
 ls_med=$(printf '%s\n' "${ls[@]}" | median)

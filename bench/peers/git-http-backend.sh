@@ -65,60 +65,26 @@ peer_wait_https "$url/info/refs?service=git-upload-pack"
 code=$(curl -s --noproxy '*' --cacert "$PEER_CA" -o /dev/null -w '%{http_code}' "$url/info/refs?service=git-upload-pack")
 [[ "$code" == 401 ]] || e2e_die "git without credentials: $code, not 401"
 
-cat >"$T/askpass" <<'EOS'
-#!/bin/sh
-case "$1" in
-Username*) cat "$BENCH_GIT_USER_FILE"; echo ;;
-Password*) cat "$BENCH_GIT_TOKEN_FILE"; echo ;;
-esac
-EOS
-chmod 700 "$T/askpass"
-cat >"$T/gitop" <<EOS
-#!/bin/sh
-# gitop ls-remote|fetch  (fetch: into clone \$SLOT, one per parallel client)
-export HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_ASKPASS="$T/askpass"
-export BENCH_GIT_USER_FILE="$T/git_user" BENCH_GIT_TOKEN_FILE="$T/git_token"
-unset GIT_SSL_CAINFO
-url=\$(cat "$T/git_url")
-case "\$1" in
-ls-remote) exec git -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$PEER_CA" ls-remote "\$url" >/dev/null ;;
-fetch) exec git -c http.sslCAPath="$T/capath" -c http.sslCAInfo="$PEER_CA" -C "$T/clones/\$SLOT" fetch -q origin ;;
-esac
-EOS
-chmod 700 "$T/gitop"
-# An empty CApath: Debian's git (libcurl-gnutls) would otherwise load all of /etc/ssl/certs on
-# every operation besides http.sslCAInfo (~45 ms of CPU), swamping the server's cost. The same
-# flags as bench/git.sh; trust stays pinned to the peer's CA.
-mkdir -p "$T/capath"
-export BENCH_GIT_USER_FILE="$T/git_user" BENCH_GIT_TOKEN_FILE="$T/git_token"
-for ((s = 0; s < PARALLEL; s++)); do
-	git -c http.sslCAInfo="$PEER_CA" -c core.askPass="$T/askpass" clone -q "$url" "$T/clones/$s" \
-		</dev/null 2>"$T/clone.err" || { cat "$T/clone.err" >&2; e2e_die "git clone failed"; }
-done
-[[ "$(git -C "$T/clones/0" rev-parse HEAD)" == "$c2" ]] || e2e_die "clone is not at $c2"
-
 . "$SRC_DIR/bench/git-requests.sh"
+git_client "$T" "$T/git_url" "$T/git_user" "$T/git_token" "$PEER_CA"
+# One clone per parallel client for the no-change fetches.
+for ((s = 0; s < PARALLEL; s++)); do
+	"$T/gitop" keep "$s" || e2e_die "git clone for the fetch clients failed"
+done
+[[ "$(git -C "$T/fetch/0" rev-parse HEAD)" == "$c2" ]] || e2e_die "clone is not at $c2"
+
 git_wrk_scripts "$T" "$T/git_user" "$T/git_token"
 git_wrk_check "$url" "$PEER_CA" "$T"
-
-gitrate() {
-	local op=$1 start end
-	start=$(date +%s.%N)
-	seq 1 "$COUNT" | xargs -P "$PARALLEL" --process-slot-var=SLOT -I{} "$T/gitop" "$op" ||
-		e2e_die "git $op failed"
-	end=$(date +%s.%N)
-	awk -v n="$COUNT" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f\n", n / (e - s)}'
-}
 
 echo "git http-backend benchmark: $(nginx -v 2>&1 | sed 's/.*: //'), fcgiwrap -c $FCGI_CHILDREN, $(git --version), $(nproc) cores, median of $RUNS runs" >&2
 inforefs_rps=$(wrk_median "git info/refs v2" "$T/inforefs.lua" "/git/$id.git/info/refs?service=git-upload-pack")
 lsrefs_rps=$(wrk_median "git ls-refs" "$T/lsrefs.lua" "/git/$id.git/git-upload-pack")
 ls=(); fe=()
 for ((i = 1; i <= RUNS; i++)); do
-	ls+=("$(gitrate ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
-	fe+=("$(gitrate fetch)"); echo "  git fetch (no change) run $i: ${fe[-1]}/s" >&2
+	ls+=("$(git_rate "$T" ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
+	fe+=("$(git_rate "$T" fetch)"); echo "  git fetch (no change) run $i: ${fe[-1]}/s" >&2
 done
-[[ "$(git -C "$T/clones/0" rev-parse origin/main)" == "$c2" ]] || e2e_die "fetch moved origin/main"
+[[ "$(git -C "$T/fetch/0" rev-parse origin/main)" == "$c2" ]] || e2e_die "fetch moved origin/main"
 
 bench_result peer.githttp_inforefs_rps "$inforefs_rps"
 bench_result peer.githttp_lsrefs_rps "$lsrefs_rps"
