@@ -19,7 +19,7 @@
 #include "margo/base64.h"
 #include "margo/cert.h"
 #include "margo/error.h"
-#include "hex.h"
+#include "margo/hex.h"
 #include "ossl.h"
 
 /* Bound on a certificate field (PEM text, or its base64) accepted from anyone. */

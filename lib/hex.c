@@ -1,6 +1,6 @@
-/* Lower-case hex encoding shared inside libmargo (see hex.h). */
+/* Lower-case hex encoding (include/margo/hex.h). */
 #include <stddef.h>
-#include "hex.h"
+#include "margo/hex.h"
 
 void margo_hex_lower(const unsigned char *in, size_t len, char *out)
 {

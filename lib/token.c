@@ -10,7 +10,7 @@
 #include "margo/base64.h"
 #include "margo/error.h"
 #include "margo/token.h"
-#include "hex.h"
+#include "margo/hex.h"
 
 #define TOKEN_RANDOM_BYTES 32
 #define TOKEN_BODY_LEN 43 /* base64url, no padding, of 32 bytes */

@@ -9,24 +9,15 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "margo/hex.h"
 #include "git_object.h"
+#include "git_refs.h"
 
 #define HEADER_MAX 32
 
 static int header(const char *type, size_t len, char *out)
 {
 	return snprintf(out, HEADER_MAX, "%s %zu", type, len) + 1;  /* with its NUL */
-}
-
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 int git_object_id(const char *type, const void *data, size_t len, char oid[41],
@@ -45,7 +36,7 @@ int git_object_id(const char *type, const void *data, size_t len, char oid[41],
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return margo_error_set(err, MARGO_ECRYPTO, "SHA-1 failed");
-	hex(md, 20, oid);
+	margo_hex_lower(md, 20, oid);
 	return 0;
 }
 
@@ -158,7 +149,7 @@ int git_object_read(const char *objects_dir, const char *oid, char type[16], cha
 	z_stream zs;
 	ssize_t n;
 
-	if (strspn(oid, "0123456789abcdef") != 40 || oid[40] != '\0')
+	if (!git_oid_hex(oid) || oid[GIT_OID_HEXLEN] != '\0')
 		return margo_error_set(err, MARGO_EINVAL, "not an object id");
 	snprintf(path, sizeof(path), "%s/%.2s/%s", objects_dir, oid, oid + 2);
 	fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -44,7 +44,7 @@ static int read_small(int dirfd, const char *name, char *buf, size_t size, size_
 	return 0;
 }
 
-static int oid_hex(const char *s)
+int git_oid_hex(const char *s)
 {
 	return strspn(s, "0123456789abcdef") == GIT_OID_HEXLEN;
 }
@@ -93,7 +93,7 @@ static int loose_ref(int dirfd, const char *file, const char *name, struct git_r
 		return 0;       /* renamed or pruned meanwhile: packed-refs has it */
 	if (rc < 0)
 		return rc;
-	if (!oid_hex(buf) || strspn(buf + GIT_OID_HEXLEN, " \t\r\n") != len - GIT_OID_HEXLEN)
+	if (!git_oid_hex(buf) || strspn(buf + GIT_OID_HEXLEN, " \t\r\n") != len - GIT_OID_HEXLEN)
 		return margo_error_set(err, MARGO_EUNSUPPORTED, "loose reference %s", name);
 	return refs_add(refs, name, buf, err);
 }
@@ -200,7 +200,7 @@ static int packed_refs(int gitfd, struct git_refs *refs, struct margo_error *err
 		*next++ = '\0';
 		if (line == buf && strncmp(line, "# pack-refs with:", 17) == 0)
 			continue;
-		if (!oid_hex(line) || line[GIT_OID_HEXLEN] != ' ') {
+		if (!git_oid_hex(line) || line[GIT_OID_HEXLEN] != ' ') {
 			rc = margo_error_set(err, MARGO_EUNSUPPORTED, "packed-refs: unsupported line");
 			break;
 		}

@@ -17,6 +17,10 @@
 #define GIT_REFNAME_MAX 256
 #define GIT_REFS_MAX 64
 
+/* 1 when s starts with GIT_OID_HEXLEN lower-case hex digits (an object id, maybe followed by
+ * more text). */
+int git_oid_hex(const char *s);
+
 struct git_ref {
 	char name[GIT_REFNAME_MAX];          /* "refs/heads/main" */
 	char oid[GIT_OID_HEXLEN + 1];        /* lower-case hex */

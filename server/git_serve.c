@@ -325,7 +325,7 @@ static int fetch_parse(struct pkt_reader *r, int args, char want[GIT_OID_HEXLEN 
 	while ((k = pkt_read(r)) == PKT_DATA) {
 		/* git clone asks for the same commit twice (HEAD and main). */
 		if (strncmp(r->line, "want ", 5) == 0 && strlen(r->line + 5) == GIT_OID_HEXLEN &&
-		    strspn(r->line + 5, "0123456789abcdef") == GIT_OID_HEXLEN &&
+		    git_oid_hex(r->line + 5) &&
 		    (want[0] == '\0' || strcmp(want, r->line + 5) == 0))
 			memcpy(want, r->line + 5, GIT_OID_HEXLEN + 1);
 		else if (strcmp(r->line, "thin-pack") != 0 && strcmp(r->line, "no-progress") != 0 &&
@@ -379,8 +379,7 @@ static int fetch_v0_parse(struct pkt_reader *r, char want[GIT_OID_HEXLEN + 1],
 	want[0] = '\0';
 	*band_max = 0;
 	while ((k = pkt_read(r)) == PKT_DATA) {
-		if (strncmp(r->line, "want ", 5) != 0 ||
-		    strspn(r->line + 5, "0123456789abcdef") != GIT_OID_HEXLEN ||
+		if (strncmp(r->line, "want ", 5) != 0 || !git_oid_hex(r->line + 5) ||
 		    (r->line[5 + GIT_OID_HEXLEN] != '\0' && r->line[5 + GIT_OID_HEXLEN] != ' ') ||
 		    (want[0] != '\0' && strncmp(want, r->line + 5, GIT_OID_HEXLEN) != 0))
 			return GIT_SERVE_DECLINED;

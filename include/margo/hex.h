@@ -1,6 +1,6 @@
-/* Private to libmargo: lower-case hex encoding shared by cert.c and token.c. */
-#ifndef MARGO_LIB_HEX_H
-#define MARGO_LIB_HEX_H
+/* Lower-case hex encoding (fingerprints, token hashes, git object ids). */
+#ifndef MARGO_HEX_H
+#define MARGO_HEX_H
 
 #include <stddef.h>
 
