@@ -3,13 +3,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sqlite3.h>
 
 #include "margo/error.h"
 #include "margo/log.h"
 #include "store.h"
+#include "store_sqlite_schema.h"
 
-#define SCHEMA_VERSION 1
 #define STMT_CACHE_MAX 96
 #define BUSY_TIMEOUT_MS 5000
 #define LAST_SEEN_INTERVAL 30
@@ -39,85 +40,6 @@ struct store {
 	pthread_mutex_t write_lock;
 	struct conn *conns;
 };
-
-static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS devices ("
-	" id TEXT PRIMARY KEY,"
-	" state TEXT NOT NULL CHECK (state IN ('pending','active','rejected','revoked')),"
-	" certificate_pem TEXT NOT NULL,"
-	" certificate_fingerprint TEXT NOT NULL UNIQUE,"
-	" keyid TEXT NOT NULL,"
-	" vendor TEXT NOT NULL DEFAULT '',"
-	" model_number TEXT NOT NULL DEFAULT '',"
-	" serial_number TEXT NOT NULL DEFAULT '',"
-	" created_at INTEGER NOT NULL,"
-	" approved_at INTEGER,"
-	" last_seen_at INTEGER,"
-	" first_auth_at INTEGER,"
-	" credentials_epoch INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX IF NOT EXISTS devices_state ON devices (state, created_at);"
-	"CREATE TABLE IF NOT EXISTS client_secrets ("
-	" hash TEXT PRIMARY KEY,"
-	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS client_secrets_device ON client_secrets (device_id);"
-	/* Access tokens are self-contained now (access_token.h); drop the old table. */
-	"DROP TABLE IF EXISTS access_tokens;"
-	"CREATE TABLE IF NOT EXISTS enrollment_tokens ("
-	" id TEXT PRIMARY KEY,"
-	" hash TEXT NOT NULL UNIQUE,"
-	" description TEXT NOT NULL DEFAULT '',"
-	" expires_at INTEGER NOT NULL,"
-	" max_uses INTEGER NOT NULL,"
-	" uses INTEGER NOT NULL DEFAULT 0,"
-	" auto_approve INTEGER NOT NULL,"
-	" revoked INTEGER NOT NULL DEFAULT 0,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS preregistered_certs ("
-	" fingerprint TEXT PRIMARY KEY,"
-	" certificate_pem TEXT NOT NULL,"
-	" description TEXT NOT NULL DEFAULT '',"
-	" created_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS onboarding_requests ("
-	" id TEXT PRIMARY KEY,"
-	" device_id TEXT NOT NULL,"
-	" poll_token_hash TEXT NOT NULL,"
-	" state TEXT NOT NULL CHECK (state IN ('pending','approved','rejected','expired','closed')),"
-	" expires_at INTEGER NOT NULL,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS onboarding_requests_device ON onboarding_requests (device_id);"
-	"CREATE INDEX IF NOT EXISTS onboarding_requests_state ON onboarding_requests (state, expires_at);"
-	"CREATE TABLE IF NOT EXISTS capabilities ("
-	" device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,"
-	" document TEXT NOT NULL,"
-	" updated_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS deployment_status ("
-	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
-	" deployment_id TEXT NOT NULL,"
-	" state TEXT NOT NULL,"
-	" document TEXT NOT NULL,"
-	" received_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS deployment_status_device"
-	" ON deployment_status (device_id, deployment_id, seq);"
-	"CREATE TABLE IF NOT EXISTS git_tokens ("
-	" hash TEXT PRIMARY KEY,"
-	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
-	" expires_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS git_tokens_device ON git_tokens (device_id);"
-	"CREATE TABLE IF NOT EXISTS repos ("
-	" device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,"
-	" revision TEXT NOT NULL,"
-	" updated_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS deployments ("
-	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
-	" deployment_id TEXT NOT NULL,"
-	" name TEXT NOT NULL,"
-	" application_id TEXT NOT NULL,"
-	" created_at INTEGER NOT NULL,"
-	" updated_at INTEGER NOT NULL,"
-	" PRIMARY KEY (device_id, deployment_id));";
 
 /* ---- connections and statements ---- */
 
@@ -394,9 +316,7 @@ int store_open(const char *path, store **out, struct margo_error *err)
 {
 	struct store *st;
 	struct conn *c;
-	sqlite3_stmt *s = NULL;
-	char *msg = NULL;
-	int rc, version = 0;
+	int rc;
 
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
@@ -418,47 +338,13 @@ int store_open(const char *path, store **out, struct margo_error *err)
 		rc = MARGO_ESTORE;
 		goto out;
 	}
-	if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(c->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-		sqlite3_free(msg);
-		rc = db_fail(c->db, err, "schema");
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		goto out;
-	}
-	if (sqlite3_prepare_v2(c->db, "SELECT max(version) FROM schema_version", -1, &s,
-			       NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
-		rc = db_fail(c->db, err, "schema version");
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		goto out;
-	}
-	version = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	s = NULL;
-	if (version > SCHEMA_VERSION) {
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		rc = margo_error_set(err, MARGO_ESTORE,
-				     "database schema version %d is newer than this wfmd (%d)",
-				     version, SCHEMA_VERSION);
-		goto out;
-	}
-	if (version < SCHEMA_VERSION &&
-	    sqlite3_exec(c->db, "DELETE FROM schema_version;"
-			 "INSERT INTO schema_version (version) VALUES (1)", NULL, NULL,
-			 &msg) != SQLITE_OK) {
-		sqlite3_free(msg);
-		rc = db_fail(c->db, err, "schema version");
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		goto out;
-	}
-	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-		sqlite3_free(msg);
-		rc = db_fail(c->db, err, "commit");
+	if (store_sqlite_migrate(c->db, time(NULL), err) < 0) {
+		rc = MARGO_ESTORE;
 		goto out;
 	}
 	rc = 0;
 	*out = st;
 out:
-	sqlite3_finalize(s);
 	if (rc < 0)
 		store_close(st);
 	return rc;
