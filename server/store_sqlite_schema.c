@@ -1,7 +1,8 @@
 /* The SQLite store's schema as numbered steps. A step is applied once, in the transaction
  * that records it in schema_migrations, so a database created by any earlier wfmd is brought
- * forward at start. Add a step at the end of steps[] with the next free number; never edit a
- * step that has shipped. The table schema_version (one row, the newest step applied) is kept
+ * forward at start. Add a step at the end of steps[] with the next free number (numbers may
+ * be reserved out of order by work in progress: each step is applied once whatever its
+ * place); never edit a step that has shipped. The table schema_version (one row, the newest step applied) is kept
  * for wfmd 0.1, which refuses to start on a database whose version is newer than 1. */
 #include <stdio.h>
 
@@ -94,15 +95,35 @@ static const char schema_v1[] =
 	" updated_at INTEGER NOT NULL,"
 	" PRIMARY KEY (device_id, deployment_id));";
 
+/* Step 8: operator-set device labels (label.h); derived labels are computed, not stored. */
+static const char schema_v8[] =
+	"CREATE TABLE device_labels ("
+	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (device_id, key));"
+	"CREATE INDEX device_labels_key ON device_labels (key, value);";
+
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
+	{ 8, "device labels", schema_v8 },
 };
 
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))
 
 int store_sqlite_schema_latest(void)
 {
-	return steps[NSTEPS - 1].version;
+	int latest = 0;
+
+	for (size_t i = 0; i < NSTEPS; i++)
+		if (steps[i].version > latest)
+			latest = steps[i].version;
+	return latest;
+}
+
+size_t store_sqlite_schema_nsteps(void)
+{
+	return NSTEPS;
 }
 
 static int fail(sqlite3 *db, struct margo_error *err, const char *what)
@@ -156,8 +177,9 @@ static int record(sqlite3 *db, int version, int64_t now, struct margo_error *err
 
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld);"
-		 "DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (%d)",
-		 version, (long long)now, version);
+		 "DELETE FROM schema_version; INSERT INTO schema_version (version)"
+		 " SELECT max(version) FROM schema_migrations",
+		 version, (long long)now);
 	return exec(db, sql, err, "schema record");
 }
 

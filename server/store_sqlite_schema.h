@@ -2,6 +2,7 @@
 #ifndef WFMD_STORE_SQLITE_SCHEMA_H
 #define WFMD_STORE_SQLITE_SCHEMA_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
 
@@ -14,7 +15,8 @@
  * never runs on a newer schema. */
 int store_sqlite_migrate(sqlite3 *db, int64_t now, struct margo_error *err);
 
-/* The newest step this wfmd knows. */
+/* The newest step this wfmd knows, and how many steps it knows. */
 int store_sqlite_schema_latest(void);
+size_t store_sqlite_schema_nsteps(void);
 
 #endif
