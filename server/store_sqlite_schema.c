@@ -173,7 +173,7 @@ static int applied(sqlite3 *db, int version, int *yes, struct margo_error *err)
 
 static int record(sqlite3 *db, int version, int64_t now, struct margo_error *err)
 {
-	char sql[160];
+	char sql[256];
 
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld);"
