@@ -46,4 +46,9 @@ int store_fleet_scan(store *st, const char *state, const char *after,
 		     int (*fn)(void *ctx, const struct store_fleet_device *d), void *ctx,
 		     struct margo_error *err);
 
+/* Calls fn once for device id (as store_fleet_scan would). MARGO_ENOTFOUND. */
+int store_fleet_get(store *st, const char *id,
+		    int (*fn)(void *ctx, const struct store_fleet_device *d), void *ctx,
+		    struct margo_error *err);
+
 #endif
