@@ -86,9 +86,9 @@ static int patch_parse(json_t *doc, struct margo_validation *v, struct store_lab
 	if (*set == NULL || *remove == NULL)
 		return MARGO_ENOMEM;
 	json_object_foreach(doc, key, x) {
-		char ptr[LABEL_KEY_MAX + 2];
+		char ptr[2 * LABEL_KEY_MAX + 2];
 
-		snprintf(ptr, sizeof(ptr), "/%s", key);
+		margo_json_pointer_append(ptr, sizeof(ptr), "", key);
 		if (label_key_check(key, &e) < 0) {
 			margo_validation_add(v, ptr, "%s", e.message);
 		} else if (label_key_derived(key)) {

@@ -151,6 +151,8 @@ struct scan_row {
 
 static void rows_free(struct scan_row *rows, size_t n)
 {
+	if (rows == NULL)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		free(rows[i].vendor);
 		free(rows[i].model);
