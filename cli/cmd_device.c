@@ -9,18 +9,21 @@
 #define KV_WIDTH 14
 
 static const char list_help[] =
-	"Usage: wfmctl device list [--state pending|active|rejected|revoked]\n"
+	"Usage: wfmctl device list [--state pending|active|rejected|revoked] [--selector S]\n"
 	"\n"
 	"Lists devices and onboarding requests waiting for approval (state pending). The ID\n"
 	"column is what 'device show', 'approve', 'reject' and 'revoke' take; for an active\n"
 	"device it is also its OAuth client id.\n"
 	"\n"
 	"Options:\n"
-	"  --state S    only devices in state S\n"
+	"  --state S     only devices in state S\n"
+	"  --selector S  only devices whose labels match S, shown with their labels (see\n"
+	"                'wfmctl device label --help' for labels and the selector grammar)\n"
 	"\n"
 	"Examples:\n"
 	"  wfmctl --data-dir /var/lib/wfmd device list\n"
 	"  wfmctl --data-dir /var/lib/wfmd device list --state pending\n"
+	"  wfmctl --data-dir /var/lib/wfmd device list --selector 'plant=3,device.margo/arch=arm64'\n"
 	"  wfmctl --data-dir /var/lib/wfmd --json device list | jq -r '.items[].id'\n";
 
 static const char show_help[] =
@@ -91,8 +94,9 @@ static int device_list(struct wfmctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "ID", "STATE", "VENDOR", "MODEL", "SERIAL",
 					       "FINGERPRINT", "CREATED", "LAST SEEN" };
-	const char *state = NULL;
-	struct wfmctl_opt opts[] = { { "state", &state, NULL }, { NULL, NULL, NULL } };
+	const char *state = NULL, *selector = NULL;
+	struct wfmctl_opt opts[] = { { "state", &state, NULL }, { "selector", &selector, NULL },
+				     { NULL, NULL, NULL } };
 	struct wfmctl_table *table = NULL;
 	json_t *resp = NULL, *items, *d;
 	char *path = NULL, fp[32];
@@ -108,6 +112,10 @@ static int device_list(struct wfmctl *ctx, int argc, char **argv)
 		if (!known)
 			return wfmctl_usage_error(ctx, "--state must be pending, active, rejected "
 						  "or revoked");
+	}
+	if (selector != NULL)
+		return wfmctl_device_select(ctx, selector, state);
+	if (state != NULL) {
 		if (asprintf(&path, "%s?state=%s", DEVICES_PATH, state) < 0)
 			return wfmctl_fail(ctx, "out of memory");
 	}
@@ -382,5 +390,7 @@ const struct wfmctl_command wfmctl_device_commands[] = {
 	  revoke_help },
 	{ "device", "deployments", wfmctl_device_deployments,
 	  "list a device's deployments with their latest state", deployments_help },
+	{ "device", "label", wfmctl_device_label, "show or change a device's labels",
+	  wfmctl_device_label_help },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

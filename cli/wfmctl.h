@@ -63,6 +63,14 @@ int wfmctl_device_deployments(struct wfmctl *ctx, int argc, char **argv);
  * such route. Returns 0 or an exit code after printing one line. */
 int wfmctl_print_device_deployments(struct wfmctl *ctx, const char *device_id, json_t *fallback);
 
+/* ---- cmd_label.c ---- */
+
+/* wfmctl device label ID [KEY=VALUE | KEY-]... (run function of the device table). */
+int wfmctl_device_label(struct wfmctl *ctx, int argc, char **argv);
+extern const char wfmctl_device_label_help[];
+/* wfmctl device list --selector S [--state S]: every matching device, page after page. */
+int wfmctl_device_select(struct wfmctl *ctx, const char *selector, const char *state);
+
 /* ---- main.c ---- */
 
 /* Prints "wfmctl: <command>: <message>" as one line on stderr; returns WFMCTL_EXIT_FAIL. */

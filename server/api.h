@@ -64,6 +64,18 @@ int api_admin_deployment_list(struct http_request *req, struct http_response *re
 json_t *api_deployments_json(struct http_request *req, const char *device_id,
 			     int include_reported);
 
+/* api_labels.c: device labels (admin). */
+struct store_fleet_device;
+struct fleet_labels;
+int api_admin_labels_get(struct http_request *req, struct http_response *resp);
+int api_admin_labels_patch(struct http_request *req, struct http_response *resp);
+/* GET /admin/v1/devices with ?selector=: the matching devices with their labels, a page of
+ * `limit` (default 100) after the device id `after`, and "next" (the id to pass as after)
+ * when more match. */
+int api_admin_device_select(struct http_request *req, struct http_response *resp);
+/* {"deviceId", "labels": {...}, "derivedLabels": {...}} of d; NULL when out of memory. */
+json_t *api_labels_json(const struct store_fleet_device *d, const struct fleet_labels *l);
+
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];
 extern const size_t api_nroutes;
@@ -73,6 +85,9 @@ extern const size_t api_nroutes;
 /* Parses the JSON request body into a new object (caller json_decref()s): 415 unless
  * Content-Type is application/json, 400 when empty, malformed or not an object. */
 int api_json_body(struct http_request *req, json_t **out);
+/* The same for a body of media type mime or alt_mime (NULL: none). */
+int api_json_body_as(struct http_request *req, const char *mime, const char *alt_mime,
+		     json_t **out);
 /* RFC 3339 string of t, or JSON null when t < 0. */
 json_t *api_time_json(int64_t t);
 /* Sets obj[key] = value (reference stolen); -1 (and a 500 problem) on failure. */

@@ -328,6 +328,8 @@ int api_admin_device_list(struct http_request *req, struct http_response *resp)
 	json_t *arr;
 	int rc;
 
+	if (http_query(req, "selector") != NULL)
+		return api_admin_device_select(req, resp);
 	if ((rc = auth_admin(req)) < 0)
 		return rc;
 	if (state != NULL && strcmp(state, "pending") != 0 && strcmp(state, "active") != 0 &&

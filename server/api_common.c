@@ -5,13 +5,21 @@
 
 int api_json_body(struct http_request *req, json_t **out)
 {
+	return api_json_body_as(req, "application/json", NULL, out);
+}
+
+int api_json_body_as(struct http_request *req, const char *mime, const char *alt_mime,
+		     json_t **out)
+{
 	json_error_t jerr;
 	json_t *doc;
 
 	*out = NULL;
-	if (!http_content_type_is(req, "application/json"))
-		return http_fail(req, 415, "unsupported-media-type",
-				 "Content-Type must be application/json");
+	if (!http_content_type_is(req, mime) &&
+	    (alt_mime == NULL || !http_content_type_is(req, alt_mime)))
+		return http_fail(req, 415, "unsupported-media-type", "Content-Type must be %s%s%s",
+				 mime, alt_mime != NULL ? " or " : "",
+				 alt_mime != NULL ? alt_mime : "");
 	if (req->body == NULL || req->body_len == 0)
 		return http_fail(req, 400, "malformed-json", "the request body is empty");
 	doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);

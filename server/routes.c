@@ -23,6 +23,8 @@ const struct http_route api_routes[] = {
 	{ "POST", "/admin/v1/devices/{id}/approve", api_admin_device_approve, 0 },
 	{ "POST", "/admin/v1/devices/{id}/reject", api_admin_device_reject, 0 },
 	{ "GET", "/admin/v1/devices/{id}/deployments", api_admin_deployment_list, 0 },
+	{ "GET", "/admin/v1/devices/{id}/labels", api_admin_labels_get, 0 },
+	{ "PATCH", "/admin/v1/devices/{id}/labels", api_admin_labels_patch, 0 },
 	{ "PUT", "/admin/v1/devices/{id}/deployments/{deploymentId}", api_admin_deployment_put,
 	  HTTP_YAML_MAX },
 	{ "DELETE", "/admin/v1/devices/{id}/deployments/{deploymentId}",

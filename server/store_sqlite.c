@@ -3,125 +3,22 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sqlite3.h>
 
 #include "margo/error.h"
 #include "margo/log.h"
 #include "store.h"
+#include "store_sqlite_int.h"
+#include "store_sqlite_schema.h"
 
-#define SCHEMA_VERSION 1
-#define STMT_CACHE_MAX 96
 #define BUSY_TIMEOUT_MS 5000
 #define LAST_SEEN_INTERVAL 30
 #define CLOSED_REQUEST_KEEP (7 * 86400)
 
-struct stmt_slot {
-	const char *sql;        /* the static SQL text; its address is the key */
-	sqlite3_stmt *stmt;
-};
-
-struct conn {
-	sqlite3 *db;
-	struct store *st;
-	struct conn *next;
-	size_t nslots;
-	struct stmt_slot slots[STMT_CACHE_MAX];
-};
-
-struct store {
-	char *path;
-	pthread_key_t key;
-	pthread_mutex_t lock;   /* guards conns */
-	/* Serialises this process's writers. SQLite allows one writer at a time; without this,
-	 * concurrent writers meet SQLITE_BUSY and its busy handler sleeps (1 ms, 2 ms, ... 100 ms)
-	 * while the CPU idles. Taken by tx_begin until tx_end, and around single-statement
-	 * writes outside a transaction. Another process writing still gets the busy timeout. */
-	pthread_mutex_t write_lock;
-	struct conn *conns;
-};
-
-static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS devices ("
-	" id TEXT PRIMARY KEY,"
-	" state TEXT NOT NULL CHECK (state IN ('pending','active','rejected','revoked')),"
-	" certificate_pem TEXT NOT NULL,"
-	" certificate_fingerprint TEXT NOT NULL UNIQUE,"
-	" keyid TEXT NOT NULL,"
-	" vendor TEXT NOT NULL DEFAULT '',"
-	" model_number TEXT NOT NULL DEFAULT '',"
-	" serial_number TEXT NOT NULL DEFAULT '',"
-	" created_at INTEGER NOT NULL,"
-	" approved_at INTEGER,"
-	" last_seen_at INTEGER,"
-	" first_auth_at INTEGER,"
-	" credentials_epoch INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX IF NOT EXISTS devices_state ON devices (state, created_at);"
-	"CREATE TABLE IF NOT EXISTS client_secrets ("
-	" hash TEXT PRIMARY KEY,"
-	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS client_secrets_device ON client_secrets (device_id);"
-	/* Access tokens are self-contained now (access_token.h); drop the old table. */
-	"DROP TABLE IF EXISTS access_tokens;"
-	"CREATE TABLE IF NOT EXISTS enrollment_tokens ("
-	" id TEXT PRIMARY KEY,"
-	" hash TEXT NOT NULL UNIQUE,"
-	" description TEXT NOT NULL DEFAULT '',"
-	" expires_at INTEGER NOT NULL,"
-	" max_uses INTEGER NOT NULL,"
-	" uses INTEGER NOT NULL DEFAULT 0,"
-	" auto_approve INTEGER NOT NULL,"
-	" revoked INTEGER NOT NULL DEFAULT 0,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS preregistered_certs ("
-	" fingerprint TEXT PRIMARY KEY,"
-	" certificate_pem TEXT NOT NULL,"
-	" description TEXT NOT NULL DEFAULT '',"
-	" created_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS onboarding_requests ("
-	" id TEXT PRIMARY KEY,"
-	" device_id TEXT NOT NULL,"
-	" poll_token_hash TEXT NOT NULL,"
-	" state TEXT NOT NULL CHECK (state IN ('pending','approved','rejected','expired','closed')),"
-	" expires_at INTEGER NOT NULL,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS onboarding_requests_device ON onboarding_requests (device_id);"
-	"CREATE INDEX IF NOT EXISTS onboarding_requests_state ON onboarding_requests (state, expires_at);"
-	"CREATE TABLE IF NOT EXISTS capabilities ("
-	" device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,"
-	" document TEXT NOT NULL,"
-	" updated_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS deployment_status ("
-	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
-	" deployment_id TEXT NOT NULL,"
-	" state TEXT NOT NULL,"
-	" document TEXT NOT NULL,"
-	" received_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS deployment_status_device"
-	" ON deployment_status (device_id, deployment_id, seq);"
-	"CREATE TABLE IF NOT EXISTS git_tokens ("
-	" hash TEXT PRIMARY KEY,"
-	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
-	" expires_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS git_tokens_device ON git_tokens (device_id);"
-	"CREATE TABLE IF NOT EXISTS repos ("
-	" device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,"
-	" revision TEXT NOT NULL,"
-	" updated_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS deployments ("
-	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
-	" deployment_id TEXT NOT NULL,"
-	" name TEXT NOT NULL,"
-	" application_id TEXT NOT NULL,"
-	" created_at INTEGER NOT NULL,"
-	" updated_at INTEGER NOT NULL,"
-	" PRIMARY KEY (device_id, deployment_id));";
-
 /* ---- connections and statements ---- */
 
-static int db_fail(sqlite3 *db, struct margo_error *err, const char *what)
+int db_fail(sqlite3 *db, struct margo_error *err, const char *what)
 {
 	margo_log_error("database error", "op=%s error=\"%s\"", what,
 			db != NULL ? sqlite3_errmsg(db) : "open");
@@ -195,7 +92,7 @@ static int conn_open(struct store *st, struct conn **out, struct margo_error *er
 }
 
 /* This thread's connection, opened on first use. */
-static struct conn *conn_get(struct store *st, struct margo_error *err)
+struct conn *conn_get(struct store *st, struct margo_error *err)
 {
 	struct conn *c = pthread_getspecific(st->key);
 
@@ -216,7 +113,7 @@ static struct conn *conn_get(struct store *st, struct margo_error *err)
 }
 
 /* The cached statement for sql (a static string), reset and unbound. */
-static sqlite3_stmt *stmt_get(struct conn *c, const char *sql, struct margo_error *err)
+sqlite3_stmt *stmt_get(struct conn *c, const char *sql, struct margo_error *err)
 {
 	sqlite3_stmt *s = NULL;
 
@@ -243,7 +140,7 @@ static sqlite3_stmt *stmt_get(struct conn *c, const char *sql, struct margo_erro
 	return s;
 }
 
-static int bind_text(sqlite3_stmt *s, const char *name, const char *v)
+int bind_text(sqlite3_stmt *s, const char *name, const char *v)
 {
 	int i = sqlite3_bind_parameter_index(s, name);
 
@@ -254,7 +151,7 @@ static int bind_text(sqlite3_stmt *s, const char *name, const char *v)
 	return sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
 }
 
-static int bind_blob_text(sqlite3_stmt *s, const char *name, const char *v, size_t len)
+int bind_blob_text(sqlite3_stmt *s, const char *name, const char *v, size_t len)
 {
 	int i = sqlite3_bind_parameter_index(s, name);
 
@@ -263,7 +160,7 @@ static int bind_blob_text(sqlite3_stmt *s, const char *name, const char *v, size
 	return sqlite3_bind_text64(s, i, v, len, SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
-static int bind_int(sqlite3_stmt *s, const char *name, int64_t v)
+int bind_int(sqlite3_stmt *s, const char *name, int64_t v)
 {
 	int i = sqlite3_bind_parameter_index(s, name);
 
@@ -274,7 +171,7 @@ static int bind_int(sqlite3_stmt *s, const char *name, int64_t v)
 
 /* Steps a statement that returns no rows. 0 or MARGO_ESTORE. A write outside a transaction
  * takes the store's write lock for its implicit transaction. */
-static int exec_stmt(struct conn *c, sqlite3_stmt *s, struct margo_error *err)
+int exec_stmt(struct conn *c, sqlite3_stmt *s, struct margo_error *err)
 {
 	int locked = sqlite3_get_autocommit(c->db) && !sqlite3_stmt_readonly(s);
 	int rc;
@@ -290,14 +187,14 @@ static int exec_stmt(struct conn *c, sqlite3_stmt *s, struct margo_error *err)
 	return 0;
 }
 
-static const char *col_text(sqlite3_stmt *s, int i)
+const char *col_text(sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
 
 	return t != NULL ? (const char *)t : "";
 }
 
-static void copy_text(char *dst, size_t size, const char *src)
+void copy_text(char *dst, size_t size, const char *src)
 {
 	size_t n = strlen(src);
 
@@ -307,7 +204,7 @@ static void copy_text(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-static int64_t col_time(sqlite3_stmt *s, int i)
+int64_t col_time(sqlite3_stmt *s, int i)
 {
 	return sqlite3_column_type(s, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, i);
 }
@@ -318,7 +215,7 @@ static const char sql_rollback[] = "ROLLBACK";
 
 /* Begins a write transaction holding the store's write lock; every successful tx_begin is
  * paired with one tx_end, which releases it. */
-static int tx_begin(struct conn *c, struct margo_error *err)
+int tx_begin(struct conn *c, struct margo_error *err)
 {
 	sqlite3_stmt *s = stmt_get(c, sql_begin, err);
 	int rc;
@@ -335,7 +232,7 @@ static int tx_begin(struct conn *c, struct margo_error *err)
 	return db_fail(c->db, err, "begin");
 }
 
-static int tx_end(struct conn *c, int rc, struct margo_error *err)
+int tx_end(struct conn *c, int rc, struct margo_error *err)
 {
 	sqlite3_stmt *s;
 
@@ -355,48 +252,13 @@ out:
 	return rc;
 }
 
-/* Shorthands for the functions below: they expect `struct conn *c` and `struct margo_error
- * *err` in scope and jump to `out` with rc set. */
-#define PREPARE(s, sql) do { \
-	(s) = stmt_get(c, (sql), err); \
-	if ((s) == NULL) { rc = MARGO_ESTORE; goto out; } \
-} while (0)
-#define BIND(call) do { \
-	if ((call) != SQLITE_OK) { rc = db_fail(c->db, err, "bind"); goto out; } \
-} while (0)
-#define EXEC(s) do { \
-	if ((rc = exec_stmt(c, (s), err)) < 0) goto out; \
-} while (0)
-/* Room for one more row in the array v (cnt used, cap allocated, doubling from first). */
-#define ROW_RESERVE(v, cnt, cap, first) do { \
-	if ((cnt) == (cap)) { \
-		size_t ncap_ = (cap) ? (cap) * 2 : (first); \
-		void *nv_ = realloc((v), ncap_ * sizeof(*(v))); \
-		if (nv_ == NULL) { \
-			sqlite3_reset(s); \
-			rc = margo_error_set(err, MARGO_ENOMEM, "out of memory"); \
-			goto out; \
-		} \
-		(v) = nv_; \
-		(cap) = ncap_; \
-	} \
-} while (0)
-/* After a row loop: resets s and fails as what unless the last step gave SQLITE_DONE. */
-#define ROWS_DONE(what) do { \
-	sqlite3_reset(s); \
-	if (rc != SQLITE_DONE) { rc = db_fail(c->db, err, (what)); goto out; } \
-	rc = 0; \
-} while (0)
-
 /* ---- open/close ---- */
 
 int store_open(const char *path, store **out, struct margo_error *err)
 {
 	struct store *st;
 	struct conn *c;
-	sqlite3_stmt *s = NULL;
-	char *msg = NULL;
-	int rc, version = 0;
+	int rc;
 
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
@@ -418,47 +280,13 @@ int store_open(const char *path, store **out, struct margo_error *err)
 		rc = MARGO_ESTORE;
 		goto out;
 	}
-	if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(c->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-		sqlite3_free(msg);
-		rc = db_fail(c->db, err, "schema");
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		goto out;
-	}
-	if (sqlite3_prepare_v2(c->db, "SELECT max(version) FROM schema_version", -1, &s,
-			       NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
-		rc = db_fail(c->db, err, "schema version");
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		goto out;
-	}
-	version = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	s = NULL;
-	if (version > SCHEMA_VERSION) {
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		rc = margo_error_set(err, MARGO_ESTORE,
-				     "database schema version %d is newer than this wfmd (%d)",
-				     version, SCHEMA_VERSION);
-		goto out;
-	}
-	if (version < SCHEMA_VERSION &&
-	    sqlite3_exec(c->db, "DELETE FROM schema_version;"
-			 "INSERT INTO schema_version (version) VALUES (1)", NULL, NULL,
-			 &msg) != SQLITE_OK) {
-		sqlite3_free(msg);
-		rc = db_fail(c->db, err, "schema version");
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		goto out;
-	}
-	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-		sqlite3_free(msg);
-		rc = db_fail(c->db, err, "commit");
+	if (store_sqlite_migrate(c->db, time(NULL), err) < 0) {
+		rc = MARGO_ESTORE;
 		goto out;
 	}
 	rc = 0;
 	*out = st;
 out:
-	sqlite3_finalize(s);
 	if (rc < 0)
 		store_close(st);
 	return rc;

@@ -1,0 +1,240 @@
+/* The SQLite store's schema as numbered steps. A step is applied once, in the transaction
+ * that records it in schema_migrations, so a database created by any earlier wfmd is brought
+ * forward at start. Add a step at the end of steps[] with the next free number (numbers may
+ * be reserved out of order by work in progress: each step is applied once whatever its
+ * place); never edit a step that has shipped. The table schema_version (one row, the newest step applied) is kept
+ * for wfmd 0.1, which refuses to start on a database whose version is newer than 1. */
+#include <stdio.h>
+
+#include "margo/log.h"
+#include "store_sqlite_schema.h"
+
+struct schema_step {
+	int version;
+	const char *what;   /* one line for the log */
+	const char *sql;
+};
+
+/* Step 1 is the schema of wfmd 0.1 (written with IF NOT EXISTS, as 0.1 did). */
+static const char schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS devices ("
+	" id TEXT PRIMARY KEY,"
+	" state TEXT NOT NULL CHECK (state IN ('pending','active','rejected','revoked')),"
+	" certificate_pem TEXT NOT NULL,"
+	" certificate_fingerprint TEXT NOT NULL UNIQUE,"
+	" keyid TEXT NOT NULL,"
+	" vendor TEXT NOT NULL DEFAULT '',"
+	" model_number TEXT NOT NULL DEFAULT '',"
+	" serial_number TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" approved_at INTEGER,"
+	" last_seen_at INTEGER,"
+	" first_auth_at INTEGER,"
+	" credentials_epoch INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS devices_state ON devices (state, created_at);"
+	"CREATE TABLE IF NOT EXISTS client_secrets ("
+	" hash TEXT PRIMARY KEY,"
+	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS client_secrets_device ON client_secrets (device_id);"
+	/* Access tokens are self-contained now (access_token.h); drop the old table. */
+	"DROP TABLE IF EXISTS access_tokens;"
+	"CREATE TABLE IF NOT EXISTS enrollment_tokens ("
+	" id TEXT PRIMARY KEY,"
+	" hash TEXT NOT NULL UNIQUE,"
+	" description TEXT NOT NULL DEFAULT '',"
+	" expires_at INTEGER NOT NULL,"
+	" max_uses INTEGER NOT NULL,"
+	" uses INTEGER NOT NULL DEFAULT 0,"
+	" auto_approve INTEGER NOT NULL,"
+	" revoked INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS preregistered_certs ("
+	" fingerprint TEXT PRIMARY KEY,"
+	" certificate_pem TEXT NOT NULL,"
+	" description TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS onboarding_requests ("
+	" id TEXT PRIMARY KEY,"
+	" device_id TEXT NOT NULL,"
+	" poll_token_hash TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('pending','approved','rejected','expired','closed')),"
+	" expires_at INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS onboarding_requests_device ON onboarding_requests (device_id);"
+	"CREATE INDEX IF NOT EXISTS onboarding_requests_state ON onboarding_requests (state, expires_at);"
+	"CREATE TABLE IF NOT EXISTS capabilities ("
+	" device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,"
+	" document TEXT NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS deployment_status ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
+	" deployment_id TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" document TEXT NOT NULL,"
+	" received_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS deployment_status_device"
+	" ON deployment_status (device_id, deployment_id, seq);"
+	"CREATE TABLE IF NOT EXISTS git_tokens ("
+	" hash TEXT PRIMARY KEY,"
+	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
+	" expires_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS git_tokens_device ON git_tokens (device_id);"
+	"CREATE TABLE IF NOT EXISTS repos ("
+	" device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,"
+	" revision TEXT NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS deployments ("
+	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
+	" deployment_id TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" application_id TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" PRIMARY KEY (device_id, deployment_id));";
+
+/* Step 8: operator-set device labels (label.h); derived labels are computed, not stored. */
+static const char schema_v8[] =
+	"CREATE TABLE device_labels ("
+	" device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (device_id, key));"
+	"CREATE INDEX device_labels_key ON device_labels (key, value);";
+
+static const struct schema_step steps[] = {
+	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
+	{ 8, "device labels", schema_v8 },
+};
+
+#define NSTEPS (sizeof(steps) / sizeof(steps[0]))
+
+int store_sqlite_schema_latest(void)
+{
+	int latest = 0;
+
+	for (size_t i = 0; i < NSTEPS; i++)
+		if (steps[i].version > latest)
+			latest = steps[i].version;
+	return latest;
+}
+
+size_t store_sqlite_schema_nsteps(void)
+{
+	return NSTEPS;
+}
+
+static int fail(sqlite3 *db, struct margo_error *err, const char *what)
+{
+	margo_log_error("database error", "op=%s error=\"%s\"", what, sqlite3_errmsg(db));
+	return margo_error_set(err, MARGO_ESTORE, "database error (%s): %s", what,
+			       sqlite3_errmsg(db));
+}
+
+static int exec(sqlite3 *db, const char *sql, struct margo_error *err, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		sqlite3_free(msg);
+		return fail(db, err, what);
+	}
+	return 0;
+}
+
+/* The single integer a query returns (0 for NULL). */
+static int query_int(sqlite3 *db, const char *sql, int *out, struct margo_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		rc = fail(db, err, "schema query");
+		goto out;
+	}
+	*out = sqlite3_column_int(s, 0);
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int applied(sqlite3 *db, int version, int *yes, struct margo_error *err)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM schema_migrations WHERE version = %d",
+		 version);
+	return query_int(db, sql, yes, err);
+}
+
+static int record(sqlite3 *db, int version, int64_t now, struct margo_error *err)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld);"
+		 "DELETE FROM schema_version; INSERT INTO schema_version (version)"
+		 " SELECT max(version) FROM schema_migrations",
+		 version, (long long)now);
+	return exec(db, sql, err, "schema record");
+}
+
+/* Inside the transaction: the steps not yet recorded, applied in order. */
+static int migrate_steps(sqlite3 *db, int64_t now, struct margo_error *err)
+{
+	int newest, legacy, yes;
+	size_t i;
+
+	if (exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+		 "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		 " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+		 err, "schema tables") < 0)
+		return MARGO_ESTORE;
+	if (query_int(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", &newest,
+		      err) < 0 ||
+	    query_int(db, "SELECT coalesce(max(version), 0) FROM schema_version", &legacy,
+		      err) < 0)
+		return MARGO_ESTORE;
+	if (newest < legacy)
+		newest = legacy;
+	if (newest > store_sqlite_schema_latest())
+		return margo_error_set(err, MARGO_ESTORE,
+				       "database schema version %d is newer than this wfmd (%d): "
+				       "run the wfmd that wrote it, or a newer one",
+				       newest, store_sqlite_schema_latest());
+	/* A 0.1 database: step 1 is there, recorded only in schema_version. */
+	if (legacy >= 1 && exec(db, "INSERT OR IGNORE INTO schema_migrations (version, applied_at)"
+				" VALUES (1, 0)", err, "schema record") < 0)
+		return MARGO_ESTORE;
+	for (i = 0; i < NSTEPS; i++) {
+		if (applied(db, steps[i].version, &yes, err) < 0)
+			return MARGO_ESTORE;
+		if (yes)
+			continue;
+		if (exec(db, steps[i].sql, err, "schema step") < 0 ||
+		    record(db, steps[i].version, now, err) < 0)
+			return MARGO_ESTORE;
+		margo_log_info("schema step applied", "version=%d what=\"%s\"", steps[i].version,
+			       steps[i].what);
+	}
+	return 0;
+}
+
+int store_sqlite_migrate(sqlite3 *db, int64_t now, struct margo_error *err)
+{
+	if (exec(db, "BEGIN IMMEDIATE", err, "schema begin") < 0)
+		return MARGO_ESTORE;
+	if (migrate_steps(db, now, err) < 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return MARGO_ESTORE;
+	}
+	if (exec(db, "COMMIT", err, "schema commit") < 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return MARGO_ESTORE;
+	}
+	return 0;
+}
