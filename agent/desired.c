@@ -266,6 +266,7 @@ static int poll_desired(struct agent *a, int *none, struct margo_error *err)
 	rc = agent_device_request_h(a, "GET", "/desired-state", h, nh, NULL, 0, &resp, err);
 	if (rc != 0)
 		goto out;
+	a->poll_hint = resp.poll_interval;
 	if (resp.status == 304)
 		goto out;
 	if (resp.status == 404) {

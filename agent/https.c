@@ -624,6 +624,18 @@ static char *build_request(const char *method, const struct endpoint *e, const c
 	return buf;
 }
 
+/* Margo-Poll-Interval: delta-seconds from 1 to 7 days; 0 for anything else. */
+static long poll_interval(const char *v)
+{
+	char *end;
+	long secs;
+
+	if (!isdigit((unsigned char)*v))
+		return 0;
+	secs = strtol(v, &end, 10);
+	return *end == '\0' && secs >= 1 && secs <= 7 * 86400 ? secs : 0;
+}
+
 /* Retry-After (RFC 9110 10.2.3): delta-seconds or an IMF-fixdate; seconds from now. */
 static long retry_after(const char *v)
 {
@@ -712,6 +724,8 @@ static int read_head(struct agent_https *c, struct margo_http_response *resp, st
 				rp->close = strcasestr(v, "close") != NULL;
 			} else if (strcasecmp(line, "Retry-After") == 0) {
 				resp->retry_after = retry_after(v);
+			} else if (strcasecmp(line, "Margo-Poll-Interval") == 0) {
+				resp->poll_interval = poll_interval(v);
 			} else if ((strcasecmp(line, "Content-Type") == 0 &&
 				    keep(&resp->content_type, v) != 0) ||
 				   (strcasecmp(line, "Location") == 0 && keep(&resp->location, v) != 0) ||

@@ -94,6 +94,7 @@ int agent_run_cycle(struct agent *a, const char **failed_step, struct margo_erro
 
 	*failed_step = NULL;
 	a->retry_after = -1;
+	a->poll_hint = 0;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		rc = steps[i].fn(a, err);
 		if (rc != 0) {
@@ -170,7 +171,7 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 					       (long long)a.st.failures);
 			a.st.failures = 0;
 			agent_state_set(&a.st.last_error, NULL);
-			next = agent_schedule_next_poll(cfg, now);
+			next = agent_schedule_next_poll_paced(cfg, now, a.poll_hint);
 		} else {
 			a.st.failures++;
 			next = agent_schedule_next_retry(cfg, now, (unsigned)a.st.failures,

@@ -34,6 +34,8 @@ struct margo_http_response {
 	char *www_authenticate;
 	char *etag;
 	long retry_after;       /* seconds from Retry-After (delta or HTTP date), -1 if absent */
+	long poll_interval;     /* seconds from Margo-Poll-Interval, the WFM's pacing hint
+				 * (1 to 604800; docs/api.md), 0 if absent or malformed */
 };
 
 /* Opaque; one client keeps its connection alive between requests. Not thread-safe. */
