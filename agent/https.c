@@ -624,24 +624,36 @@ static char *build_request(const char *method, const struct endpoint *e, const c
 	return buf;
 }
 
-/* Retry-After (RFC 9110 10.2.3): delta-seconds or an IMF-fixdate; seconds from now. */
-static long retry_after(const char *v)
+/* An IMF-fixdate (RFC 9110 5.6.7) in Unix seconds; -1 if it is not one. */
+static int64_t http_date(const char *v)
 {
 	struct tm tm;
 	char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+/* Retry-After (RFC 9110 10.2.3): delta-seconds or an IMF-fixdate; seconds from now. A date is
+ * taken relative to the answer's Date when there is one, so a wrong device clock does not
+ * stretch or shrink the wait. */
+static long retry_after(const char *v, int64_t server_now)
+{
+	char *end;
 	long secs;
-	time_t when, now;
+	int64_t when, now;
 
 	if (isdigit((unsigned char)*v)) {
 		secs = strtol(v, &end, 10);
 		return *end == '\0' && secs >= 0 ? secs : -1;
 	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (end == NULL || *end != '\0')
+	when = http_date(v);
+	if (when < 0)
 		return -1;
-	when = timegm(&tm);
-	now = time(NULL);
+	now = server_now > 0 ? server_now : (int64_t)time(NULL);
 	return when > now ? (long)(when - now) : 0;
 }
 
@@ -711,7 +723,9 @@ static int read_head(struct agent_https *c, struct margo_http_response *resp, st
 			} else if (strcasecmp(line, "Connection") == 0) {
 				rp->close = strcasestr(v, "close") != NULL;
 			} else if (strcasecmp(line, "Retry-After") == 0) {
-				resp->retry_after = retry_after(v);
+				resp->retry_after = retry_after(v, resp->date);
+			} else if (strcasecmp(line, "Date") == 0) {
+				resp->date = http_date(v) > 0 ? http_date(v) : 0;
 			} else if ((strcasecmp(line, "Content-Type") == 0 &&
 				    keep(&resp->content_type, v) != 0) ||
 				   (strcasecmp(line, "Location") == 0 && keep(&resp->location, v) != 0) ||

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Clock skew: a device whose clock is off by 10 minutes, a day or a year (either way) is told
+# so by the WFM (problem members serverTime, clockOffsetSeconds, allowedSkewSeconds) and
+# margo-agent says it in one line; within the window it onboards, and a token expiry the WFM
+# states in its own time is kept in the device's time. Real wfmd and margo-agent processes;
+# the agent's clock is moved with libfaketime (Debian faketime).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+e2e_setup
+e2e_require_bin "$AGENT_BIN"
+command -v faketime >/dev/null || e2e_die "faketime not installed (scripts/install-deps)"
+wfmd_start
+PIN=$("$WFMD_BIN" fingerprint --data-dir "$WFM_DIR")
+unset MARGO_ENROLLMENT_TOKEN MARGO_AGENT_PROBE_ROOT
+# the wait loops keep the real monotonic clock, as a device's would
+export FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_DONT_RESET=1
+enrollment_token_create --auto-approve --max-uses 20
+TOKEN=$ENROLL_TOKEN_FILE
+cp -a "$SRC_DIR/tests/fixtures/agent/probe-x86" "$T/probe"
+
+# skewed NAME OFFSET ARGS...: margo-agent with its clock moved by OFFSET (faketime syntax);
+# stderr in $T/NAME.err; sets RC.
+skewed() {
+	local name=$1 off=$2
+	shift 2
+	printf 'probe_root = %s\n' "$T/probe" >"$T/$name.conf"
+	RC=0
+	faketime -f "$off" "$AGENT_BIN" "$@" --state-dir "$T/$name" --config "$T/$name.conf" \
+		>"$T/$name.out" 2>"$T/$name.err" || RC=$?
+	cat "$T/$name.out" "$T/$name.err" >>"$T/agent.log"
+}
+
+e2e_step "the WFM's refusal names its time and the window (problem members)"
+for off in -1000 86400; do
+	device_new "api$off"
+	t0=$(date +%s)
+	onboard_request "api$off" --token-file "$TOKEN" -- --created-offset "$off"
+	t1=$(date +%s)
+	assert_problem 401 invalid-signature
+	assert_json /allowedSkewSeconds 300 "$HTTP_BODY_FILE"
+	got=$("$JSON_GET" "$HTTP_BODY_FILE" /clockOffsetSeconds)
+	assert_true "offset $off reported as $got" test "$got" -ge $((off - 1 - (t1 - t0))) -a "$got" -le $((off + 1))
+	st=$("$JSON_GET" "$HTTP_BODY_FILE" /serverTimeUnix)
+	assert_true "serverTimeUnix $st is the server's time" test "$st" -ge "$t0" -a "$st" -le "$t1"
+	assert_eq "$("$JSON_GET" "$HTTP_BODY_FILE" /serverTime)" "$(date -u -d "@$st" +%Y-%m-%dT%H:%M:%SZ)" "serverTime is RFC 3339"
+	assert_match "$("$JSON_GET" "$HTTP_BODY_FILE" /detail)" "clock is wrong" "detail says what is wrong"
+done
+
+e2e_step "margo-agent says its clock is behind or ahead, in one line"
+for off in -10m +10m +1d +365d; do
+	skewed "dev$off" "$off" onboard --url "$WFM_URL" --ca-fingerprint "$PIN" \
+		--enrollment-token-file "$TOKEN"
+	assert_eq "$RC" 4 "clock $off: refused, exit 4 ($(<"$T/dev$off.err"))"
+	case $off in -*) way=behind ;; *) way="ahead of" ;; esac
+	assert_match "$(tail -n 1 "$T/dev$off.err")" "this device's clock is [0-9]+ s $way the WFM; fix its time \(NTP\)" "clock $off: one clear line"
+	assert_false "clock $off: no credentials stored" grep -q clientSecret "$T/dev$off/state.json"
+done
+
+e2e_step "within the window the device onboards, and the git token expiry is in its own clock"
+skewed ok -200s onboard --url "$WFM_URL" --ca-fingerprint "$PIN" --enrollment-token-file "$TOKEN"
+assert_eq "$RC" 0 "clock -200 s: onboarded ($(<"$T/ok.err"))"
+skewed ref +0s onboard --url "$WFM_URL" --ca-fingerprint "$PIN" --enrollment-token-file "$TOKEN"
+assert_eq "$RC" 0 "right clock: onboarded ($(<"$T/ref.err"))"
+# lifetime L as a device with a right clock sees it; the skewed device must see the same L
+# (with the WFM's expiry taken as its own time it would see L + 200 s and keep the token
+# 200 s after it expired)
+life() {
+	local e i
+	e=$(date -d "$("$JSON_GET" "$T/$1/state.json" /gitAccessTokenExpiresAt)" +%s)
+	i=$(date -d "$("$JSON_GET" "$T/$1/state.json" /gitAccessTokenIssuedAt)" +%s)
+	echo $((e - i))
+}
+L=$(life ref)
+assert_true "git token lifetime $L s" test "$L" -gt 60
+d=$(($(life ok) - L))
+assert_true "skewed device's git token lifetime $(life ok) s is L=$L s +-3" test "${d#-}" -le 3
+e2e_finish
