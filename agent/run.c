@@ -184,7 +184,9 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 			code = AGENT_EXIT_FAILURE;
 		}
 		a.st.next_poll = next;
-		if (agent_save(&a, &e) != 0)
+		if (rc != 0 && agent_https_trust_failed(a.http))
+			saved_next = next; /* a WFM we cannot trust changes nothing stored */
+		else if (agent_save(&a, &e) != 0)
 			margo_log_error("cannot save state", "error=\"%s\"", e.message);
 		else
 			saved_next = next;
