@@ -12,6 +12,7 @@
 #define AGENT_DEFAULT_CONFIG "/etc/margo-agent/agent.conf"
 #define AGENT_DEFAULT_STATE_DIR "/var/lib/margo-agent"
 #define AGENT_DEFAULT_POLL_INTERVAL 300
+#define AGENT_DEFAULT_APPLY_TIMEOUT 600  /* 10 min */
 #define AGENT_DOWNTIME_MAX 32
 #define AGENT_ROLES_MAX 4
 #define AGENT_CONFIG_FILE_MAX (64 * 1024)
@@ -35,6 +36,7 @@ struct agent_config {
 	struct agent_window downtime[AGENT_DOWNTIME_MAX];
 	size_t ndowntime;
 	char *apply_command;
+	int64_t apply_timeout;  /* seconds before a running apply_command is ended */
 	char *https_proxy;
 	enum margo_log_level log_level;
 	char *vendor;           /* overrides of the probed identity */

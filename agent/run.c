@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "desired.h"
 #include "device_api.h"
 #include "gitcred.h"
@@ -135,6 +136,9 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 
 	if (agent_open(&a, cfg, err) != 0)
 		return err->code == MARGO_ENOTFOUND ? AGENT_EXIT_NOT_ONBOARDED : AGENT_EXIT_FAILURE;
+	/* an apply left running by an agent that was killed: ended, and applied again below (its
+	 * deployment is still Installing or Removing) */
+	(void)agent_apply_end_orphan(a.state_dir, AGENT_APPLY_GRACE_S);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
