@@ -10,6 +10,8 @@ set -euo pipefail
 e2e_setup
 e2e_require_bin "$AGENT_BIN"
 command -v faketime >/dev/null || e2e_die "faketime not installed (scripts/install-deps)"
+# libfaketime is preloaded: under ASan (make test-asan) it comes before the ASan runtime
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 wfmd_start
 PIN=$("$WFMD_BIN" fingerprint --data-dir "$WFM_DIR")
 unset MARGO_ENROLLMENT_TOKEN MARGO_AGENT_PROBE_ROOT

@@ -210,14 +210,14 @@ static void test_apply_env(void **state)
 	(void)state;
 	snprintf(out, sizeof(out), "%s/env.txt", dir);
 	snprintf(cmd, sizeof(cmd), "env > '%s'; :", out);
-	setenv("MARGO_ENROLLMENT_TOKEN", "wfmet_leak1", 1);
-	setenv("https_proxy", "http://user:leak2@proxy:3128", 1);
-	setenv("DEPLOY_API_KEY", "leak3", 1);
+	setenv("MARGO_ENROLLMENT_TOKEN", "wfmet_sekrit1", 1);
+	setenv("https_proxy", "http://user:sekrit2@proxy:3128", 1);
+	setenv("DEPLOY_API_KEY", "sekrit3", 1);
 	setenv("KEEP_ME", "visible", 1);
 	assert_int_equal(run_cmd(cmd, "install", "/dev/null", "dep-9", &status, tail, &err), 0);
 	assert_int_equal(status, 0);
 	assert_int_equal(margo_file_read(out, 65536, &text, &len, &err), 0);
-	assert_null(strstr(text, "leak"));
+	assert_null(strstr(text, "sekrit"));
 	assert_non_null(strstr(text, "KEEP_ME=visible"));
 	assert_non_null(strstr(text, "MARGO_DEPLOYMENT_ID=dep-9"));
 	assert_non_null(strstr(text, "PATH="));
