@@ -13,6 +13,7 @@
 #include "apply.h"
 #include "apply_proc.h"
 #include "margo/log.h"
+#include "margo/timeutil.h"
 
 extern char **environ;
 
@@ -29,14 +30,6 @@ struct run {
 	char ring[AGENT_APPLY_TAIL];
 	size_t filled, start;
 };
-
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
 
 static int env_dropped(const char *entry)
 {
@@ -119,7 +112,7 @@ int agent_apply_stopping(void)
  * to stop (2). */
 static int supervise(struct run *r, int rfd, long timeout_s)
 {
-	int64_t deadline = mono_s() + timeout_s;
+	int64_t deadline = margo_time_mono() + timeout_s;
 	char buf[4096];
 	ssize_t n;
 
@@ -142,7 +135,7 @@ static int supervise(struct run *r, int rfd, long timeout_s)
 					keep_tail(r, buf, n);
 			return 0;
 		}
-		if (mono_s() >= deadline)
+		if (margo_time_mono() >= deadline)
 			return 1;
 		if (agent_apply_stopping())
 			return 2;

@@ -97,6 +97,24 @@ done
 assert_eq "$(count /oauth2/token)" "$tok" "+1 d: no token refresh in the next cycles"
 assert_eq "$(count "/device/$ID/git-credentials")" "$git" "+1 d: no git token rotation in the next cycles"
 
+e2e_step "a clock stepped back a day (NTP fixing it) does not stall the run loop"
+printf 'probe_root = %s\npoll_interval = 3\n' "$T/probe" >"$T/ref-run.conf"
+echo "+1d" >"$T/faketime.rc"
+RID=$("$JSON_GET" "$T/ref/state.json" /clientId)
+polls() { grep -c "route=/device/$RID/desired-state status=" "$WFMD_LOG" || true; }
+polls_above() { [[ "$(polls)" -gt "$1" ]]; }
+FAKETIME_TIMESTAMP_FILE=$T/faketime.rc FAKETIME_NO_CACHE=1 \
+	LD_PRELOAD=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -n 1) \
+	e2e_bg "$T/ref-run.log" "$AGENT_BIN" run --state-dir "$T/ref" --config "$T/ref-run.conf"
+RUN_PID=$E2E_BG_PID
+p0=$(polls)
+assert_true "the loop polls (clock +1 d)" e2e_wait_for 20 polls_above "$p0"
+sleep 1
+echo "+0" >"$T/faketime.rc"
+p1=$(polls)
+assert_true "after the step back it polls again within the interval" e2e_wait_for 10 polls_above "$((p1 + 1))"
+e2e_kill "$RUN_PID" || true
+
 e2e_step "an onboarded device whose clock fell a day behind is told so and changes nothing"
 sum=$(cd "$T/ok" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
 skewed ok -1d run --once
