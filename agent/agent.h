@@ -32,6 +32,7 @@ struct agent {
 					 * 0 when none */
 	volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT; may be NULL */
 	int lock_fd;                    /* the state directory's lock, -1 when not held */
+	int64_t clock_offset;           /* WFM minus device clock from the last Date seen (s) */
 };
 
 /* Opens an onboarded agent: loads state.json and ca.crt and creates the HTTPS client.

@@ -30,6 +30,7 @@ int agent_config_init(struct agent_config *c)
 		return MARGO_ENOMEM;
 	c->poll_interval = AGENT_DEFAULT_POLL_INTERVAL;
 	c->poll_interval_min = AGENT_DEFAULT_POLL_INTERVAL_MIN;
+	c->apply_timeout = AGENT_DEFAULT_APPLY_TIMEOUT;
 	c->log_level = MARGO_LOG_INFO;
 	return MARGO_OK;
 }
@@ -339,11 +340,12 @@ int agent_config_set(struct agent_config *c, const char *key, const char *value,
 			return margo_error_set(err, MARGO_EINVAL, "state_dir: empty");
 		return set_string(&c->state_dir, value);
 	}
-	if (strcmp(key, "poll_interval") == 0) {
+	if (strcmp(key, "poll_interval") == 0 || strcmp(key, "apply_timeout") == 0) {
 		if (agent_parse_duration(value, &d) != 0)
 			return margo_error_set(err, MARGO_EINVAL,
-					       "poll_interval: expected seconds or a duration like 5m, 1h (1 s to 7 d)");
-		c->poll_interval = d;
+					       "%s: expected seconds or a duration like 5m, 1h (1 s to 7 d)",
+					       key);
+		*(key[0] == 'p' ? &c->poll_interval : &c->apply_timeout) = d;
 		return MARGO_OK;
 	}
 	if (strcmp(key, "poll_interval_min") == 0 || strcmp(key, "poll_interval_max") == 0) {

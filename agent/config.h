@@ -13,6 +13,7 @@
 #define AGENT_DEFAULT_STATE_DIR "/var/lib/margo-agent"
 #define AGENT_DEFAULT_POLL_INTERVAL 300
 #define AGENT_DEFAULT_POLL_INTERVAL_MIN 10
+#define AGENT_DEFAULT_APPLY_TIMEOUT 600  /* 10 min */
 #define AGENT_DOWNTIME_MAX 32
 #define AGENT_ROLES_MAX 4
 #define AGENT_CONFIG_FILE_MAX (64 * 1024)
@@ -38,6 +39,7 @@ struct agent_config {
 	struct agent_window downtime[AGENT_DOWNTIME_MAX];
 	size_t ndowntime;
 	char *apply_command;
+	int64_t apply_timeout;  /* seconds before a running apply_command is ended */
 	char *https_proxy;
 	enum margo_log_level log_level;
 	char *vendor;           /* overrides of the probed identity */
