@@ -67,7 +67,7 @@ R=$(json_get /id)
 # Failed is reported, so it stays in the wave) and from then on polls every second.
 assert_true "the agent reported Failed" e2e_wait_for 20 grep -q "route=/device/$A/deployment/pace/status" "$WFMD_LOG"
 n=$(polls_during 6)
-assert_true "at least 4 polls in 6 s in the wave (got $n)" test "$n" -ge 4
+assert_true "at least 3 polls in 6 s in the wave (got $n; 8 s apart at rest)" test "$n" -ge 3
 assert_match "$(tail -n 50 "$T/run.log")" "" "agent log readable"
 
 e2e_step "the device's own floor wins over the WFM's pace"
