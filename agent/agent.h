@@ -28,8 +28,11 @@ struct agent {
 	char *ca_pem;                   /* PEM text of ca.crt */
 	struct agent_https *http; /* trusts ca_pem only */
 	long retry_after;               /* Retry-After of the last 429/503, -1 when none */
+	long poll_hint;                 /* Margo-Poll-Interval of the last desired-state answer,
+					 * 0 when none */
 	volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT; may be NULL */
 	int lock_fd;                    /* the state directory's lock, -1 when not held */
+	int64_t clock_offset;           /* WFM minus device clock from the last Date seen (s) */
 };
 
 /* Opens an onboarded agent: loads state.json and ca.crt and creates the HTTPS client.

@@ -29,6 +29,8 @@ int agent_config_init(struct agent_config *c)
 	if (c->state_dir == NULL)
 		return MARGO_ENOMEM;
 	c->poll_interval = AGENT_DEFAULT_POLL_INTERVAL;
+	c->poll_interval_min = AGENT_DEFAULT_POLL_INTERVAL_MIN;
+	c->apply_timeout = AGENT_DEFAULT_APPLY_TIMEOUT;
 	c->log_level = MARGO_LOG_INFO;
 	return MARGO_OK;
 }
@@ -338,11 +340,25 @@ int agent_config_set(struct agent_config *c, const char *key, const char *value,
 			return margo_error_set(err, MARGO_EINVAL, "state_dir: empty");
 		return set_string(&c->state_dir, value);
 	}
-	if (strcmp(key, "poll_interval") == 0) {
+	if (strcmp(key, "poll_interval") == 0 || strcmp(key, "apply_timeout") == 0) {
 		if (agent_parse_duration(value, &d) != 0)
 			return margo_error_set(err, MARGO_EINVAL,
-					       "poll_interval: expected seconds or a duration like 5m, 1h (1 s to 7 d)");
-		c->poll_interval = d;
+					       "%s: expected seconds or a duration like 5m, 1h (1 s to 7 d)",
+					       key);
+		*(key[0] == 'p' ? &c->poll_interval : &c->apply_timeout) = d;
+		return MARGO_OK;
+	}
+	if (strcmp(key, "poll_interval_min") == 0 || strcmp(key, "poll_interval_max") == 0) {
+		int is_min = strcmp(key, "poll_interval_min") == 0;
+
+		if (!is_min && *value == '\0') {
+			c->poll_interval_max = 0;
+			return MARGO_OK;
+		}
+		if (agent_parse_duration(value, &d) != 0)
+			return margo_error_set(err, MARGO_EINVAL, "%s: expected seconds or a duration "
+					       "like 30s, 5m (1 s to 7 d)", key);
+		*(is_min ? &c->poll_interval_min : &c->poll_interval_max) = d;
 		return MARGO_OK;
 	}
 	if (strcmp(key, "poll_hours") == 0) {

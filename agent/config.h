@@ -12,6 +12,8 @@
 #define AGENT_DEFAULT_CONFIG "/etc/margo-agent/agent.conf"
 #define AGENT_DEFAULT_STATE_DIR "/var/lib/margo-agent"
 #define AGENT_DEFAULT_POLL_INTERVAL 300
+#define AGENT_DEFAULT_POLL_INTERVAL_MIN 10
+#define AGENT_DEFAULT_APPLY_TIMEOUT 600  /* 10 min */
 #define AGENT_DOWNTIME_MAX 32
 #define AGENT_ROLES_MAX 4
 #define AGENT_CONFIG_FILE_MAX (64 * 1024)
@@ -30,11 +32,14 @@ struct agent_config {
 	char *ca_fingerprint;   /* "sha256:<hex>" pin */
 	char *state_dir;
 	int64_t poll_interval;  /* seconds */
+	int64_t poll_interval_min; /* bounds of the WFM's pacing hint (Margo-Poll-Interval): */
+	int64_t poll_interval_max; /* seconds; max 0 means poll_interval */
 	int has_poll_hours;
 	struct agent_window poll_hours; /* daily window */
 	struct agent_window downtime[AGENT_DOWNTIME_MAX];
 	size_t ndowntime;
 	char *apply_command;
+	int64_t apply_timeout;  /* seconds before a running apply_command is ended */
 	char *https_proxy;
 	enum margo_log_level log_level;
 	char *vendor;           /* overrides of the probed identity */

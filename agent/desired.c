@@ -15,6 +15,9 @@
 #include "margo/file.h"
 #include "margo/log.h"
 #include "margo/timeutil.h"
+#include "schedule.h"
+
+#define REMOVE_RETRY_MAX_S 3600 /* a failed removal is retried at least hourly */
 
 #define INCOMING_DIR "incoming"
 
@@ -120,6 +123,18 @@ static char *path2(const char *dir, const char *sub, const char *id)
 	return p;
 }
 
+/* The configured apply_command, its timeout and the state dir's pid file. */
+static int run_apply(struct agent *a, const char *action, const char *file, const char *id,
+		     int *status, char tail[AGENT_APPLY_TAIL + 1], struct margo_error *err)
+{
+	struct agent_apply_options o = {
+		.command = a->cfg->apply_command, .state_dir = a->state_dir,
+		.timeout_s = (long)a->cfg->apply_timeout,
+	};
+
+	return agent_apply_run(&o, action, file, id, status, tail, err);
+}
+
 /* Installs or updates one deployment. Reports are best effort (report_pending retries). */
 static int apply_one(struct agent *a, json_t *deps, const char *id, enum agent_deploy_action act,
 		     json_t *file, struct margo_error *err)
@@ -153,8 +168,7 @@ static int apply_one(struct agent *a, json_t *deps, const char *id, enum agent_d
 		online = report(a, id, rec, "Installing", NULL, &e) == 0;
 	margo_log_info("applying deployment", "deployment_id=%s action=%s", id,
 		       agent_deploy_action_name(act));
-	rc = agent_apply_run(a->cfg->apply_command, agent_deploy_action_name(act), incoming, id,
-			     &status, tail, &e);
+	rc = run_apply(a, agent_deploy_action_name(act), incoming, id, &status, tail, &e);
 	if (rc != 0) {
 		snprintf(tail, sizeof(tail), "%s", e.message);
 		status = 127;
@@ -186,6 +200,30 @@ out:
 	return rc;
 }
 
+/* A failed removal is tried again with back-off (removeFailures, retryAt in the record), not
+ * only when the revision changes. */
+static void removal_retry_note(json_t *rec, int ok)
+{
+	json_int_t n = json_integer_value(json_object_get(rec, "removeFailures")) + 1;
+
+	if (ok) {
+		json_object_del(rec, "removeFailures");
+		json_object_del(rec, "retryAt");
+		return;
+	}
+	json_object_set_new(rec, "removeFailures", json_integer(n));
+	json_object_set_new(rec, "retryAt", json_integer(margo_time_now() +
+		agent_backoff_delay((unsigned)n, AGENT_BACKOFF_BASE, REMOVE_RETRY_MAX_S, -1,
+				    (uint32_t)random())));
+}
+
+static int removal_due(json_t *rec, int revision_changed)
+{
+	if (json_integer_value(json_object_get(rec, "removeFailures")) <= 0)
+		return revision_changed;
+	return json_integer_value(json_object_get(rec, "retryAt")) <= margo_time_now();
+}
+
 static int remove_one(struct agent *a, json_t *deps, const char *id, json_t *rec,
 		      struct margo_error *err)
 {
@@ -200,7 +238,7 @@ static int remove_one(struct agent *a, json_t *deps, const char *id, json_t *rec
 	online = report(a, id, rec, "Removing", NULL, &e) == 0;
 	if (json_is_true(json_object_get(rec, "installed")) && access(applied, F_OK) == 0) {
 		margo_log_info("applying deployment", "deployment_id=%s action=remove", id);
-		rc = agent_apply_run(a->cfg->apply_command, "remove", applied, id, &status, tail, &e);
+		rc = run_apply(a, "remove", applied, id, &status, tail, &e);
 		if (rc != 0) {
 			snprintf(tail, sizeof(tail), "%s", e.message);
 			status = 127;
@@ -210,6 +248,7 @@ static int remove_one(struct agent *a, json_t *deps, const char *id, json_t *rec
 		unlink(applied);
 		json_object_set_new(rec, "installed", json_false());
 	}
+	removal_retry_note(rec, status == 0);
 	rc = set_state(a, deps, rec, status == 0 ? "Removed" : "Failed",
 		       status == 0 ? NULL : (tail[0] != '\0' ? tail : "apply_command failed"), err);
 	if (rc == 0 && online)
@@ -218,6 +257,29 @@ static int remove_one(struct agent *a, json_t *deps, const char *id, json_t *rec
 out:
 	free(applied);
 	return rc;
+}
+
+/* Removes what the desired state no longer holds (files; NULL: the revision did not change, only
+ * failed removals whose retry is due). */
+static int remove_absent(struct agent *a, json_t *deps, json_t *files, struct margo_error *err)
+{
+	const char *id;
+	json_t *rec;
+	void *tmp;
+	int rc;
+
+	json_object_foreach_safe(json_object_get(deps, "deployments"), tmp, id, rec) {
+		const char *state = json_string_value(json_object_get(rec, "state"));
+
+		if ((files != NULL && json_object_get(files, id) != NULL) ||
+		    (state != NULL && strcmp(state, "Removed") == 0) || !removal_due(rec, files != NULL))
+			continue;
+		if ((rc = remove_one(a, deps, id, rec, err)) != 0)
+			return rc;
+		if (agent_apply_stopping())
+			return margo_error_set(err, MARGO_EINVAL, "the agent is shutting down");
+	}
+	return MARGO_OK;
 }
 
 /* Fetch with the current git token, rotating it first when due and once more after a 401. */
@@ -266,6 +328,7 @@ static int poll_desired(struct agent *a, int *none, struct margo_error *err)
 	rc = agent_device_request_h(a, "GET", "/desired-state", h, nh, NULL, 0, &resp, err);
 	if (rc != 0)
 		goto out;
+	a->poll_hint = resp.poll_interval;
 	if (resp.status == 304)
 		goto out;
 	if (resp.status == 404) {
@@ -304,9 +367,8 @@ out:
 int agent_desired_sync(struct agent *a, int *none, struct margo_error *err)
 {
 	char *repo = NULL;
-	json_t *deps = NULL, *files = NULL, *rec, *file;
+	json_t *deps = NULL, *files = NULL, *file;
 	const char *applied_rev, *id;
-	void *tmp;
 	int rc;
 
 	rc = poll_desired(a, none, err);
@@ -317,7 +379,9 @@ int agent_desired_sync(struct agent *a, int *none, struct margo_error *err)
 		return rc;
 	applied_rev = json_string_value(json_object_get(deps, "revision"));
 	if (applied_rev != NULL && strcmp(applied_rev, a->st.desired_revision) == 0) {
-		rc = report_pending(a, deps, err);
+		rc = remove_absent(a, deps, NULL, err);
+		if (rc == 0)
+			rc = report_pending(a, deps, err);
 		goto out;
 	}
 	margo_log_info("new desired state", "revision=%.12s applied=%.12s", a->st.desired_revision,
@@ -342,15 +406,14 @@ int agent_desired_sync(struct agent *a, int *none, struct margo_error *err)
 
 		if (act != AGENT_DEPLOY_NONE && (rc = apply_one(a, deps, id, act, file, err)) != 0)
 			goto out;
-	}
-	json_object_foreach_safe(json_object_get(deps, "deployments"), tmp, id, rec) {
-		const char *state = json_string_value(json_object_get(rec, "state"));
-
-		if (json_object_get(files, id) != NULL || (state != NULL && strcmp(state, "Removed") == 0))
-			continue;
-		if ((rc = remove_one(a, deps, id, rec, err)) != 0)
+		if (agent_apply_stopping()) {
+			/* the rest (and the revision) waits for the next start */
+			rc = margo_error_set(err, MARGO_EINVAL, "the agent is shutting down");
 			goto out;
+		}
 	}
+	if ((rc = remove_absent(a, deps, files, err)) != 0)
+		goto out;
 	json_object_set_new(deps, "revision", json_string(a->st.desired_revision));
 	rc = agent_deploy_save(a->state_dir, deps, err);
 	if (rc == 0)

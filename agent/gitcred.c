@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "device_api.h"
 #include "gitcred.h"
 #include "margo/log.h"
@@ -53,8 +54,12 @@ int agent_gitcred_ensure(struct agent *a, int force, struct margo_error *err)
 		}
 	}
 	v = json_object_get(doc, "gitAccessTokenExpiresAt");
+	/* the WFM's expiry in this device's clock: a wrong clock neither rotates in a loop nor
+	 * keeps an expired token */
 	if (!json_is_string(v) || margo_time_parse(json_string_value(v), &expires) != 0)
 		expires = now + 3600;
+	else
+		expires = agent_clock_to_device(expires, &resp, now);
 	for (size_t i = 0; i < 4; i++) {
 		if (agent_state_set(slots[i], json_string_value(json_object_get(doc, names[i]))) != 0) {
 			rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");

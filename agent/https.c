@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "https.h"
+#include "https_explain.h"
 #include "margo/base64.h"
 #include "margo/token.h"
 
@@ -60,6 +61,9 @@ struct agent_https {
 	/* agent_https_parse_response: the answer comes from memory, not from a connection */
 	const unsigned char *mem;
 	size_t mem_len;
+	char pinned[MARGO_FINGERPRINT_LEN]; /* the pinned CA's fingerprint, for messages */
+	int no_time_check;         /* only while asking an expired-looking WFM for its Date */
+	struct https_failure failure; /* the last verification failure (verify 0: none) */
 };
 
 /* What one exchange reads besides the response fields. */
@@ -244,6 +248,7 @@ int agent_https_new(const struct margo_http_options *opts, struct agent_https **
 		rc = load_ca(c->ctx, opts->ca_pem, err);
 		if (rc != 0)
 			goto out;
+		https_pinned_fingerprint(opts->ca_pem, c->pinned);
 		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	} else {
 		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
@@ -528,6 +533,8 @@ static int tls_handshake(struct agent_https *c, const struct endpoint *e, int64_
 		X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
 
 		X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (c->no_time_check)
+			X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_NO_CHECK_TIME);
 		if ((e->ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, e->host)
 			   : X509_VERIFY_PARAM_set1_host(vp, e->host, 0)) != 1) {
 			snprintf(why, whylen, "cannot set the name to verify");
@@ -546,10 +553,13 @@ static int tls_handshake(struct agent_https *c, const struct endpoint *e, int64_
 			return -1;
 		}
 	}
-	if (SSL_get_verify_result(c->ssl) != X509_V_OK)
-		snprintf(why, whylen, "server certificate verification failed for %.64s: %s", e->host,
-			 X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
-	else
+	if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
+		memset(&c->failure, 0, sizeof(c->failure));
+		https_failure_capture(&c->failure, c->ssl);
+		c->failure.host = e->host;
+		memcpy(c->failure.pinned, c->pinned, sizeof(c->pinned));
+		https_failure_explain(&c->failure, why, whylen);
+	} else
 		snprintf(why, whylen, "TLS handshake with %.64s failed: %s", e->host,
 			 ERR_reason_error_string(ERR_peek_last_error()) != NULL
 				 ? ERR_reason_error_string(ERR_peek_last_error())
@@ -635,24 +645,48 @@ static char *build_request(const char *method, const struct endpoint *e, const c
 	return buf;
 }
 
-/* Retry-After (RFC 9110 10.2.3): delta-seconds or an IMF-fixdate; seconds from now. */
-static long retry_after(const char *v)
+/* Margo-Poll-Interval: delta-seconds from 1 to 7 days; 0 for anything else. */
+static long poll_interval(const char *v)
+{
+	char *end;
+	long secs;
+
+	if (!isdigit((unsigned char)*v))
+		return 0;
+	secs = strtol(v, &end, 10);
+	return *end == '\0' && secs >= 1 && secs <= 7 * 86400 ? secs : 0;
+}
+
+/* An IMF-fixdate (RFC 9110 5.6.7) in Unix seconds; -1 if it is not one. */
+static int64_t http_date(const char *v)
 {
 	struct tm tm;
 	char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+/* Retry-After (RFC 9110 10.2.3): delta-seconds or an IMF-fixdate; seconds from now. A date is
+ * taken relative to the answer's Date when there is one, so a wrong device clock does not
+ * stretch or shrink the wait. */
+static long retry_after(const char *v, int64_t server_now)
+{
+	char *end;
 	long secs;
-	time_t when, now;
+	int64_t when, now;
 
 	if (isdigit((unsigned char)*v)) {
 		secs = strtol(v, &end, 10);
 		return *end == '\0' && secs >= 0 ? secs : -1;
 	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (end == NULL || *end != '\0')
+	when = http_date(v);
+	if (when < 0)
 		return -1;
-	when = timegm(&tm);
-	now = time(NULL);
+	now = server_now > 0 ? server_now : (int64_t)time(NULL);
 	return when > now ? (long)(when - now) : 0;
 }
 
@@ -722,7 +756,11 @@ static int read_head(struct agent_https *c, struct margo_http_response *resp, st
 			} else if (strcasecmp(line, "Connection") == 0) {
 				rp->close = strcasestr(v, "close") != NULL;
 			} else if (strcasecmp(line, "Retry-After") == 0) {
-				resp->retry_after = retry_after(v);
+				resp->retry_after = retry_after(v, resp->date);
+			} else if (strcasecmp(line, "Margo-Poll-Interval") == 0) {
+				resp->poll_interval = poll_interval(v);
+			} else if (strcasecmp(line, "Date") == 0) {
+				resp->date = http_date(v) > 0 ? http_date(v) : 0;
 			} else if ((strcasecmp(line, "Content-Type") == 0 &&
 				    keep(&resp->content_type, v) != 0) ||
 				   (strcasecmp(line, "Location") == 0 && keep(&resp->location, v) != 0) ||
@@ -868,6 +906,38 @@ int agent_https_parse_response(const char *method, const void *data, size_t len,
 	return margo_error_set(err, MARGO_ENET, "%s", why);
 }
 
+int agent_https_trust_failed(const struct agent_https *c)
+{
+	return c != NULL && c->failure.verify != 0;
+}
+
+/* The WFM's certificate looked expired or not yet valid: is it, or is this device's clock
+ * wrong? Asks the same server, verified in every way but time, for its Date (a GET / with no
+ * credential, on a connection closed right after) and explains the failure with it. */
+static void explain_with_date(struct agent_https *c, const struct endpoint *e, char *why,
+			      size_t whylen)
+{
+	struct https_failure f = c->failure;
+	struct margo_http_response resp = { 0 };
+	struct reply rp;
+	char ignored[MARGO_ERROR_MSG_MAX], *req;
+	size_t req_len = 0;
+	int64_t deadline = now_ms() + c->connect_timeout_s * 1000;
+
+	c->no_time_check = 1;
+	req = build_request("GET", e, "/", NULL, 0, NULL, 0, &req_len);
+	if (req != NULL && conn_open(c, e, ignored, sizeof(ignored)) == 0 &&
+	    conn_write(c, req, req_len, deadline, ignored, sizeof(ignored)) == 0 &&
+	    read_head(c, &resp, &rp, deadline, ignored, sizeof(ignored)) == 0)
+		f.server_date = resp.date;
+	c->no_time_check = 0;
+	conn_close(c);
+	free(req);
+	margo_http_response_free(&resp);
+	f.host = e->host;
+	https_failure_explain(&f, why, whylen);
+}
+
 int agent_https_request(struct agent_https *c, const char *method, const char *url,
 			const struct margo_http_header *headers, size_t nheaders, const void *body,
 			size_t body_len, struct margo_http_response *resp, struct margo_error *err)
@@ -898,7 +968,10 @@ int agent_https_request(struct agent_https *c, const char *method, const char *u
 	deadline = now_ms() + c->timeout_s * 1000;
 	reused = conn_idle_ok(c, &e);
 	for (;;) {
+		c->failure.verify = 0;
 		if (!reused && conn_open(c, &e, why, sizeof(why)) != 0) {
+			if (https_failure_is_time(&c->failure))
+				explain_with_date(c, &e, why, sizeof(why));
 			rc = MARGO_ENET;
 			goto out;
 		}

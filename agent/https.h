@@ -25,6 +25,11 @@ int agent_https_new(const struct margo_http_options *opts, struct agent_https **
 		    struct margo_error *err);
 void agent_https_free(struct agent_https *c);
 
+/* 1 when the last request failed because the WFM's certificate did not verify (a chain the
+ * pinned CA did not issue, expired, not yet valid, another name): the error message says
+ * what it means and the caller must not change any stored credential because of it. */
+int agent_https_trust_failed(const struct agent_https *c);
+
 /* As margo_http_request: any HTTP status is success (0); transport failures MARGO_ENET with
  * the reason, an oversized response MARGO_ETOOBIG. resp is released with
  * margo_http_response_free(). */

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "device_api.h"
 #include "identity.h"
 #include "margo/base64.h"
@@ -156,6 +157,7 @@ static enum outcome send_request(struct agent *a, const struct agent_onboard_opt
 	struct margo_http_header headers[5];
 	char keyid[MARGO_KEYID_LEN], *url = agent_url(a, ONBOARD_ROUTE), *body = NULL;
 	char *digest = NULL, *sig_input = NULL, *sig = NULL, *summary = NULL;
+	char skew[MARGO_ERROR_MSG_MAX];
 	enum outcome res = OUT_ERROR;
 	struct sig_ctx sc;
 	json_t *doc = NULL;
@@ -181,6 +183,7 @@ static enum outcome send_request(struct agent *a, const struct agent_onboard_opt
 	if (agent_https_request(a->http, "POST", url, headers, 5, body, strlen(body), &resp, err) != 0)
 		goto out;
 	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	a->clock_offset = agent_clock_offset(&resp, margo_time_now());
 	switch (resp.status) {
 	case 200:
 	case 201:
@@ -195,6 +198,12 @@ static enum outcome send_request(struct agent *a, const struct agent_onboard_opt
 		res = OUT_PENDING;
 		break;
 	case 401:
+		if (agent_clock_explain(&resp, skew, sizeof(skew))) {
+			*code = AGENT_EXIT_REFUSED;
+			margo_error_set(err, MARGO_EAUTH, "%s", skew);
+			break;
+		}
+		/* fall through */
 	case 403:
 		summary = summary_of(&resp);
 		*code = AGENT_EXIT_REFUSED;
@@ -277,8 +286,10 @@ static enum outcome wait_pending(struct agent *a, const struct agent_onboard_opt
 		margo_secret_free(auth);
 		free(path);
 		free(url);
-		if (rc == 0)
+		if (rc == 0) {
 			doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+			a->clock_offset = agent_clock_offset(&resp, margo_time_now());
+		}
 		if (rc != 0 || resp.status >= 500 || resp.status == 429) {
 			failures++;
 			delay = (long)agent_backoff_delay(failures, AGENT_BACKOFF_BASE, POLL_RETRY_MAX_S,
@@ -370,8 +381,10 @@ static int apply_response(struct agent *a, json_t *doc, struct margo_error *err)
 	if (a->st.device_id == NULL && agent_state_set(&a->st.device_id, a->st.client_id) != 0)
 		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
 	v = json_object_get(doc, "gitAccessTokenExpiresAt");
-	if (json_is_string(v))
-		(void)margo_time_parse(json_string_value(v), &a->st.git_access_token_expires_at);
+	/* the WFM's time, in this device's clock (which may be wrong) */
+	if (json_is_string(v) &&
+	    margo_time_parse(json_string_value(v), &a->st.git_access_token_expires_at) == 0)
+		a->st.git_access_token_expires_at -= a->clock_offset;
 	a->st.onboarded_at = margo_time_now();
 	a->st.git_access_token_issued_at = a->st.onboarded_at;
 	a->st.last_contact = a->st.onboarded_at;

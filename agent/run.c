@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "desired.h"
 #include "device_api.h"
 #include "gitcred.h"
@@ -94,6 +95,7 @@ int agent_run_cycle(struct agent *a, const char **failed_step, struct margo_erro
 
 	*failed_step = NULL;
 	a->retry_after = -1;
+	a->poll_hint = 0;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		rc = steps[i].fn(a, err);
 		if (rc != 0) {
@@ -105,19 +107,19 @@ int agent_run_cycle(struct agent *a, const char **failed_step, struct margo_erro
 	return MARGO_OK;
 }
 
-/* Waits until t or a stop signal; returns 1 when a signal arrived. */
-static int wait_until(const sigset_t *set, time_t t)
+/* Waits until t (wall clock), due (monotonic) or a stop signal, whichever comes first, so a
+ * wall clock stepped back (NTP fixing a device that was ahead) does not stretch the wait;
+ * returns 1 when a signal arrived. */
+static int wait_until(const sigset_t *set, time_t t, int64_t due)
 {
-	time_t now = time(NULL);
-	struct timespec ts;
+	int64_t left = t - time(NULL), mono_left = due - margo_time_mono();
+	struct timespec ts = { 0, 0 };
 	int sig;
 
-	if (t <= now) {
-		ts = (struct timespec){ 0, 0 };
-	} else {
-		ts.tv_sec = t - now > SLEEP_SLICE_S ? SLEEP_SLICE_S : t - now;
-		ts.tv_nsec = 0;
-	}
+	if (mono_left < left)
+		left = mono_left;
+	if (left > 0)
+		ts.tv_sec = left > SLEEP_SLICE_S ? SLEEP_SLICE_S : left;
 	do {
 		sig = sigtimedwait(set, NULL, &ts);
 	} while (sig < 0 && errno == EINTR);
@@ -130,11 +132,15 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 	struct margo_error e;
 	char when[MARGO_TIME_LEN];
 	sigset_t set, old;
-	time_t next, now, saved_next = -1;
+	time_t next, now, saved_next = -1, armed = -1;
+	int64_t due = 0;
 	int code = AGENT_EXIT_OK, rc, stop = 0;
 
 	if (agent_open(&a, cfg, err) != 0)
 		return err->code == MARGO_ENOTFOUND ? AGENT_EXIT_NOT_ONBOARDED : AGENT_EXIT_FAILURE;
+	/* an apply left running by an agent that was killed: ended, and applied again below (its
+	 * deployment is still Installing or Removing) */
+	(void)agent_apply_end_orphan(a.state_dir, AGENT_APPLY_GRACE_S);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -147,8 +153,12 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 		const char *step = NULL;
 
 		now = time(NULL);
-		if (now < next) {
-			stop = wait_until(&set, next);
+		if (next != armed) { /* the same wait measured on the monotonic clock */
+			armed = next;
+			due = margo_time_mono() + (next > now ? next - now : 0);
+		}
+		if (now < next && margo_time_mono() < due) {
+			stop = wait_until(&set, next, due);
 			continue;
 		}
 		if (!agent_schedule_allowed(cfg, now)) {
@@ -170,7 +180,7 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 					       (long long)a.st.failures);
 			a.st.failures = 0;
 			agent_state_set(&a.st.last_error, NULL);
-			next = agent_schedule_next_poll(cfg, now);
+			next = agent_schedule_next_poll_paced(cfg, now, a.poll_hint);
 		} else {
 			a.st.failures++;
 			next = agent_schedule_next_retry(cfg, now, (unsigned)a.st.failures,
@@ -184,7 +194,9 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 			code = AGENT_EXIT_FAILURE;
 		}
 		a.st.next_poll = next;
-		if (agent_save(&a, &e) != 0)
+		if (rc != 0 && agent_https_trust_failed(a.http))
+			saved_next = next; /* a WFM we cannot trust changes nothing stored */
+		else if (agent_save(&a, &e) != 0)
 			margo_log_error("cannot save state", "error=\"%s\"", e.message);
 		else
 			saved_next = next;

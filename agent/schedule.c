@@ -72,6 +72,23 @@ time_t agent_schedule_next_poll(const struct agent_config *c, time_t last)
 	return agent_schedule_next_allowed(c, last + (time_t)c->poll_interval);
 }
 
+int64_t agent_schedule_paced_interval(const struct agent_config *c, long hint)
+{
+	int64_t max = c->poll_interval_max > 0 ? c->poll_interval_max : c->poll_interval;
+	int64_t min = c->poll_interval_min < max ? c->poll_interval_min : max;
+
+	if (hint <= 0)
+		return c->poll_interval;
+	if (hint < min)
+		return min;
+	return hint > max ? max : hint;
+}
+
+time_t agent_schedule_next_poll_paced(const struct agent_config *c, time_t last, long hint)
+{
+	return agent_schedule_next_allowed(c, last + (time_t)agent_schedule_paced_interval(c, hint));
+}
+
 int64_t agent_backoff_delay(unsigned failures, int64_t base, int64_t cap, long retry_after,
 			    uint32_t rnd)
 {

@@ -29,6 +29,16 @@ time_t agent_schedule_next_allowed(const struct agent_config *c, time_t t);
  * forward to the next allowed time. */
 time_t agent_schedule_next_poll(const struct agent_config *c, time_t last);
 
+/* The interval to the next regular poll when the WFM hinted hint seconds (Margo-Poll-Interval;
+ * 0: no hint): poll_interval without a hint, else hint bounded to [poll_interval_min,
+ * poll_interval_max (or poll_interval when unset)]; the device's own bounds win, and a min
+ * above the max gives the max. */
+int64_t agent_schedule_paced_interval(const struct agent_config *c, long hint);
+
+/* agent_schedule_next_poll with the paced interval instead of poll_interval: polling hours
+ * and downtime still decide when traffic is allowed. */
+time_t agent_schedule_next_poll_paced(const struct agent_config *c, time_t last, long hint);
+
 /* Delay in seconds before retry number failures (1 = first retry): a uniform value in
  * [1, min(cap, base * 2^(failures-1))] chosen with rnd (any 32-bit random number), at least
  * retry_after when that is >= 0 (the server's Retry-After), never more than

@@ -72,7 +72,7 @@ static char *deployments_path(const char *device, const char *deployment)
 
 /* Reads FILE ("-": standard input), at most MARGO_APPDEPLOY_MAX bytes (one more tells that
  * it is too big). NUL-terminated. */
-static int read_document(const char *path, char **out, size_t *len)
+int wfmctl_read_document(const char *path, char **out, size_t *len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	char *buf;
@@ -121,8 +121,8 @@ static void print_field_error(const char *file, const char *field, const char *m
 }
 
 /* A 422 from wfmd: its field errors as local ones; any other failure as one line. */
-static int print_server_refusal(struct wfmctl *ctx, const char *file,
-				const struct margo_http_response *resp)
+int wfmctl_print_refusal(struct wfmctl *ctx, const char *file,
+			 const struct margo_http_response *resp)
 {
 	json_t *doc, *errors, *e;
 	size_t i;
@@ -168,7 +168,7 @@ static int deploy(struct wfmctl *ctx, int argc, char **argv)
 	if (id_opt != NULL && !margo_appdeploy_id_valid(id_opt))
 		return wfmctl_usage_error(ctx, "--deployment-id must be 1-128 characters of "
 					  "A-Z a-z 0-9 . _ - not starting with '.'");
-	if (read_document(file, &yaml, &len) != 0)
+	if (wfmctl_read_document(file, &yaml, &len) != 0)
 		return wfmctl_fail(ctx, "cannot read %s: %s", file, strerror(errno));
 	rc = margo_appdeploy_parse(yaml, len, &d, &v);
 	if (rc == MARGO_ETOOBIG) {
@@ -207,7 +207,7 @@ static int deploy(struct wfmctl *ctx, int argc, char **argv)
 	if (ret != 0)
 		goto out;
 	if (resp.status < 200 || resp.status > 299) {
-		ret = print_server_refusal(ctx, file, &resp);
+		ret = wfmctl_print_refusal(ctx, file, &resp);
 		goto out;
 	}
 	if (ctx->json) {

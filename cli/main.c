@@ -43,6 +43,7 @@ static const struct wfmctl_command *const command_tables[] = {
 	wfmctl_device_commands,
 	wfmctl_deploy_commands,
 	wfmctl_undeploy_commands,
+	wfmctl_rollout_commands,
 };
 
 #define NTABLES (sizeof(command_tables) / sizeof(command_tables[0]))

@@ -53,6 +53,7 @@ extern const struct wfmctl_command wfmctl_cert_commands[];
 extern const struct wfmctl_command wfmctl_device_commands[];
 extern const struct wfmctl_command wfmctl_deploy_commands[];
 extern const struct wfmctl_command wfmctl_undeploy_commands[];
+extern const struct wfmctl_command wfmctl_rollout_commands[];
 
 /* ---- cmd_deploy.c ---- */
 
@@ -62,6 +63,15 @@ int wfmctl_device_deployments(struct wfmctl *ctx, int argc, char **argv);
  * route, or from fallback (the device object's "deployments" array) when the server has no
  * such route. Returns 0 or an exit code after printing one line. */
 int wfmctl_print_device_deployments(struct wfmctl *ctx, const char *device_id, json_t *fallback);
+
+/* Reads a deployment document (path "-": standard input) into *out (newly allocated,
+ * NUL-terminated; at most MARGO_APPDEPLOY_MAX + 1 bytes read, so a larger one shows as too
+ * big). 0, or -1 with errno. */
+int wfmctl_read_document(const char *path, char **out, size_t *len);
+/* A 422 from wfmd: its field errors as "FILE: /field: message" lines; any other failure as
+ * one line. Returns WFMCTL_EXIT_FAIL. */
+int wfmctl_print_refusal(struct wfmctl *ctx, const char *file,
+			 const struct margo_http_response *resp);
 
 /* ---- cmd_label.c ---- */
 

@@ -56,6 +56,14 @@ int64_t margo_time_now(void)
 	return (int64_t)ts.tv_sec;
 }
 
+int64_t margo_time_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 void margo_time_format(int64_t t, char out[MARGO_TIME_LEN])
 {
 	int64_t days, secs, y;

@@ -76,6 +76,14 @@ int api_admin_device_select(struct http_request *req, struct http_response *resp
 /* {"deviceId", "labels": {...}, "derivedLabels": {...}} of d; NULL when out of memory. */
 json_t *api_labels_json(const struct store_fleet_device *d, const struct fleet_labels *l);
 
+/* api_rollouts.c: rollouts (admin). */
+int api_admin_rollout_create(struct http_request *req, struct http_response *resp);
+int api_admin_rollout_list(struct http_request *req, struct http_response *resp);
+int api_admin_rollout_show(struct http_request *req, struct http_response *resp);
+int api_admin_rollout_pause(struct http_request *req, struct http_response *resp);
+int api_admin_rollout_resume(struct http_request *req, struct http_response *resp);
+int api_admin_rollout_abort(struct http_request *req, struct http_response *resp);
+
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];
 extern const size_t api_nroutes;

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "form.h"
 #include "repo.h"
+#include "rollout.h"
 #include "store.h"
 #include "wfmd.h"
 
@@ -397,6 +398,7 @@ int api_device_desired_state(struct http_request *req, struct http_response *res
 	struct wfmd *w = req->ctx;
 	char rev[STORE_REVISION_LEN], etag[STORE_REVISION_LEN + 2], *url = NULL;
 	json_t *o;
+	long hint;
 	int rc;
 
 	if ((rc = auth_device(req, req->params[0])) < 0)
@@ -416,6 +418,10 @@ int api_device_desired_state(struct http_request *req, struct http_response *res
 			return rc;
 	}
 	if (http_response_header(resp, "ETag", "%s", etag) < 0)
+		return http_fail_error(req, MARGO_ENOMEM, NULL);
+	/* server-paced polling (rollout.h): sooner while in a rollout wave */
+	hint = rollout_poll_hint(w, req->params[0]);
+	if (hint > 0 && http_response_header(resp, "Margo-Poll-Interval", "%ld", hint) < 0)
 		return http_fail_error(req, MARGO_ENOMEM, NULL);
 	return 0;
 }

@@ -69,6 +69,24 @@ static void url_origin(const char *url, char out[ORIGIN_MAX])
 	snprintf(out, ORIGIN_MAX, "https://%.*s", (int)n, p);
 }
 
+
+/* A signature made by a device whose clock is off: say by how much, the server's time and the
+ * allowed window, as problem members the device can act on (docs/api.md). */
+static int fail_skew(struct http_request *req, int64_t created, int64_t now)
+{
+	char when[MARGO_TIME_LEN];
+	long long off = (long long)(created - now);
+
+	margo_time_format(now, when);
+	http_fail(req, 401, "invalid-signature", "signature created is %lld s %s server time "
+		  "%s (allowed: +-%d s): the device's clock is wrong", off < 0 ? -off : off,
+		  off < 0 ? "before" : "after", when, WFMD_CREATED_SKEW);
+	http_problem_member(req, "serverTime", json_string(when));
+	http_problem_member(req, "serverTimeUnix", json_integer(now));
+	http_problem_member(req, "signatureCreated", json_integer(created));
+	http_problem_member(req, "clockOffsetSeconds", json_integer(off));
+	return http_problem_member(req, "allowedSkewSeconds", json_integer(WFMD_CREATED_SKEW));
+}
 /* Verifies the RFC 9421 signature and Content-Digest with the certificate's key. */
 static int check_proof(struct http_request *req, X509 *cert, const char *keyid)
 {
@@ -133,9 +151,7 @@ static int check_proof(struct http_request *req, X509 *cert, const char *keyid)
 		return http_fail(req, 401, "invalid-signature",
 				 "signature parameter created is required");
 	if (res.created < now - WFMD_CREATED_SKEW || res.created > now + WFMD_CREATED_SKEW)
-		return http_fail(req, 401, "invalid-signature", "signature created is %lld s "
-				 "away from server time (allowed: %d s)",
-				 (long long)(res.created - now), WFMD_CREATED_SKEW);
+		return fail_skew(req, res.created, now);
 	return 0;
 }
 

@@ -131,6 +131,16 @@ int http_fail_error(struct http_request *req, int code, const struct margo_error
 	return http_fail(req, status, NULL, "%s", msg);
 }
 
+int http_problem_member(struct http_request *req, const char *name, json_t *value)
+{
+	if (req->problem.members == NULL)
+		req->problem.members = json_object();
+	if (req->problem.members != NULL && value != NULL)
+		json_object_set(req->problem.members, name, value);
+	json_decref(value);
+	return -1;
+}
+
 int http_fail_validation(struct http_request *req, const struct margo_validation *v)
 {
 	free(req->problem.validation);
@@ -318,6 +328,9 @@ static char *problem_body(const struct http_problem *p, unsigned status)
 		goto out;
 	if (status == 422 && p->validation != NULL &&
 	    json_object_set_new(o, "errors", margo_validation_to_json(p->validation)) < 0)
+		goto out;
+	/* extension members never replace the standard ones */
+	if (p->members != NULL && json_object_update_missing(o, p->members) < 0)
 		goto out;
 	text = json_dumps(o, JSON_COMPACT);
 out:
@@ -626,6 +639,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
 	}
 	free(rc->req.problem.validation);
+	json_decref(rc->req.problem.members);
 	free(rc->target);
 	free(rc->pathbuf);
 	free(rc->body);

@@ -26,6 +26,7 @@ struct http_problem {
 	struct margo_validation *validation; /* 422 errors[], owned by the request */
 	long retry_after;               /* -1: no Retry-After */
 	const char *www_authenticate;   /* static header value or NULL */
+	json_t *members;                /* extension members (RFC 9457 3.2), owned; or NULL */
 };
 
 /* A header or query argument of a request built in memory (no libmicrohttpd connection). */
@@ -95,6 +96,10 @@ int http_fail(struct http_request *req, unsigned status, const char *slug, const
 int http_fail_error(struct http_request *req, int code, const struct margo_error *err);
 /* 422 with errors[] from v. */
 int http_fail_validation(struct http_request *req, const struct margo_validation *v);
+
+/* Adds an extension member to the problem set by http_fail (takes the reference to value;
+ * call after http_fail). Returns -1, like http_fail. */
+int http_problem_member(struct http_request *req, const char *name, json_t *value);
 
 /* Serialises obj (reference stolen) as the application/json body with status. */
 int http_respond_json(struct http_request *req, struct http_response *resp, unsigned status,

@@ -21,6 +21,7 @@
 #include "datadir.h"
 #include "http.h"
 #include "repo.h"
+#include "rollout.h"
 #include "store.h"
 #include "wfmd.h"
 
@@ -62,6 +63,10 @@ static const char usage_text[] =
 "  --no-approval-requests  refuse devices that have neither an enrollment token nor a\n"
 "                          pre-registered certificate (401) instead of queueing them\n"
 "  --threads N             worker threads (default: 4 per CPU, 8 to 64)\n"
+"  --poll-interval-active SEC  Margo-Poll-Interval hint for devices in the current wave\n"
+"                          of a rollout (default 15; agents bound it by their own\n"
+"                          poll_interval_min/max)\n"
+"  --poll-interval-rest SEC    hint for every other device (default 0: none sent)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug; logs go to stderr\n"
 "\n"
 "Example:\n"
@@ -81,6 +86,7 @@ struct options {
 	long git_token_ttl;
 	int no_approval;
 	long threads;
+	long poll_active, poll_rest;
 };
 
 static int fail(const char *fmt, const char *arg)
@@ -197,6 +203,7 @@ static int cmd_serve(const struct options *o)
 	struct wfmd w;
 	struct http_config hc;
 	struct http_server *srv = NULL;
+	struct rollout_engine *engine = NULL;
 	struct addrinfo hints, *ai = NULL;
 	char host[256], port[16], pub_host[256];
 	const char *names[MAX_SANS + 1];
@@ -267,6 +274,12 @@ static int cmd_serve(const struct options *o)
 		goto out;
 	}
 	repo_set_commit_hook(record_revision, w.store);
+	w.poll_interval_active = o->poll_active;
+	w.poll_interval_rest = o->poll_rest;
+	if (rollout_engine_start(&w, ROLLOUT_TICK_MS, &engine, &err) < 0) {
+		fprintf(stderr, "wfmd: %s\n", err.message);
+		goto out;
+	}
 
 	memset(&hc, 0, sizeof(hc));
 	hc.addr = ai->ai_addr;
@@ -319,6 +332,7 @@ static int cmd_serve(const struct options *o)
 	rc = 0;
 out:
 	http_server_stop(srv);
+	rollout_engine_stop(engine);
 	store_close(w.store);
 	free(w.public_url);
 	free(w.repo_root);
@@ -344,6 +358,8 @@ int main(int argc, char **argv)
 		{ "no-approval-requests", no_argument, NULL, 'n' },
 		{ "git-token-ttl", required_argument, NULL, 'g' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "poll-interval-active", required_argument, NULL, 'P' },
+		{ "poll-interval-rest", required_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -361,6 +377,7 @@ int main(int argc, char **argv)
 	o.pending_max = WFMD_DEFAULT_PENDING_MAX;
 	o.pending_ttl = WFMD_DEFAULT_PENDING_TTL;
 	o.git_token_ttl = WFMD_DEFAULT_GIT_TOKEN_TTL;
+	o.poll_active = WFMD_DEFAULT_POLL_ACTIVE;
 	/* Handlers block on disk (fsync, new repositories) and block every connection of their
 	 * thread meanwhile: 4 per CPU, 8 to 64. */
 	o.threads = ncpu > 0 ? 4 * ncpu : 8;
@@ -397,6 +414,13 @@ int main(int argc, char **argv)
 			if (parse_long(optarg, 1, 86400 * 7, &o.git_token_ttl) < 0)
 				return fail("--git-token-ttl wants 1..604800 seconds, got '%s'",
 					    optarg);
+			break;
+		case 'P':
+		case 'R':
+			if (parse_long(optarg, c == 'P' ? 1 : 0, 86400 * 7,
+				       c == 'P' ? &o.poll_active : &o.poll_rest) < 0)
+				return fail("--poll-interval-active/-rest want seconds up to 604800 "
+					    "(rest: 0 for none), got '%s'", optarg);
 			break;
 		case 'j':
 			if (parse_long(optarg, 1, 256, &o.threads) < 0)

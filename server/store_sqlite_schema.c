@@ -104,9 +104,47 @@ static const char schema_v8[] =
 	" PRIMARY KEY (device_id, key));"
 	"CREATE INDEX device_labels_key ON device_labels (key, value);";
 
+/* Step 9: rollouts (store_rollout.h). */
+static const char schema_v9[] =
+	"CREATE TABLE rollouts ("
+	" id TEXT PRIMARY KEY,"
+	" deployment_id TEXT NOT NULL,"
+	" selector TEXT NOT NULL,"
+	" yaml TEXT NOT NULL,"
+	" canary INTEGER NOT NULL,"
+	" batch INTEGER NOT NULL,"
+	" batch_percent INTEGER NOT NULL,"
+	" success_threshold INTEGER NOT NULL,"
+	" wave_timeout INTEGER NOT NULL,"
+	" auto_advance INTEGER NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('running','waiting','paused','rolling-back',"
+	"  'completed','aborted','superseded')),"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" current_wave INTEGER NOT NULL DEFAULT 0,"
+	" nwaves INTEGER NOT NULL,"
+	" ndevices INTEGER NOT NULL,"
+	" wave_deployed INTEGER NOT NULL DEFAULT 0,"
+	" wave_started_at INTEGER,"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+	"CREATE INDEX rollouts_state ON rollouts (state, deployment_id);"
+	"CREATE TABLE rollout_devices ("
+	" rollout_id TEXT NOT NULL REFERENCES rollouts (id) ON DELETE CASCADE,"
+	" device_id TEXT NOT NULL,"
+	" wave INTEGER NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('waiting','deploying','deployed','rolled-back',"
+	"  'skipped')),"
+	" has_previous INTEGER NOT NULL DEFAULT 0,"
+	" previous_yaml TEXT,"
+	" status_seq INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (rollout_id, device_id));"
+	"CREATE INDEX rollout_devices_wave ON rollout_devices (rollout_id, wave, device_id);";
+
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
 	{ 8, "device labels", schema_v8 },
+	{ 9, "rollouts", schema_v9 },
 };
 
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))

@@ -15,6 +15,9 @@
 #define WFMD_DEFAULT_GIT_TOKEN_TTL 3600
 #define WFMD_POLL_INTERVAL 30           /* retryAfterSeconds for pending devices */
 #define WFMD_CREATED_SKEW 300           /* RFC 9421 created: +-300 s */
+#define WFMD_DEFAULT_POLL_ACTIVE 15     /* Margo-Poll-Interval during a rollout wave */
+
+struct rollout_engine;
 
 struct wfmd {
 	store *store;
@@ -28,6 +31,9 @@ struct wfmd {
 	int allow_approval_requests;
 	char *repo_root;                /* DIR/repos */
 	int64_t git_token_ttl;
+	struct rollout_engine *rollouts; /* rollout.h; NULL when not running */
+	long poll_interval_active;      /* Margo-Poll-Interval for devices in an active wave */
+	long poll_interval_rest;        /* ... for the others; 0: no header */
 };
 
 #endif

@@ -25,7 +25,7 @@ enum margo_err {
 	MARGO_EUNSUPPORTED = -16, /* algorithm, media type or feature not supported */
 };
 
-#define MARGO_ERROR_MSG_MAX 256
+#define MARGO_ERROR_MSG_MAX 512
 
 /* A human-readable reason, filled by the callee, owned by the caller (usually on its stack). */
 struct margo_error {

@@ -5,6 +5,7 @@
 #define MARGO_HTTPC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "margo/error.h"
 
@@ -34,6 +35,9 @@ struct margo_http_response {
 	char *www_authenticate;
 	char *etag;
 	long retry_after;       /* seconds from Retry-After (delta or HTTP date), -1 if absent */
+	long poll_interval;     /* seconds from Margo-Poll-Interval, the WFM's pacing hint
+				 * (1 to 604800; docs/api.md), 0 if absent or malformed */
+	int64_t date;           /* the server's Date header in Unix seconds; 0 if absent */
 };
 
 /* Opaque; one client keeps its connection alive between requests. Not thread-safe. */

@@ -10,6 +10,9 @@
 /* Seconds since the epoch (CLOCK_REALTIME). */
 int64_t margo_time_now(void);
 
+/* Seconds on CLOCK_MONOTONIC: for waits that a step of the wall clock must not stretch. */
+int64_t margo_time_mono(void);
+
 /* Formats t (seconds since the epoch) as RFC 3339 UTC, "YYYY-MM-DDTHH:MM:SSZ". */
 void margo_time_format(int64_t t, char out[MARGO_TIME_LEN]);
 

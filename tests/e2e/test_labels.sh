@@ -58,7 +58,7 @@ assert_match "$out" "ring: +canary" "wfmctl shows the new label"
 out=$(wfmctl device label "$D3" plant=4 tier= 2>&1) || true
 assert_match "$out" "plant: +4"
 out=$(wfmctl device label "$D2" ring- 2>&1) || true
-assert_false "grep -q 'ring:' <<<\"\$out\"" "wfmctl KEY- removes"
+assert_false "wfmctl KEY- removes" grep -q 'ring:' <<<"$out"
 out=$(wfmctl device label "$D4" 2>&1) || true
 assert_match "$out" "device.margo/arch: +arm64" "wfmctl device label ID shows derived labels"
 
@@ -97,7 +97,7 @@ out=$(wfmctl device list --selector 'device.margo/arch=arm64' 2>&1) || true
 assert_match "$out" "$D3" "wfmctl device list --selector lists d3"
 assert_match "$out" "$D4" "wfmctl device list --selector lists d4"
 assert_match "$out" "2 devices match" "wfmctl counts the matches"
-assert_false "grep -q '$D1' <<<\"\$out\"" "wfmctl device list --selector leaves d1 out"
+assert_false "wfmctl device list --selector leaves d1 out" grep -q "$D1" <<<"$out"
 out=$(wfmctl device list --selector 'plant=99' 2>&1) || true
 assert_match "$out" "No device matches plant=99"
 

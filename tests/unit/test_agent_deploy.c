@@ -6,16 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "apply.h"
+#include "apply_proc.h"
 #include "deploy.h"
 #include "gitcred.h"
 #include "gitsync.h"
+#include "margo/file.h"
 #include "margo/validate.h"
 
 static char dir[64];
@@ -138,6 +142,127 @@ static void test_records_on_disk(void **state)
 	json_decref(back);
 }
 
+static int run_cmd(const char *cmd, const char *action, const char *file, const char *id,
+		   int *status, char tail[AGENT_APPLY_TAIL + 1], struct margo_error *err)
+{
+	struct agent_apply_options o = { .command = cmd, .state_dir = dir, .timeout_s = 20 };
+
+	return agent_apply_run(&o, action, file, id, status, tail, err);
+}
+
+/* 1 while pid (not our child) exists. */
+static int exists(pid_t pid)
+{
+	return kill(pid, 0) == 0;
+}
+
+static pid_t read_pid(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int pid = 0;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return (pid_t)pid;
+}
+
+/* A command past its timeout is ended with its whole process group (a background child too),
+ * reported with the reason; the pid file is there while it runs and gone afterwards. */
+static void test_apply_timeout(void **state)
+{
+	char tail[AGENT_APPLY_TAIL + 1], cmd[512], bg[160], pidf[128];
+	struct agent_apply_options o = { .command = cmd, .state_dir = dir, .timeout_s = 1,
+					 .grace_s = 1 };
+	struct margo_error err;
+	int status = 0;
+	pid_t child;
+
+	(void)state;
+	snprintf(bg, sizeof(bg), "%s/bg.pid", dir);
+	snprintf(pidf, sizeof(pidf), "%s/%s", dir, AGENT_APPLY_PID_FILE);
+	/* ignores SIGTERM: only the KILL after the grace ends it */
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s.seen'; sleep 30 & echo $! > '%s'; trap '' TERM; "
+		 "while :; do sleep 1; done; :", pidf, pidf, bg);
+	assert_int_equal(agent_apply_run(&o, "install", "/dev/null", "d", &status, tail, &err), 0);
+	assert_int_not_equal(status, 0);
+	assert_non_null(strstr(tail, "timed out after 1 s"));
+	child = read_pid(bg);
+	assert_true(child > 1);
+	for (int i = 0; i < 50 && exists(child); i++)
+		usleep(100000);
+	assert_false(exists(child));
+	assert_int_equal(access(pidf, F_OK), -1);
+	snprintf(bg, sizeof(bg), "%s.seen", pidf);
+	assert_true(read_pid(bg) > 1);
+}
+
+/* The command's environment holds no secret the agent's environment had. */
+static void test_apply_env(void **state)
+{
+	char tail[AGENT_APPLY_TAIL + 1], cmd[256], out[128], *text = NULL;
+	struct margo_error err;
+	size_t len = 0;
+	int status = -1;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/env.txt", dir);
+	snprintf(cmd, sizeof(cmd), "env > '%s'; :", out);
+	setenv("MARGO_ENROLLMENT_TOKEN", "wfmet_sekrit1", 1);
+	setenv("https_proxy", "http://user:sekrit2@proxy:3128", 1);
+	setenv("DEPLOY_API_KEY", "sekrit3", 1);
+	setenv("KEEP_ME", "visible", 1);
+	assert_int_equal(run_cmd(cmd, "install", "/dev/null", "dep-9", &status, tail, &err), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(margo_file_read(out, 65536, &text, &len, &err), 0);
+	assert_null(strstr(text, "sekrit"));
+	assert_non_null(strstr(text, "KEEP_ME=visible"));
+	assert_non_null(strstr(text, "MARGO_DEPLOYMENT_ID=dep-9"));
+	assert_non_null(strstr(text, "PATH="));
+	free(text);
+	unsetenv("MARGO_ENROLLMENT_TOKEN");
+	unsetenv("https_proxy");
+	unsetenv("DEPLOY_API_KEY");
+	unsetenv("KEEP_ME");
+}
+
+/* An apply left by a killed agent (pid file with its start time) is ended as a group; a pid
+ * file naming another process (reused pid) ends nothing. */
+static void test_apply_orphan(void **state)
+{
+	char pidf[128];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(pidf, sizeof(pidf), "%s/%s", dir, AGENT_APPLY_PID_FILE);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		execl("/bin/sh", "sh", "-c", "sleep 30", (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	apply_proc_pidfile_write(dir, pid);
+	assert_int_equal(agent_apply_end_orphan(dir, 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(access(pidf, F_OK), -1);
+	/* our own pid with a wrong start time: not the apply, left alone */
+	{
+		FILE *f = fopen(pidf, "w");
+
+		fprintf(f, "%d 1\n", (int)getpid());
+		fclose(f);
+	}
+	assert_int_equal(agent_apply_end_orphan(dir, 1), 0);
+	assert_int_equal(access(pidf, F_OK), -1);
+	assert_int_equal(agent_apply_end_orphan(dir, 1), 0);
+}
+
 static void test_apply_runner(void **state)
 {
 	char tail[AGENT_APPLY_TAIL + 1], script[128], file[128], out[128], cmd[300];
@@ -164,7 +289,7 @@ static void test_apply_runner(void **state)
 
 	/* the command may have its own arguments; ACTION and FILE stay single words */
 	snprintf(cmd, sizeof(cmd), "%s", script);
-	assert_int_equal(agent_apply_run(cmd, "install", file, "dep-1", &status, tail, &err), 0);
+	assert_int_equal(run_cmd(cmd, "install", file, "dep-1", &status, tail, &err), 0);
 	assert_int_equal(status, 0);
 	assert_string_equal(tail, "");
 	{
@@ -176,7 +301,7 @@ static void test_apply_runner(void **state)
 		snprintf(want, sizeof(want), "install|%s||dep-1|install\n", file);
 		assert_string_equal(line, want);
 	}
-	assert_int_equal(agent_apply_run(cmd, "fail", file, "dep-1", &status, tail, &err), 0);
+	assert_int_equal(run_cmd(cmd, "fail", file, "dep-1", &status, tail, &err), 0);
 	assert_int_equal(status, 3);
 	assert_true(strlen(tail) <= AGENT_APPLY_TAIL);
 	assert_true(strlen(tail) > 400);
@@ -184,11 +309,11 @@ static void test_apply_runner(void **state)
 	assert_int_equal(strncmp(tail + strlen(tail) - 9, "disk full", 9), 0);
 	assert_null(strstr(tail, "line 0 of"));
 
-	assert_int_equal(agent_apply_run("kill -9 $$; :", "install", file, "d", &status, tail, &err), 0);
+	assert_int_equal(run_cmd("kill -9 $$; :", "install", file, "d", &status, tail, &err), 0);
 	assert_int_equal(status, 128 + 9);
-	assert_int_equal(agent_apply_run("/nonexistent/apply", "install", file, "d", &status, tail, &err), 0);
+	assert_int_equal(run_cmd("/nonexistent/apply", "install", file, "d", &status, tail, &err), 0);
 	assert_int_equal(status, 127);
-	assert_int_equal(agent_apply_run(NULL, "install", file, "d", &status, tail, &err), MARGO_EINVAL);
+	assert_int_equal(run_cmd(NULL, "install", file, "d", &status, tail, &err), MARGO_EINVAL);
 }
 
 static void test_rotation_timing(void **state)
@@ -254,6 +379,9 @@ int main(void)
 		cmocka_unit_test(test_status_doc),
 		cmocka_unit_test(test_records_on_disk),
 		cmocka_unit_test(test_apply_runner),
+		cmocka_unit_test(test_apply_timeout),
+		cmocka_unit_test(test_apply_env),
+		cmocka_unit_test(test_apply_orphan),
 		cmocka_unit_test(test_rotation_timing),
 		cmocka_unit_test(test_read_deployments),
 	};

@@ -249,6 +249,48 @@ static void test_local_time_zone(void **state)
 	tzset();
 }
 
+/* The WFM's pacing hint is bounded by the device's own limits, and never moves a poll into
+ * a window the device forbids. */
+static void test_paced_polling(void **state)
+{
+	struct agent_config c;
+	struct margo_error err;
+
+	(void)state;
+	config(&c, "poll_interval = 5m\n");
+	assert_int_equal(agent_schedule_paced_interval(&c, 0), 300);      /* no hint */
+	assert_int_equal(agent_schedule_paced_interval(&c, 30), 30);      /* sooner in a wave */
+	assert_int_equal(agent_schedule_paced_interval(&c, 1), 10);       /* floor: default 10 s */
+	assert_int_equal(agent_schedule_paced_interval(&c, 3600), 300);   /* never rarer than asked */
+	agent_config_free(&c);
+	config(&c, "poll_interval = 5m\npoll_interval_min = 1m\npoll_interval_max = 1h\n");
+	assert_int_equal(agent_schedule_paced_interval(&c, 15), 60);
+	assert_int_equal(agent_schedule_paced_interval(&c, 1800), 1800);  /* slower at rest */
+	assert_int_equal(agent_schedule_paced_interval(&c, 7200), 3600);
+	assert_int_equal(agent_schedule_paced_interval(&c, -5), 300);
+	agent_config_free(&c);
+	/* a floor above the ceiling: the ceiling wins */
+	config(&c, "poll_interval = 30s\npoll_interval_min = 2m\n");
+	assert_int_equal(agent_schedule_paced_interval(&c, 5), 30);
+	agent_config_free(&c);
+	/* polling hours and downtime still decide: a 15 s hint at 21:59:50 waits for 06:00 */
+	config(&c, "poll_interval = 5m\npoll_hours = 06:00-22:00\ndowntime = 12:00-12:30\n");
+	assert_int_equal(agent_schedule_next_poll_paced(&c, at(28, 21, 59, 50), 15),
+			 at(29, 6, 0, 0));
+	assert_int_equal(agent_schedule_next_poll_paced(&c, at(28, 11, 59, 55), 15),
+			 at(28, 12, 30, 0));
+	assert_int_equal(agent_schedule_next_poll_paced(&c, at(28, 10, 0, 0), 15),
+			 at(28, 10, 0, 15));
+	agent_config_free(&c);
+	/* bad values */
+	assert_int_equal(agent_config_init(&c), 0);
+	assert_int_equal(agent_config_set(&c, "poll_interval_min", "0", &err), MARGO_EINVAL);
+	assert_int_equal(agent_config_set(&c, "poll_interval_max", "soon", &err), MARGO_EINVAL);
+	assert_non_null(strstr(err.message, "poll_interval_max"));
+	assert_int_equal(agent_config_set(&c, "poll_interval_max", "", &err), 0);
+	agent_config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_next_retry),
 		cmocka_unit_test(test_local_time_zone),
+		cmocka_unit_test_setup(test_paced_polling, setup),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
