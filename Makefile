@@ -63,7 +63,7 @@ soak: build
 	BUILD_DIR=$(BUILD) tests/soak/soak.sh
 
 soak-ci: build
-	BUILD_DIR=$(BUILD) DURATION=120 AGENTS=30 POLL=3 DEPLOY_EVERY=20 FAULT_EVERY=30 OUTAGE=5 \
+	BUILD_DIR=$(BUILD) DURATION=120 AGENTS=30 POLL=3 DEPLOY_EVERY=20 FAULT_EVERY=20 OUTAGE=5 \
 		LONG_OUTAGE=20 SAMPLE_EVERY=5 CONVERGE_TIMEOUT=60 tests/soak/soak.sh
 
 # Leak loop (tests/soak/leak-loop.sh): 1,000 onboard/token/git-credentials/revoke iterations.

@@ -168,11 +168,11 @@ deploy_round() {
 # The soak
 
 now=$(date +%s)
-end=$((SOAK_T0 + DURATION))
+end=$((now + DURATION))   # the soak proper starts once every agent runs
 next_sample=$now
 next_deploy=$((now + DEPLOY_EVERY / 2))
 next_fault=$((now + FAULT_EVERY))
-long_at=$((SOAK_T0 + DURATION / 3))
+long_at=$((now + DURATION / 3))
 long_done=0
 sig=TERM
 while ((now < end)); do
