@@ -190,7 +190,7 @@ static int edit_once(store *st, const struct edit *e, char rev[STORE_REVISION_LE
 	snprintf(file, sizeof(file), "%s.yaml", e->deployment_id);
 	if ((rc = desired_repo_ensure(st, e->device_id, old, NULL, err)) < 0)
 		goto out;
-	if (git_oid_from_hex(old, parent) < 0) {
+	if (git_tree_hex_oid(old, parent) < 0) {
 		rc = margo_error_set(err, MARGO_EIO, "main is not a SHA-1 commit id");
 		goto out;
 	}
@@ -281,7 +281,7 @@ int desired_get(store *st, const char *device_id, const char *deployment_id, cha
 	snprintf(file, sizeof(file), "%s.yaml", deployment_id);
 	if ((rc = store_repo_revision_get(st, device_id, rev, err)) < 0)
 		goto out;
-	if (git_oid_from_hex(rev, oid) < 0) {
+	if (git_tree_hex_oid(rev, oid) < 0) {
 		rc = margo_error_set(err, MARGO_EIO, "main is not a SHA-1 commit id");
 		goto out;
 	}

@@ -6,7 +6,7 @@
 #include "git_object.h"
 #include "git_tree.h"
 
-int git_oid_from_hex(const char *s, unsigned char oid[GIT_TREE_OID_LEN])
+int git_tree_hex_oid(const char *s, unsigned char oid[GIT_TREE_OID_LEN])
 {
 	for (size_t i = 0; i < GIT_TREE_OID_LEN; i++) {
 		unsigned v = 0;
@@ -33,7 +33,7 @@ int git_tree_oid(const char *type, const void *data, size_t len,
 	char hex[41];
 	int rc = git_object_id(type, data, len, hex, err);
 
-	if (rc == 0 && git_oid_from_hex(hex, oid) < 0)
+	if (rc == 0 && git_tree_hex_oid(hex, oid) < 0)
 		rc = margo_error_set(err, MARGO_EIO, "bad object id");
 	return rc;
 }
@@ -187,5 +187,5 @@ int git_commit_tree(const char *commit, size_t len, unsigned char tree[GIT_TREE_
 		return MARGO_EIO;
 	memcpy(hex, commit + 5, 40);
 	hex[40] = '\0';
-	return git_oid_from_hex(hex, tree) < 0 ? MARGO_EIO : 0;
+	return git_tree_hex_oid(hex, tree) < 0 ? MARGO_EIO : 0;
 }

@@ -41,6 +41,6 @@ int git_commit_build(const unsigned char tree[GIT_TREE_OID_LEN],
 int git_commit_tree(const char *commit, size_t len, unsigned char tree[GIT_TREE_OID_LEN]);
 
 /* 40 hex digits -> 20 bytes; -1 when s is not an object id. */
-int git_oid_from_hex(const char *s, unsigned char oid[GIT_TREE_OID_LEN]);
+int git_tree_hex_oid(const char *s, unsigned char oid[GIT_TREE_OID_LEN]);
 
 #endif

@@ -87,7 +87,7 @@ static char *source_read(store *st, const char *dev, const char *hex, int *type,
 	struct margo_error err;
 	unsigned char oid[20], *data = NULL;
 
-	assert_int_equal(git_oid_from_hex(hex, oid), 0);
+	assert_int_equal(git_tree_hex_oid(hex, oid), 0);
 	assert_int_equal(desired_git_source(st, dev, &src, &err), 0);
 	assert_int_equal(src.read(src.ctx, oid, type, &data, len, &err), 0);
 	git_source_close(&src);
