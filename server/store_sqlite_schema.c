@@ -95,6 +95,19 @@ static const char schema_v1[] =
 	" updated_at INTEGER NOT NULL,"
 	" PRIMARY KEY (device_id, deployment_id));";
 
+/* Step 4: web console login sessions (store_console.h), and the Failed reports the overview
+ * page lists without scanning every report. */
+static const char schema_v4[] =
+	"CREATE TABLE console_sessions ("
+	" hash TEXT PRIMARY KEY,"
+	" operator TEXT NOT NULL,"
+	" role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL);"
+	"CREATE INDEX console_sessions_operator ON console_sessions (operator);"
+	"CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);"
+	"CREATE INDEX deployment_status_failed ON deployment_status (seq) WHERE state = 'Failed';";
+
 /* Step 8: operator-set device labels (label.h); derived labels are computed, not stored. */
 static const char schema_v8[] =
 	"CREATE TABLE device_labels ("
@@ -143,6 +156,7 @@ static const char schema_v9[] =
 
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
+	{ 4, "console sessions", schema_v4 },
 	{ 8, "device labels", schema_v8 },
 	{ 9, "rollouts", schema_v9 },
 };
