@@ -389,7 +389,8 @@ static void active_publish(struct wfmd *w, struct active_set *a)
 	struct rollout_engine *e = w->rollouts;
 	char (*old)[MARGO_UUID_LEN];
 
-	qsort(a->ids, a->n, sizeof(*a->ids), cmp_id);
+	if (a->n > 1)
+		qsort(a->ids, a->n, sizeof(*a->ids), cmp_id);
 	if (e == NULL) {
 		free(a->ids);
 		return;
