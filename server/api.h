@@ -96,6 +96,9 @@ int api_session_login(struct http_request *req, struct http_response *resp);
 int api_session_get(struct http_request *req, struct http_response *resp);
 int api_session_logout(struct http_request *req, struct http_response *resp);
 
+/* api_status_history.c: GET /admin/v1/devices/{id}/deployments/{deploymentId}/history. */
+int api_admin_deployment_history(struct http_request *req, struct http_response *resp);
+
 /* api_summary.c: GET /admin/v1/summary. */
 int api_admin_summary(struct http_request *req, struct http_response *resp);
 

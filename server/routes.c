@@ -30,6 +30,8 @@ const struct http_route api_routes[] = {
 	{ "POST", "/admin/v1/devices/{id}/approve", api_admin_device_approve, 0 },
 	{ "POST", "/admin/v1/devices/{id}/reject", api_admin_device_reject, 0 },
 	{ "GET", "/admin/v1/devices/{id}/deployments", api_admin_deployment_list, 0 },
+	{ "GET", "/admin/v1/devices/{id}/deployments/{deploymentId}/history",
+	  api_admin_deployment_history, 0 },
 	{ "GET", "/admin/v1/devices/{id}/labels", api_admin_labels_get, 0 },
 	{ "PATCH", "/admin/v1/devices/{id}/labels", api_admin_labels_patch, 0 },
 	{ "POST", "/admin/v1/rollouts", api_admin_rollout_create, HTTP_YAML_MAX + HTTP_JSON_MAX },

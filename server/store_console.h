@@ -54,4 +54,11 @@ extern const char *const store_summary_states[4];
 int store_summary_get(store *st, int64_t now, struct store_summary *out,
 		      struct margo_error *err);
 
+/* The newest reports (at most limit, newest first) of one deployment of a device: the status
+ * history the console's device page shows. *items newly allocated (store_deployments_free);
+ * none is not an error. */
+int store_deployment_history(store *st, const char *device_id, const char *deployment_id,
+			     size_t limit, struct store_deployment **items, size_t *n,
+			     struct margo_error *err);
+
 #endif

@@ -111,10 +111,12 @@ out:
 
 static const char sql_by_state[] = "SELECT state, count(*) FROM devices GROUP BY state";
 static const char sql_onboarded[] =
-	"SELECT coalesce(sum(created_at > :h1), 0), count(*) FROM devices WHERE created_at > :h24";
+	"SELECT coalesce(sum(created_at > :h1), 0), count(*) FROM devices WHERE created_at > :h24"
+	" AND state != 'pending'";
 static const char sql_seen[] = "SELECT count(*) FROM devices WHERE last_seen_at > :since";
-/* Failed reports that are still the latest of their deployment (deployment_status_failed
- * holds only Failed rows; the NOT EXISTS is an index probe of deployment_status_device). */
+/* Failed reports that are still the latest of their deployment: one pass over the reports
+ * (wfmd keeps a bounded history per deployment) and, per Failed row, an index probe of
+ * deployment_status_device. */
 static const char sql_failing[] =
 	"SELECT ds.device_id, ds.deployment_id, ds.received_at FROM deployment_status ds"
 	" WHERE ds.state = 'Failed' AND NOT EXISTS (SELECT 1 FROM deployment_status n"
@@ -187,4 +189,51 @@ int store_summary_get(store *st, int64_t now, struct store_summary *out,
 	if ((rc = summary_counts(c, now, out, err)) < 0)
 		return rc;
 	return summary_failing(c, out, err);
+}
+
+/* ---- status history of one deployment ---- */
+
+static const char sql_history[] =
+	"SELECT deployment_id, state, received_at, document FROM deployment_status"
+	" WHERE device_id = :id AND deployment_id = :dep ORDER BY seq DESC LIMIT :limit";
+
+int store_deployment_history(store *st, const char *device_id, const char *deployment_id,
+			     size_t limit, struct store_deployment **items, size_t *n,
+			     struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	struct store_deployment *v = NULL;
+	size_t cnt = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*items = NULL;
+	*n = 0;
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_history);
+	BIND(bind_text(s, ":id", device_id));
+	BIND(bind_text(s, ":dep", deployment_id));
+	BIND(bind_int(s, ":limit", (int64_t)limit));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ROW_RESERVE(v, cnt, cap, 16);
+		memset(&v[cnt], 0, sizeof(v[cnt]));
+		copy_text(v[cnt].deployment_id, sizeof(v[cnt].deployment_id), col_text(s, 0));
+		copy_text(v[cnt].state, sizeof(v[cnt].state), col_text(s, 1));
+		v[cnt].received_at = sqlite3_column_int64(s, 2);
+		v[cnt].document = strdup(col_text(s, 3));
+		if (v[cnt++].document == NULL) {
+			sqlite3_reset(s);
+			rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	ROWS_DONE("deployment history");
+	*items = v;
+	*n = cnt;
+	v = NULL;
+out:
+	if (rc < 0)
+		store_deployments_free(v, cnt);
+	return rc;
 }

@@ -95,8 +95,8 @@ static const char schema_v1[] =
 	" updated_at INTEGER NOT NULL,"
 	" PRIMARY KEY (device_id, deployment_id));";
 
-/* Step 4: web console login sessions (store_console.h), and the Failed reports the overview
- * page lists without scanning every report. */
+/* Step 4: web console login sessions (store_console.h). Only its own table: a database of
+ * wfmd 0.1 may lack step 1's later tables, so no index on them here. */
 static const char schema_v4[] =
 	"CREATE TABLE console_sessions ("
 	" hash TEXT PRIMARY KEY,"
@@ -105,8 +105,7 @@ static const char schema_v4[] =
 	" created_at INTEGER NOT NULL,"
 	" expires_at INTEGER NOT NULL);"
 	"CREATE INDEX console_sessions_operator ON console_sessions (operator);"
-	"CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);"
-	"CREATE INDEX deployment_status_failed ON deployment_status (seq) WHERE state = 'Failed';";
+	"CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);";
 
 /* Step 8: operator-set device labels (label.h); derived labels are computed, not stored. */
 static const char schema_v8[] =
