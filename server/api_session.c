@@ -25,6 +25,7 @@ static int login_identify(struct http_request *req, const char *token, struct st
 	if (margo_token_equal(hash, w->admin_token_hash)) {
 		snprintf(s->operator_name, sizeof(s->operator_name), "admin");
 		snprintf(s->role, sizeof(s->role), "admin");
+		s->bootstrap = 1;
 		return 0;
 	}
 	margo_log_warn("console login refused", "client_addr=%s", req->client_addr);

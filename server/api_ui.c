@@ -27,18 +27,21 @@ int api_ui_security_headers(struct http_response *resp)
 	return 0;
 }
 
-/* 1 when an If-None-Match list names etag (or is "*"). */
-static int etag_matches(const char *inm, const char *etag)
+int ui_etag_matches(const char *inm, const char *etag)
 {
 	size_t n = strlen(etag);
+	const char *p = inm;
 
-	if (inm == NULL)
-		return 0;
-	for (const char *p = inm; *p != '\0'; p++) {
-		if (*p == '*' || (strncmp(p, etag, n) == 0))
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, " \t,");
+		if (*p == '*')
 			return 1;
-		if (strncmp(p, "W/", 2) == 0 && strncmp(p + 2, etag, n) == 0)
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' ' ||
+						  p[n] == '\t'))
 			return 1;
+		p = strchr(p, ',');
 	}
 	return 0;
 }
@@ -54,7 +57,7 @@ static int serve(struct http_request *req, struct http_response *resp, const cha
 	    http_response_header(resp, "ETag", "%s", a->etag) < 0 ||
 	    http_response_header(resp, "Cache-Control", "no-cache") < 0)
 		return http_fail_error(req, MARGO_ENOMEM, NULL);
-	if (etag_matches(http_header(req, "If-None-Match"), a->etag)) {
+	if (ui_etag_matches(http_header(req, "If-None-Match"), a->etag)) {
 		resp->status = 304;
 		return 0;
 	}

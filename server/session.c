@@ -1,3 +1,4 @@
+/* Console sessions (session.h): the cookie, the CSRF token, the Origin check. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,8 @@
 #include "session.h"
 #include "wfmd.h"
 
-int session_token(struct http_request *req, char *buf)
+int session_cookie_parse(const char *h, char *buf)
 {
-	const char *h = http_header(req, "Cookie");
 	size_t nlen = strlen(SESSION_COOKIE), n;
 
 	buf[0] = '\0';
@@ -30,6 +30,11 @@ int session_token(struct http_request *req, char *buf)
 		h = strchr(h, ';');
 	}
 	return MARGO_ENOTFOUND;
+}
+
+int session_token(struct http_request *req, char *buf)
+{
+	return session_cookie_parse(http_header(req, "Cookie"), buf);
 }
 
 int session_cookie_present(struct http_request *req)

@@ -12,8 +12,10 @@
 #define SESSION_TOKEN_PREFIX "wfmses_"
 #define SESSION_TTL (8 * 3600)          /* absolute lifetime of a session, seconds */
 
-/* Copies the session cookie's value into buf (size AUTH_TOKEN_MAX). 0, MARGO_ENOTFOUND,
- * MARGO_EINVAL (too long). */
+/* Copies the session cookie's value out of a Cookie header (NULL: none) into buf (size
+ * AUTH_TOKEN_MAX). 0, MARGO_ENOTFOUND, MARGO_EINVAL (empty or too long). */
+int session_cookie_parse(const char *cookie_header, char *buf);
+/* The same for the request's Cookie header. */
 int session_token(struct http_request *req, char *buf);
 
 /* 1 when the request carries the session cookie (and no Authorization header wins). */

@@ -13,6 +13,7 @@
 struct store_session {
 	char operator_name[STORE_OPERATOR_MAX];
 	char role[16];                  /* viewer, operator, admin */
+	int bootstrap;                  /* 1: the holder of DIR/admin.token, not a named operator */
 	int64_t created_at;
 	int64_t expires_at;
 };

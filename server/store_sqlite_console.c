@@ -9,10 +9,11 @@ const char *const store_summary_states[4] = { "pending", "active", "rejected", "
 
 static const char sql_session_sweep[] = "DELETE FROM console_sessions WHERE expires_at <= :now";
 static const char sql_session_insert[] =
-	"INSERT INTO console_sessions (hash, operator, role, created_at, expires_at)"
-	" VALUES (:hash, :operator, :role, :created, :expires)";
+	"INSERT INTO console_sessions (hash, operator, role, bootstrap, created_at, expires_at)"
+	" VALUES (:hash, :operator, :role, :bootstrap, :created, :expires)";
 static const char sql_session_get[] =
-	"SELECT operator, role, created_at, expires_at FROM console_sessions WHERE hash = :hash";
+	"SELECT operator, role, created_at, expires_at, bootstrap FROM console_sessions"
+	" WHERE hash = :hash";
 static const char sql_session_delete[] = "DELETE FROM console_sessions WHERE hash = :hash";
 static const char sql_session_delete_operator[] =
 	"DELETE FROM console_sessions WHERE operator = :operator";
@@ -35,6 +36,7 @@ int store_session_create(store *st, const char *hash, const struct store_session
 	BIND(bind_text(s, ":hash", hash));
 	BIND(bind_text(s, ":operator", in->operator_name));
 	BIND(bind_text(s, ":role", in->role));
+	BIND(bind_int(s, ":bootstrap", in->bootstrap));
 	BIND(bind_int(s, ":created", in->created_at));
 	BIND(bind_int(s, ":expires", in->expires_at));
 	EXEC(s);
@@ -68,6 +70,7 @@ int store_session_get(store *st, const char *hash, int64_t now, struct store_ses
 	copy_text(out->role, sizeof(out->role), col_text(s, 1));
 	out->created_at = col_time(s, 2);
 	out->expires_at = col_time(s, 3);
+	out->bootstrap = sqlite3_column_int(s, 4);
 	sqlite3_reset(s);
 	rc = out->expires_at > now ? 0 : margo_error_set(err, MARGO_EAUTH, "the session expired");
 out:

@@ -102,6 +102,7 @@ static const char schema_v4[] =
 	" hash TEXT PRIMARY KEY,"
 	" operator TEXT NOT NULL,"
 	" role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),"
+	" bootstrap INTEGER NOT NULL DEFAULT 0,"
 	" created_at INTEGER NOT NULL,"
 	" expires_at INTEGER NOT NULL);"
 	"CREATE INDEX console_sessions_operator ON console_sessions (operator);"

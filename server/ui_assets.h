@@ -19,4 +19,8 @@ extern const size_t ui_nassets;
 /* The asset called name, or NULL. */
 const struct ui_asset *ui_asset_find(const char *name);
 
+/* 1 when an If-None-Match header value (a list of entity tags, weak or strong, or "*";
+ * NULL: none) names etag (quoted), so the answer may be 304. */
+int ui_etag_matches(const char *if_none_match, const char *etag);
+
 #endif
