@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan demo bench clean fuzz
+.PHONY: all deps build test test-asan demo bench bench-rollout clean fuzz
 
 all: build
 
@@ -35,6 +35,11 @@ demo: build
 
 bench: build
 	bench/run $(BUILD)
+
+# Rollouts to DEVICES (10000) fleet-sim devices (bench/FLEET-SIM.md); rewrites the rollout
+# section of bench/results.md.
+bench-rollout: build
+	RESULTS_MD=bench/results.md bench/rollout.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
