@@ -168,12 +168,14 @@ done
 last_commit=$(secs "$T_CREATE" "$(wave_time deployed "$RID" $((nwaves - 1)))")
 complete=$(secs "$T_CREATE" "$(wave_time judged "$RID" $((nwaves - 1)))")
 installed_all=$(secs "$T_CREATE" "$t_all")
-say "  waves: create -> last commit ${last_commit} s (of which writing commits ${commit_sum} s)," \
+wcps=$(awk -v n="$DEVICES" -v s="$commit_sum" 'BEGIN { if (s > 0) printf(n / s < 10 ? "%.1f" : "%.0f", n / s) }')
+say "  waves: create -> last commit ${last_commit} s (of which writing commits ${commit_sum} s, $wcps commits/s)," \
 	"-> completed ${complete} s, -> all $DEVICES Installed ${installed_all} s"
 bench_result rollout.devices "$DEVICES"
 bench_result rollout.waves "$nwaves"
 bench_result rollout.last_commit_s "$last_commit"
 bench_result rollout.commit_s "$commit_sum"
+bench_result rollout.commits_per_s "$wcps"
 bench_result rollout.complete_s "$complete"
 bench_result rollout.all_installed_s "$installed_all"
 
@@ -188,7 +190,7 @@ if [[ "$FANOUT" == 1 ]]; then
 	fanout=$(secs "$T_CREATE" "$(wave_time deployed "$RID" 0)")
 	fcomplete=$(secs "$T_CREATE" "$(wave_time judged "$RID" 0)")
 	finstalled=$(secs "$T_CREATE" "$t_all")
-	cps=$(awk -v n="$DEVICES" -v s="$fanout" 'BEGIN { if (s > 0) printf "%.0f", n / s }')
+	cps=$(awk -v n="$DEVICES" -v s="$fanout" 'BEGIN { if (s > 0) printf(n / s < 10 ? "%.1f" : "%.0f", n / s) }')
 	say "  fan-out: $DEVICES commits in ${fanout} s ($cps commits/s; target <= 10 s)," \
 		"completed ${fcomplete} s, all Installed ${finstalled} s"
 	bench_result rollout.fanout_s "$fanout"
@@ -235,7 +237,8 @@ bench_result rollout.fail_outside_canary "$((${got:-0} - CANARY > 0 ? ${got:-0} 
 errs=$(sim_field phase=act request_errors)
 say "  devices: $(sim_field act polls) polls ($(sim_field act hinted) with Margo-Poll-Interval," \
 	"intervals used $(sim_field act interval_min_s)-$(sim_field act interval_max_s) s)," \
-	"$(sim_field phase=act requests) requests, $errs failed; fleet-sim exit $sim_rc"
+	"$(sim_field phase=act requests) requests, $errs failed; visits started late by" \
+	"$(sim_field act late_mean_s) s on average, $(sim_field act late_max_s) s at most; fleet-sim exit $sim_rc"
 assert_eq "$errs" 0 "no failed device request"
 bench_result rollout.sim_request_errors "$errs"
 bench_result rollout.wfmd_hwm_kib "$(awk '/^VmHWM:/ {print $2}' "/proc/$WFMD_PID/status")"

@@ -36,6 +36,8 @@ struct fs_act {
 	unsigned long polls, polls_new, hinted, clamped, updates, devices_changed, visited;
 	unsigned long installing, installed, failed, removed;
 	double interval_min, interval_max, last_report_unix;
+	double late_sum, late_max; /* how far behind their due time visits started */
+	unsigned long late_n;
 	struct act_count counted[ACT_COUNTED_MAX];
 	size_t ncounted;
 	struct sigaction old_term, old_int;
@@ -159,18 +161,18 @@ static void count_poll(struct fs_act *A, long hint, int clamped, double interval
 	pthread_mutex_unlock(&A->mu);
 }
 
-/* One report sent: state is the report's, change names the deployment. */
-static void count_report(struct fs_act *A, const struct fs_act_change *c, const char *state,
-			 int first)
+/* One report about change c sent: first (Installing, Removing) or final. */
+static void count_report(struct fs_act *A, const struct fs_act_change *c, int first)
 {
 	struct act_count *k;
 	double t = wall_now();
 
 	pthread_mutex_lock(&A->mu);
 	k = counted(A, c->id);
-	if (strcmp(state, "Installing") == 0 || strcmp(state, "Removing") == 0) {
+	if (first) {
+		/* Installing or Removing; a device "got" a deployment when it installs it. */
 		A->installing += !c->remove;
-		if (k != NULL && first)
+		if (k != NULL && !c->remove)
 			k->devices++;
 	} else {
 		unsigned long *n = c->remove ? &A->removed : c->fail ? &A->failed : &A->installed;
@@ -229,7 +231,7 @@ static int act_finish(struct fs_sim *s, CURL *h, size_t i, struct fs_act_change 
 
 		if (fs_status_report(s, h, &s->dev[i], c[k].id, state,
 				     c[k].fail ? FAILURE_MESSAGE : NULL) == 0)
-			count_report(s->act, &c[k], state, 0);
+			count_report(s->act, &c[k], 0);
 		else
 			rc = -1;
 	}
@@ -268,7 +270,7 @@ static int act_update(struct fs_sim *s, CURL *h, size_t i)
 			     strcmp(s->failure_deployment, c[k].id) == 0) &&
 			    draw(s->seed, i, c[k].id) < s->failure_ratio;
 		if (fs_status_report(s, h, d, c[k].id, state, NULL) == 0)
-			count_report(A, &c[k], state, 1);
+			count_report(A, &c[k], 1);
 		else
 			rc = -1;
 	}
@@ -396,6 +398,11 @@ void *fs_act_worker(void *arg)
 			continue;
 		}
 		i = heap_pop(A);
+		/* The simulator keeps up when visits start on time (the act line says). */
+		A->late_sum += now - A->dev[i].due;
+		A->late_n++;
+		if (now - A->dev[i].due > A->late_max)
+			A->late_max = now - A->dev[i].due;
 		pthread_mutex_unlock(&A->mu);
 		act_visit(s, i);
 		pthread_mutex_lock(&A->mu);
@@ -462,10 +469,11 @@ static void act_print(const struct fs_sim *s)
 	printf("act devices=%lu polls=%lu polls_new_revision=%lu hinted=%lu clamped=%lu "
 	       "interval_min_s=%.1f interval_max_s=%.1f updates=%lu devices_changed=%lu "
 	       "installing=%lu installed=%lu failed=%lu removed=%lu last_report_unix=%.3f "
-	       "stopped_by=%s\n", A->ndevices, A->polls, A->polls_new, A->hinted, A->clamped,
-	       A->interval_min, A->interval_max, A->updates, A->devices_changed, A->installing,
-	       A->installed, A->failed, A->removed, A->last_report_unix,
-	       act_stop ? "signal" : "duration");
+	       "late_mean_s=%.2f late_max_s=%.2f stopped_by=%s\n", A->ndevices, A->polls,
+	       A->polls_new, A->hinted, A->clamped, A->interval_min, A->interval_max, A->updates,
+	       A->devices_changed, A->installing, A->installed, A->failed, A->removed,
+	       A->last_report_unix, A->late_n ? A->late_sum / (double)A->late_n : 0.0,
+	       A->late_max, act_stop ? "signal" : "duration");
 	for (size_t i = 0; i < A->ncounted; i++)
 		printf("act_deployment id=%s devices=%lu installed=%lu failed=%lu removed=%lu "
 		       "last_report_unix=%.3f\n", A->counted[i].id, A->counted[i].devices,
