@@ -3,8 +3,11 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan demo bench clean fuzz fuzz-build fuzz-ci soak soak-ci leak-loop \
-	console-screenshots
+# One .PHONY line per group of targets, so parallel work does not collide on one line.
+.PHONY: all deps build test test-asan demo clean
+.PHONY: bench bench-rollout
+.PHONY: fuzz fuzz-build fuzz-ci soak soak-ci leak-loop
+.PHONY: console-screenshots
 
 all: build
 
@@ -36,6 +39,11 @@ demo: build
 
 bench: build
 	bench/run $(BUILD)
+
+# Rollouts to DEVICES (10000) fleet-sim devices (bench/FLEET-SIM.md); rewrites the rollout
+# section of bench/results.md.
+bench-rollout: build
+	RESULTS_MD=bench/results.md bench/rollout.sh $(BUILD)
 
 # Screenshots of the web console's pages into docs/console/ (taken by the browser test).
 console-screenshots: build
