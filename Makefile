@@ -52,4 +52,5 @@ fuzz: deps
 	ninja -C build-fuzz $$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$$//')
 	set -e; for f in tests/fuzz/fuzz_*.c; do n=$$(basename $$f .c); \
 		mkdir -p build-fuzz/corpus/$$n; \
-		build-fuzz/tests/$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n; done
+		build-fuzz/tests/$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n \
+		$$(test -d tests/fuzz/corpus/$$n && echo tests/fuzz/corpus/$$n); done
