@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan demo bench clean fuzz
+.PHONY: all deps build test test-asan demo bench bench-rollout clean fuzz console-screenshots
 
 all: build
 
@@ -35,6 +35,16 @@ demo: build
 
 bench: build
 	bench/run $(BUILD)
+
+# Rollouts to DEVICES (10000) fleet-sim devices (bench/FLEET-SIM.md); rewrites the rollout
+# section of bench/results.md.
+bench-rollout: build
+	RESULTS_MD=bench/results.md bench/rollout.sh $(BUILD)
+
+# Screenshots of the web console's pages into docs/console/ (taken by the browser test).
+console-screenshots: build
+	CONSOLE_SCREENSHOTS=docs/console BUILD_DIR=$(abspath $(BUILD)) SRC_DIR=$(CURDIR) \
+		bash tests/e2e/test_console_browser.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
