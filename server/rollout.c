@@ -359,6 +359,8 @@ static int active_add(struct active_set *a, const struct store_rollout_device *d
 	return 0;
 }
 
+static int active_extend(struct wfmd *w, const struct store_rollout_device *d, size_t n);
+
 /* One running rollout: deploy the current wave, or judge it. */
 static int step(struct wfmd *w, struct store_rollout *r, int64_t now, struct active_set *a,
 		struct margo_error *err)
@@ -369,6 +371,11 @@ static int step(struct wfmd *w, struct store_rollout *r, int64_t now, struct act
 
 	rc = store_rollout_devices(w->store, r->id, r->deployment_id, r->current_wave, 0, &d, &n,
 				   err);
+	/* The wave's devices are paced as active from their first commit on, not only after
+	 * the whole wave is written: one polling in between would otherwise get the rest
+	 * interval and learn of the wave that much later. */
+	if (rc == 0 && !r->wave_deployed)
+		rc = active_extend(w, d, n);
 	if (rc == 0 && !r->wave_deployed)
 		rc = deploy_wave(w, r, d, n, now, err);
 	else if (rc == 0)
@@ -401,6 +408,33 @@ static void active_publish(struct wfmd *w, struct active_set *a)
 	__atomic_store_n(&e->nactive, a->n, __ATOMIC_RELEASE);
 	pthread_rwlock_unlock(&e->active_lock);
 	free(old);
+}
+
+/* Publishes the set in use plus the devices d (those active_add takes) at once. */
+static int active_extend(struct wfmd *w, const struct store_rollout_device *d, size_t n)
+{
+	struct rollout_engine *e = w->rollouts;
+	struct active_set a = { NULL, 0, 0 };
+	int rc;
+
+	if (e == NULL)
+		return 0;
+	pthread_rwlock_rdlock(&e->active_lock);
+	a.cap = e->nactive;
+	a.ids = a.cap > 0 ? malloc(a.cap * sizeof(*a.ids)) : NULL;
+	if (a.ids != NULL) {
+		memcpy(a.ids, e->active, a.cap * sizeof(*a.ids));
+		a.n = a.cap;
+	}
+	pthread_rwlock_unlock(&e->active_lock);
+	if (a.cap > 0 && a.ids == NULL)
+		return MARGO_ENOMEM;
+	if ((rc = active_add(&a, d, n)) < 0) {
+		free(a.ids);
+		return rc;
+	}
+	active_publish(w, &a);
+	return 0;
 }
 
 int rollout_tick(struct wfmd *w, int64_t now, struct margo_error *err)
