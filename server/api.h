@@ -84,6 +84,11 @@ int api_admin_rollout_pause(struct http_request *req, struct http_response *resp
 int api_admin_rollout_resume(struct http_request *req, struct http_response *resp);
 int api_admin_rollout_abort(struct http_request *req, struct http_response *resp);
 
+/* api_operators.c: named operator accounts (admin). */
+int api_admin_operator_add(struct http_request *req, struct http_response *resp);
+int api_admin_operator_list(struct http_request *req, struct http_response *resp);
+int api_admin_operator_revoke(struct http_request *req, struct http_response *resp);
+
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];
 extern const size_t api_nroutes;
