@@ -95,6 +95,15 @@ static const char schema_v1[] =
 	" updated_at INTEGER NOT NULL,"
 	" PRIMARY KEY (device_id, deployment_id));";
 
+/* Step 2: the desired state's Git objects, content-addressed and stored once for all devices
+ * (store_desired.h); a device's refs/heads/main is repos.revision. oid is the binary SHA-1
+ * (20 bytes), content the object without its header (PostgreSQL: bytea for both). */
+static const char schema_v2[] =
+	"CREATE TABLE git_objects ("
+	" oid BLOB PRIMARY KEY,"
+	" type INTEGER NOT NULL CHECK (type BETWEEN 1 AND 4),"
+	" content BLOB NOT NULL);";
+
 /* Step 8: operator-set device labels (label.h); derived labels are computed, not stored. */
 static const char schema_v8[] =
 	"CREATE TABLE device_labels ("
@@ -177,6 +186,7 @@ static const char schema_v3[] =
 
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
+	{ 2, "git objects of the desired state", schema_v2 },
 	{ 3, "operators, audit log, device list indexes", schema_v3 },
 	{ 8, "device labels", schema_v8 },
 	{ 9, "rollouts", schema_v9 },
