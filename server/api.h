@@ -89,6 +89,14 @@ int api_admin_operator_add(struct http_request *req, struct http_response *resp)
 int api_admin_operator_list(struct http_request *req, struct http_response *resp);
 int api_admin_operator_revoke(struct http_request *req, struct http_response *resp);
 
+/* api_audit.c: the audit log (admin). */
+int api_admin_audit_list(struct http_request *req, struct http_response *resp);
+
+/* api_health.c: metrics and health. */
+int api_metrics_get(struct http_request *req, struct http_response *resp);
+int api_healthz(struct http_request *req, struct http_response *resp);
+int api_readyz(struct http_request *req, struct http_response *resp);
+
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];
 extern const size_t api_nroutes;
