@@ -7,6 +7,7 @@
 #include "margo/timeutil.h"
 #include "margo/token.h"
 #include "auth.h"
+#include "session.h"
 #include "wfmd.h"
 
 #define BEARER_INVALID "Bearer error=\"invalid_token\""
@@ -115,15 +116,49 @@ enum auth_role auth_required_role(const char *method, const char *path)
 	return read ? AUTH_ROLE_VIEWER : AUTH_ROLE_OPERATOR;
 }
 
-int auth_admin(struct http_request *req)
+/* The operator behind a console session, as they are now: the bootstrap admin, or a named
+ * operator still live (revocation ends their sessions at once) with their current role. */
+static int session_operator(struct http_request *req, const struct store_session *sess,
+			    struct auth_operator *op)
 {
 	struct wfmd *w = req->ctx;
-	struct auth_operator op;
+	struct store_operator o;
+	struct margo_error err;
+	int rc;
+
+	memset(op, 0, sizeof(*op));
+	if (sess->bootstrap) {
+		strcpy(op->name, AUTH_BOOTSTRAP_OPERATOR);
+		op->role = AUTH_ROLE_ADMIN;
+		return 0;
+	}
+	margo_error_clear(&err);
+	rc = store_operator_get(w->store, sess->operator_name, &o, &err);
+	if (rc == MARGO_ENOTFOUND || (rc == 0 && o.revoked_at >= 0))
+		return http_fail(req, 401, "session-ended", "operator %s is revoked: log in again",
+				 sess->operator_name);
+	if (rc < 0)
+		return http_fail_error(req, rc, &err);
+	snprintf(op->name, sizeof(op->name), "%s", o.name);
+	op->role = auth_role_parse(o.role);
+	return 0;
+}
+
+/* Who calls: the bearer's operator, or the console session's (session.h). 0, or -1 with
+ * the problem set. */
+static int admin_caller(struct http_request *req, struct auth_operator *op)
+{
+	struct wfmd *w = req->ctx;
+	struct store_session sess;
 	struct margo_error err;
 	char token[AUTH_TOKEN_MAX];
-	enum auth_role need;
 	int rc = auth_bearer(req, token);
 
+	if (rc == MARGO_ENOTFOUND && session_cookie_present(req)) {
+		if (session_authenticate(req, &sess, NULL) < 0)
+			return -1;
+		return session_operator(req, &sess, op);
+	}
 	if (rc < 0) {
 		req->problem.www_authenticate = rc == MARGO_ENOTFOUND ? BEARER_MISSING :
 			BEARER_INVALID;
@@ -131,7 +166,7 @@ int auth_admin(struct http_request *req)
 				 "admin API needs Authorization: Bearer <operator token>");
 	}
 	margo_error_clear(&err);
-	rc = auth_operator_resolve(w, token, &op, &err);
+	rc = auth_operator_resolve(w, token, op, &err);
 	OPENSSL_cleanse(token, sizeof(token));
 	if (rc == MARGO_EAUTH) {
 		req->problem.www_authenticate = BEARER_INVALID;
@@ -139,6 +174,16 @@ int auth_admin(struct http_request *req)
 	}
 	if (rc < 0)
 		return http_fail_error(req, rc, &err);
+	return 0;
+}
+
+int auth_admin(struct http_request *req)
+{
+	struct auth_operator op;
+	enum auth_role need;
+
+	if (admin_caller(req, &op) < 0)
+		return -1;
 	snprintf(req->client_id, sizeof(req->client_id), "%s", op.name);
 	req->operator_role = (int)op.role;
 	need = auth_required_role(req->method, req->path);
