@@ -20,6 +20,7 @@
 #include "api.h"
 #include "datadir.h"
 #include "http.h"
+#include "desired.h"
 #include "repo.h"
 #include "rollout.h"
 #include "store.h"
@@ -170,18 +171,6 @@ static int url_host(const char *url, char *out, size_t size)
 	return 0;
 }
 
-/* Keeps the store's copy of each repository's revision (what desired-state answers from)
- * in step with the repository; runs under the repository write lock. */
-static void record_revision(void *ctx, const char *device_id, const char *rev)
-{
-	struct margo_error err;
-
-	margo_error_clear(&err);
-	if (store_repo_revision_set(ctx, device_id, rev, margo_time_now(), &err) < 0)
-		margo_log_error("cannot record revision", "device_id=%s revision=%s", device_id,
-				rev);
-}
-
 static int cmd_fingerprint(const struct options *o)
 {
 	struct margo_error err;
@@ -194,6 +183,24 @@ static int cmd_fingerprint(const struct options *o)
 	}
 	printf("%s\n", fp);
 	return 0;
+}
+
+/* The repositories wfmd 0.1 kept on disk (DIR/repos), moved into the store. */
+static int import_repositories(const char *data_dir, store *st)
+{
+	struct margo_error err;
+	char *dir = NULL;
+	long n = 0;
+	int rc;
+
+	margo_error_clear(&err);
+	if (asprintf(&dir, "%s/repos", data_dir) < 0)
+		return fail("%s", "out of memory");
+	rc = desired_import(st, dir, &n, &err);
+	if (rc < 0)
+		fprintf(stderr, "wfmd: importing %s into the database: %s\n", dir, err.message);
+	free(dir);
+	return rc < 0 ? 1 : 0;
 }
 
 static int cmd_serve(const struct options *o)
@@ -264,7 +271,12 @@ static int cmd_serve(const struct options *o)
 	w.pending_ttl = o->pending_ttl;
 	w.allow_approval_requests = !o->no_approval;
 	w.git_token_ttl = o->git_token_ttl;
-	if (asprintf(&w.repo_root, "%s/repos", o->data_dir) < 0) {
+	if ((rc = import_repositories(o->data_dir, w.store)) != 0)
+		goto out;
+	rc = 1;
+	/* Until the Git server reads the store, git upload-pack serves a copy of each device's
+	 * repository kept under DIR/git-cache (repo.h). */
+	if (asprintf(&w.repo_root, "%s/git-cache", o->data_dir) < 0) {
 		w.repo_root = NULL;
 		fprintf(stderr, "wfmd: out of memory\n");
 		goto out;
@@ -273,7 +285,6 @@ static int cmd_serve(const struct options *o)
 		fprintf(stderr, "wfmd: %s: %s\n", w.repo_root, err.message);
 		goto out;
 	}
-	repo_set_commit_hook(record_revision, w.store);
 	w.poll_interval_active = o->poll_active;
 	w.poll_interval_rest = o->poll_rest;
 	if (rollout_engine_start(&w, ROLLOUT_TICK_MS, &engine, &err) < 0) {

@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include "margo/file.h"
+#include "margo/hex.h"
 #include "margo/log.h"
 #include "margo/token.h"
 #include "git_object.h"
 #include "git_refs.h"
 #include "git_serve.h"
+#include "git_tree.h"
 #include "repo.h"
 
 #define SMALL_OUT_MAX (64u * 1024u)
@@ -29,17 +31,8 @@
 #define REPO_CONFIG "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
 #define REPO_IDENT REPO_AUTHOR_NAME " <" REPO_AUTHOR_EMAIL ">"
 
-/* Repository writes are rare (operator actions): one lock for all keeps them serialised. */
+/* Serialises cache updates (repo_sync): a slower one never moves main back. */
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static repo_commit_hook_fn commit_hook;
-static void *commit_hook_ctx;
-
-void repo_set_commit_hook(repo_commit_hook_fn fn, void *ctx)
-{
-	commit_hook = fn;
-	commit_hook_ctx = ctx;
-}
 
 struct git_run {
 	const char *git_dir;            /* GIT_DIR */
@@ -621,8 +614,6 @@ static int repo_ensure_locked(const char *root, const char *device_id,
 	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0)
 		return rc;
 	if (head_rev(path, rev, NULL) == 0) {
-		if (commit_hook != NULL)
-			commit_hook(commit_hook_ctx, device_id, rev);
 		return 0;
 	}
 	if (lstat(path, &sb) == 0) {
@@ -650,8 +641,6 @@ static int repo_ensure_locked(const char *root, const char *device_id,
 	}
 	if (created != NULL)
 		*created = 1;
-	if (commit_hook != NULL)
-		commit_hook(commit_hook_ctx, device_id, rev);
 	margo_log_info("repository created", "device_id=%s revision=%s", device_id, rev);
 	return 0;
 }
@@ -766,8 +755,6 @@ static int repo_change(const char *root, const char *device_id, const char *file
 		if ((rc = git_simple(update, path, NULL, err)) < 0)
 			goto out;
 		*changed = 1;
-		if (commit_hook != NULL)
-			commit_hook(commit_hook_ctx, device_id, rev);
 		if (git_simple(gc, path, NULL, NULL) < 0)
 			margo_log_warn("git gc --auto failed", "device_id=%s", device_id);
 	}
@@ -793,6 +780,98 @@ int repo_remove_file(const char *root, const char *device_id, const char *path,
 	int changed;
 
 	return repo_change(root, device_id, path, NULL, 0, 1, message, rev, &changed, err);
+}
+
+/* Writes object hex from src into the cache's objects directory, after everything it refers
+ * to (so an object there means all it reaches is there, crash or not). */
+static int sync_object(struct git_source *src, const char *objects, const char *hex,
+		       struct margo_error *err)
+{
+	static const char *const names[] = { "", "commit", "tree", "blob", "tag" };
+	unsigned char oid[GIT_TREE_OID_LEN], *data = NULL;
+	char path[4300], child[41];
+	size_t len = 0;
+	int type = 0, rc;
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%.2s/%s", objects, hex, hex + 2);
+	if (stat(path, &sb) == 0)
+		return 0;
+	if (git_tree_hex_oid(hex, oid) < 0)
+		return margo_error_set(err, MARGO_EIO, "bad object id");
+	if ((rc = src->read(src->ctx, oid, &type, &data, &len, err)) < 0)
+		return rc;
+	if (type < GIT_SOURCE_COMMIT || type > GIT_SOURCE_TAG) {
+		rc = margo_error_set(err, MARGO_EIO, "object %s of unknown type", hex);
+		goto out;
+	}
+	if (type == GIT_SOURCE_COMMIT) {
+		const char *p = (const char *)data;
+
+		/* tree, then every parent */
+		while (rc == 0 && (strncmp(p, "tree ", 5) == 0 || strncmp(p, "parent ", 7) == 0)) {
+			p = strchr(p, ' ') + 1;
+			snprintf(child, sizeof(child), "%.40s", p);
+			rc = sync_object(src, objects, child, err);
+			p += 41;
+		}
+	} else if (type == GIT_SOURCE_TREE) {
+		const unsigned char *p = data, *end = data + len, *nul;
+
+		while (rc == 0 && p < end && (nul = memchr(p, '\0', (size_t)(end - p))) != NULL &&
+		       end - nul > GIT_TREE_OID_LEN) {
+			margo_hex_lower(nul + 1, GIT_TREE_OID_LEN, child);
+			rc = sync_object(src, objects, child, err);
+			p = nul + 1 + GIT_TREE_OID_LEN;
+		}
+	}
+	if (rc == 0)
+		rc = git_object_write(objects, names[type], data, len, 0, child, err);
+out:
+	free(data);
+	return rc;
+}
+
+/* Points refs/heads/main of git_dir at rev (a new file renamed over the old). */
+static int sync_ref(const char *git_dir, const char *rev, struct margo_error *err)
+{
+	char path[4300], line[64];
+	int n = snprintf(line, sizeof(line), "%s\n", rev);
+
+	snprintf(path, sizeof(path), "%s/refs/heads", git_dir);
+	if (mkdir(path, 0777) < 0 && errno != EEXIST)
+		return margo_error_set(err, MARGO_EIO, "mkdir %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/refs/heads/" REPO_BRANCH, git_dir);
+	return margo_file_write_atomic(path, line, (size_t)n, 0644, err);
+}
+
+int repo_sync(const char *root, const char *device_id, struct git_source *src,
+	      struct margo_error *err)
+{
+	char path[4096], objects[4200], tmp[4200] = "", rev[STORE_REVISION_LEN], have[65];
+	unsigned char oid[GIT_TREE_OID_LEN];
+	int rc;
+
+	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0 ||
+	    (rc = src->ref(src->ctx, REPO_BRANCH, oid, err)) < 0)
+		return rc;
+	margo_hex_lower(oid, GIT_TREE_OID_LEN, rev);
+	pthread_mutex_lock(&write_lock);
+	if (head_rev(path, have, NULL) == 0 && strcmp(have, rev) == 0)
+		goto out;
+	if (access(path, F_OK) < 0) {
+		if ((rc = repo_prepare(root, device_id, tmp, have, err)) < 0 ||
+		    (rc = repo_publish(root, tmp, path, err)) < 0)
+			goto out;
+	}
+	snprintf(objects, sizeof(objects), "%s/objects", path);
+	if ((rc = sync_object(src, objects, rev, err)) == 0)
+		rc = sync_ref(path, rev, err);
+out:
+	pthread_mutex_unlock(&write_lock);
+	if (tmp[0] != '\0')
+		remove_tree(tmp);
+	return rc;
 }
 
 int repo_upload_pack(const char *root, const char *device_id, int advertise,

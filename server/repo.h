@@ -1,14 +1,16 @@
-/* Per-device desired-state repositories: bare Git repositories under DIR/repos, written only
- * by wfmd: created natively (git_object.h: the first commit as loose objects, built in a
- * temporary directory and renamed into place), changed through git plumbing subprocesses (no
- * shell). Served read-only: reference advertisements, v2 ls-refs and the initial commit's pack
- * natively (git_serve.h), everything else through `git upload-pack --stateless-rpc`. Writes are serialised. */
+/* A copy of each device's repository on disk (DIR/git-cache/<id>.git, bare), kept only for
+ * serving: until the Git server reads the store itself (git_source.h), git upload-pack
+ * serves this copy, brought up to the store by repo_sync before each request. The store
+ * (desired.h) is the only truth; the copy may be deleted at any time. Reference
+ * advertisements, v2 ls-refs and the initial commit's pack are answered natively
+ * (git_serve.h), everything else through `git upload-pack --stateless-rpc`. */
 #ifndef WFMD_REPO_H
 #define WFMD_REPO_H
 
 #include <stddef.h>
 
 #include "margo/error.h"
+#include "git_source.h"
 #include "store.h"
 
 #define REPO_BRANCH "main"
@@ -20,17 +22,18 @@
 /* A git subprocess is killed after this many seconds. */
 #define REPO_GIT_TIMEOUT 60
 
-/* Called, with the write lock held, each time main moves (creation included), so a cache of
- * the revision (the store) never goes backwards. */
-typedef void (*repo_commit_hook_fn)(void *ctx, const char *device_id, const char *rev);
-void repo_set_commit_hook(repo_commit_hook_fn fn, void *ctx);
-
 /* Creates root (mode 0700) when missing, and learns git upload-pack's capabilities from a
  * probe repository made and removed there (git_serve_learn; on failure, with a warning, every
  * git request runs upload-pack). Call before serving. */
 int repo_root_init(const char *root, struct margo_error *err);
 
-/* Makes sure the device's repository exists with a main branch (creating it with the first,
+/* Brings the device's copy up to src's main (creating it when missing): the objects it
+ * lacks written, then main moved. */
+int repo_sync(const char *root, const char *device_id, struct git_source *src,
+	      struct margo_error *err);
+
+/* Writing a repository with git (what wfmd 0.1 did; now only test_server_git_serve
+ * makes its fixtures so, until git_serve.c goes). Makes sure the device's repository exists with a main branch (creating it with the first,
  * empty commit when missing) and writes main's commit id into rev. *created (may be NULL) is
  * set to 1 when it was created now. */
 int repo_ensure(const char *root, const char *device_id, char rev[STORE_REVISION_LEN],
