@@ -149,7 +149,7 @@ for ((i = 0; i < 5; i++)); do
 done
 nc_ms=$(printf '%s\n' "${nochange[@]}" | median)
 oc_ms=$(printf '%s\n' "${onecommit[@]}" | median)
-echo "  history: full clone of $((HISTORY + 1)) commits $clone_ms ms (first fetch also fills git-cache);" \
+echo "  history: full clone of $((HISTORY + 1)) commits $clone_ms ms;" \
 	"no-change fetch $nc_ms ms, one-commit fetch $oc_ms ms (median of 5, git CLI)" >&2
 wfmd_stop
 

@@ -47,8 +47,6 @@ int api_device_desired_state(struct http_request *req, struct http_response *res
  * Makes sure the device's repository exists; rev (may be NULL) gets main's commit id. */
 int api_repo_ensure(struct http_request *req, const char *device_id,
 		    char rev[STORE_REVISION_LEN]);
-/* Brings the copy git upload-pack serves (repo.h) up to the device's desired state. */
-int api_repo_sync(struct http_request *req, const char *device_id);
 /* Issues a git token for device_id (hash stored by the caller's store call): the token text
  * into *token (margo_secret_free) and its expiry. */
 int api_git_token_new(struct http_request *req, char **token,
@@ -87,6 +85,24 @@ int api_admin_rollout_show(struct http_request *req, struct http_response *resp)
 int api_admin_rollout_pause(struct http_request *req, struct http_response *resp);
 int api_admin_rollout_resume(struct http_request *req, struct http_response *resp);
 int api_admin_rollout_abort(struct http_request *req, struct http_response *resp);
+
+/* api_ui.c: the web console's static files. */
+int api_ui_index(struct http_request *req, struct http_response *resp);
+int api_ui_asset(struct http_request *req, struct http_response *resp);
+int api_ui_redirect(struct http_request *req, struct http_response *resp);
+/* Adds the console's Content-Security-Policy, nosniff, frame and referrer headers. */
+int api_ui_security_headers(struct http_response *resp);
+
+/* api_session.c: console login (POST), who am I (GET), logout (DELETE). */
+int api_session_login(struct http_request *req, struct http_response *resp);
+int api_session_get(struct http_request *req, struct http_response *resp);
+int api_session_logout(struct http_request *req, struct http_response *resp);
+
+/* api_status_history.c: GET /admin/v1/devices/{id}/deployments/{deploymentId}/history. */
+int api_admin_deployment_history(struct http_request *req, struct http_response *resp);
+
+/* api_summary.c: GET /admin/v1/summary. */
+int api_admin_summary(struct http_request *req, struct http_response *resp);
 
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];

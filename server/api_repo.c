@@ -9,7 +9,6 @@
 #include "margo/token.h"
 #include "api.h"
 #include "desired.h"
-#include "repo.h"
 #include "store.h"
 #include "wfmd.h"
 
@@ -79,29 +78,6 @@ int api_repo_ensure(struct http_request *req, const char *device_id,
 				err.message);
 		return http_fail(req, 503, "repository-unavailable",
 				 "the device's repository cannot be prepared; retry later");
-	}
-	return 0;
-}
-
-int api_repo_sync(struct http_request *req, const char *device_id)
-{
-	struct wfmd *w = req->ctx;
-	struct git_source src;
-	struct margo_error err;
-	int rc;
-
-	margo_error_clear(&err);
-	if ((rc = desired_git_source(w->store, device_id, &src, &err)) == 0) {
-		rc = repo_sync(w->repo_root, device_id, &src, &err);
-		git_source_close(&src);
-	}
-	if (rc == MARGO_ESTORE || rc == MARGO_ENOTFOUND)
-		return http_fail_error(req, rc, &err);
-	if (rc < 0) {
-		margo_log_error("repository copy not updated", "device_id=%s error=\"%s\"",
-				device_id, err.message);
-		return http_fail(req, 503, "repository-unavailable",
-				 "the device's repository cannot be served now; retry later");
 	}
 	return 0;
 }

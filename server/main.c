@@ -21,7 +21,6 @@
 #include "datadir.h"
 #include "http.h"
 #include "desired.h"
-#include "repo.h"
 #include "rollout.h"
 #include "store.h"
 #include "wfmd.h"
@@ -274,17 +273,6 @@ static int cmd_serve(const struct options *o)
 	if ((rc = import_repositories(o->data_dir, w.store)) != 0)
 		goto out;
 	rc = 1;
-	/* Until the Git server reads the store, git upload-pack serves a copy of each device's
-	 * repository kept under DIR/git-cache (repo.h). */
-	if (asprintf(&w.repo_root, "%s/git-cache", o->data_dir) < 0) {
-		w.repo_root = NULL;
-		fprintf(stderr, "wfmd: out of memory\n");
-		goto out;
-	}
-	if (repo_root_init(w.repo_root, &err) < 0) {
-		fprintf(stderr, "wfmd: %s: %s\n", w.repo_root, err.message);
-		goto out;
-	}
 	w.poll_interval_active = o->poll_active;
 	w.poll_interval_rest = o->poll_rest;
 	if (rollout_engine_start(&w, ROLLOUT_TICK_MS, &engine, &err) < 0) {
@@ -346,7 +334,6 @@ out:
 	rollout_engine_stop(engine);
 	store_close(w.store);
 	free(w.public_url);
-	free(w.repo_root);
 	access_key_free(w.access_key);
 	datadir_clear(&dd);
 	if (ai != NULL)
