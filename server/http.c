@@ -53,13 +53,25 @@ struct reqctx {
 
 /* ---- request helpers ---- */
 
+static const char *field_find(const struct http_field *f, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(f[i].name, name) == 0)
+			return f[i].value;
+	return NULL;
+}
+
 const char *http_header(struct http_request *req, const char *name)
 {
+	if (req->conn == NULL)
+		return field_find(req->fields, req->nfields, name);
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *http_query(struct http_request *req, const char *name)
 {
+	if (req->conn == NULL)
+		return field_find(req->query, req->nquery, name);
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 

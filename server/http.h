@@ -30,6 +30,12 @@ struct http_problem {
 	json_t *members;                /* extension members (RFC 9457 3.2), owned; or NULL */
 };
 
+/* A header or query argument of a request built in memory (no libmicrohttpd connection). */
+struct http_field {
+	const char *name;
+	const char *value;
+};
+
 struct http_request {
 	const char *method;
 	const char *path;               /* decoded path, no query */
@@ -43,6 +49,11 @@ struct http_request {
 	void *ctx;                      /* the server context given to http_server_start */
 	struct http_problem problem;
 	void *conn;                     /* struct MHD_Connection *, for http_header/http_query */
+	/* conn NULL (a request built in memory: fuzzing, tests): its headers and query */
+	const struct http_field *fields;
+	size_t nfields;
+	const struct http_field *query;
+	size_t nquery;
 };
 
 struct http_response_header {
