@@ -196,6 +196,13 @@ static const char schema_v3[] =
 	"CREATE INDEX devices_last_seen ON devices (last_seen_at);"
 	"CREATE INDEX enrollment_tokens_created ON enrollment_tokens (created_at, id);"
 	"CREATE INDEX preregistered_certs_created ON preregistered_certs (created_at, fingerprint);";
+/* Step 5: enrollment-token CA MACs (store_camac.h, margo/camac.h). */
+static const char schema_v5[] =
+	"CREATE TABLE enrollment_ca_macs ("
+	" token_id TEXT PRIMARY KEY REFERENCES enrollment_tokens (id) ON DELETE CASCADE,"
+	" lookup TEXT NOT NULL UNIQUE,"
+	" ca_fingerprint TEXT NOT NULL,"
+	" ca_mac TEXT NOT NULL);";
 
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
@@ -204,6 +211,7 @@ static const struct schema_step steps[] = {
 	{ 4, "console sessions", schema_v4 },
 	{ 8, "device labels", schema_v8 },
 	{ 9, "rollouts", schema_v9 },
+	{ 5, "enrollment-token CA MACs", schema_v5 },
 };
 
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))
