@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "margo/file.h"
+#include "margo/text.h"
 
 #define LINE_MAX_LEN 4096
 
@@ -199,19 +200,6 @@ const char *agent_role_canonical(const char *s)
 	return NULL;
 }
 
-/* Trims ASCII white space in place. */
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* Replaces *slot with a copy of value, or NULL when value is empty. */
 static int set_string(char **slot, const char *value)
 {
@@ -253,7 +241,7 @@ static int set_roles(struct agent_config *c, const char *value, struct margo_err
 		return MARGO_ENOMEM;
 	clear_roles(c);
 	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-		tok = trim(tok);
+		tok = margo_text_trim(tok);
 		canon = agent_role_canonical(tok);
 		if (canon == NULL) {
 			rc = margo_error_set(err, MARGO_EINVAL,
@@ -292,7 +280,7 @@ static int set_downtime(struct agent_config *c, const char *value, struct margo_
 		next = strchr(item, ',');
 		if (next != NULL)
 			*next++ = '\0';
-		item = trim(item);
+		item = margo_text_trim(item);
 		if (c->ndowntime == AGENT_DOWNTIME_MAX) {
 			rc = margo_error_set(err, MARGO_EINVAL, "downtime: more than %d windows",
 					     AGENT_DOWNTIME_MAX);
@@ -427,7 +415,7 @@ int agent_config_parse(struct agent_config *c, const char *text, size_t len, con
 		hash = strchr(line, '#');
 		if (hash != NULL)
 			*hash = '\0';
-		key = trim(line);
+		key = margo_text_trim(line);
 		if (*key == '\0')
 			continue;
 		if (*key == '[')
@@ -438,8 +426,8 @@ int agent_config_parse(struct agent_config *c, const char *text, size_t len, con
 			return margo_error_set(err, MARGO_EINVAL, "%s:%zu: expected 'key = value'",
 					       name, lineno);
 		*eq = '\0';
-		value = trim(eq + 1);
-		key = trim(key);
+		value = margo_text_trim(eq + 1);
+		key = margo_text_trim(key);
 		if (*key == '\0')
 			return margo_error_set(err, MARGO_EINVAL, "%s:%zu: missing key", name, lineno);
 		/* optional quotes around the value */

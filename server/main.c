@@ -18,10 +18,12 @@
 #include "margo/log.h"
 #include "margo/timeutil.h"
 #include "api.h"
+#include "conf.h"
 #include "datadir.h"
 #include "http.h"
 #include "repo.h"
 #include "rollout.h"
+#include "service.h"
 #include "store.h"
 #include "wfmd.h"
 
@@ -68,6 +70,10 @@ static const char usage_text[] =
 "                          poll_interval_min/max)\n"
 "  --poll-interval-rest SEC    hint for every other device (default 0: none sent)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug; logs go to stderr\n"
+"  --config FILE           read options from FILE first: one 'key = value' per line, the\n"
+"                          keys these long options without '--' (e.g. 'listen = :8443',\n"
+"                          'no-approval-requests = true'); flags beat the file. SIGHUP\n"
+"                          re-reads its log-level (the package: /etc/wfmd/wfmd.conf)\n"
 "\n"
 "Example:\n"
 "  wfmd serve --data-dir /var/lib/wfmd --listen 0.0.0.0:8443 \\\n"
@@ -87,6 +93,7 @@ struct options {
 	int no_approval;
 	long threads;
 	long poll_active, poll_rest;
+	struct wfmd_service svc;
 };
 
 static int fail(const char *fmt, const char *arg)
@@ -237,8 +244,7 @@ static int cmd_serve(const struct options *o)
 
 	/* Signals are taken by sigwait below; threads started from here on inherit the mask. */
 	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	wfmd_service_sigset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Everything wfmd creates (database, WAL, keys) is for its own user only; files meant
@@ -321,13 +327,8 @@ static int cmd_serve(const struct options *o)
 	}
 	margo_log_info("listening", "url=%s port=%u threads=%ld data_dir=%s", w.public_url,
 		       (unsigned)bound, o->threads, o->data_dir);
-
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGTERM || sig == SIGINT)
-			break;
-	}
+	wfmd_service_ready(w.public_url);
+	sig = wfmd_service_wait(&o->svc, &set);
 	margo_log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	rc = 0;
 out:
@@ -361,11 +362,13 @@ int main(int argc, char **argv)
 		{ "poll-interval-active", required_argument, NULL, 'P' },
 		{ "poll-interval-rest", required_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o;
+	struct margo_error err;
 	enum margo_log_level level;
 	const char *cmd = NULL;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -382,6 +385,10 @@ int main(int argc, char **argv)
 	 * thread meanwhile: 4 per CPU, 8 to 64. */
 	o.threads = ncpu > 0 ? 4 * ncpu : 8;
 	o.threads = o.threads < 8 ? 8 : o.threads > 64 ? 64 : o.threads;
+	margo_error_clear(&err);
+	if (wfmd_conf_argv(argc, argv, longopts, &argc, &argv, &o.svc.config_path, &err) < 0)
+		return fail("%s", err.message);
+	o.svc.opts = longopts;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.data_dir = optarg; break;
@@ -410,6 +417,7 @@ int main(int argc, char **argv)
 					    optarg);
 			break;
 		case 'n': o.no_approval = 1; break;
+		case 'C': break; /* read by wfmd_conf_argv */
 		case 'g':
 			if (parse_long(optarg, 1, 86400 * 7, &o.git_token_ttl) < 0)
 				return fail("--git-token-ttl wants 1..604800 seconds, got '%s'",
