@@ -56,6 +56,7 @@ void agent_config_free(struct agent_config *c)
 	free(c->model_number);
 	free(c->serial_number);
 	free(c->probe_root);
+	free(c->path);
 	clear_roles(c);
 	memset(c, 0, sizeof(*c));
 }
@@ -453,6 +454,10 @@ int agent_config_load(struct agent_config *c, const char *path, int optional,
 	size_t len = 0;
 	int rc;
 
+	free(c->path);
+	c->path = strdup(path);
+	if (c->path == NULL)
+		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
 	rc = margo_file_read(path, AGENT_CONFIG_FILE_MAX, &text, &len, &e);
 	if (rc == MARGO_ENOTFOUND && optional)
 		return MARGO_OK;
