@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan demo bench clean fuzz
+.PHONY: all deps build test test-asan demo bench clean fuzz deb deb-check
 
 all: build
 
@@ -37,7 +37,18 @@ bench: build
 	bench/run $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_DIR)
+
+# Debian packages wfmd, wfmctl, margo-agent (debian/) into $(DEB_DIR), checked by lintian.
+DEB_DIR ?= build-deb
+deb:
+	@scripts/install-deps --deb
+	scripts/build-deb $(DEB_DIR)
+
+# Builds the packages, installs them on this machine (root), runs the demo flow against the
+# installed programs, purges them and checks nothing is left behind (tests/pkg/test_deb.sh).
+deb-check: deb build
+	bash tests/pkg/test_deb.sh $(DEB_DIR)
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
