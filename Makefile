@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan demo bench clean fuzz deb deb-check
+.PHONY: all deps build test test-asan demo bench clean fuzz console-screenshots deb deb-check
 
 all: build
 
@@ -35,6 +35,11 @@ demo: build
 
 bench: build
 	bench/run $(BUILD)
+
+# Screenshots of the web console's pages into docs/console/ (taken by the browser test).
+console-screenshots: build
+	CONSOLE_SCREENSHOTS=docs/console BUILD_DIR=$(abspath $(BUILD)) SRC_DIR=$(CURDIR) \
+		bash tests/e2e/test_console_browser.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_DIR)

@@ -84,6 +84,24 @@ int api_admin_rollout_pause(struct http_request *req, struct http_response *resp
 int api_admin_rollout_resume(struct http_request *req, struct http_response *resp);
 int api_admin_rollout_abort(struct http_request *req, struct http_response *resp);
 
+/* api_ui.c: the web console's static files. */
+int api_ui_index(struct http_request *req, struct http_response *resp);
+int api_ui_asset(struct http_request *req, struct http_response *resp);
+int api_ui_redirect(struct http_request *req, struct http_response *resp);
+/* Adds the console's Content-Security-Policy, nosniff, frame and referrer headers. */
+int api_ui_security_headers(struct http_response *resp);
+
+/* api_session.c: console login (POST), who am I (GET), logout (DELETE). */
+int api_session_login(struct http_request *req, struct http_response *resp);
+int api_session_get(struct http_request *req, struct http_response *resp);
+int api_session_logout(struct http_request *req, struct http_response *resp);
+
+/* api_status_history.c: GET /admin/v1/devices/{id}/deployments/{deploymentId}/history. */
+int api_admin_deployment_history(struct http_request *req, struct http_response *resp);
+
+/* api_summary.c: GET /admin/v1/summary. */
+int api_admin_summary(struct http_request *req, struct http_response *resp);
+
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];
 extern const size_t api_nroutes;

@@ -5,6 +5,7 @@
 #include "margo/timeutil.h"
 #include "margo/token.h"
 #include "auth.h"
+#include "session.h"
 #include "wfmd.h"
 
 #define BEARER_INVALID "Bearer error=\"invalid_token\""
@@ -38,8 +39,12 @@ int auth_admin(struct http_request *req)
 	struct wfmd *w = req->ctx;
 	char token[AUTH_TOKEN_MAX];
 	char hash[MARGO_TOKEN_HASH_LEN];
+	struct store_session sess;
 	int rc = auth_bearer(req, token), ok;
 
+	/* The console: its session cookie stands in for the bearer (session.h). */
+	if (rc == MARGO_ENOTFOUND && session_cookie_present(req))
+		return session_authenticate(req, &sess, NULL);
 	if (rc < 0) {
 		req->problem.www_authenticate = rc == MARGO_ENOTFOUND ? BEARER_MISSING :
 			BEARER_INVALID;

@@ -338,6 +338,14 @@ static void body_free(void *p)
 	free(p);
 }
 
+static int response_has_header(const struct http_response *resp, const char *name)
+{
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (strcasecmp(resp->headers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 static enum MHD_Result queue(struct reqctx *rc, struct MHD_Connection *conn,
 			     struct http_response *resp)
 {
@@ -360,7 +368,8 @@ static enum MHD_Result queue(struct reqctx *rc, struct MHD_Connection *conn,
 	}
 	if (resp->content_type != NULL && len > 0)
 		MHD_add_response_header(r, "Content-Type", resp->content_type);
-	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (!response_has_header(resp, "Cache-Control"))
+		MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (rc->srv->stopping)
 		MHD_add_response_header(r, "Connection", "close");
 	for (size_t i = 0; i < resp->nheaders; i++)

@@ -532,6 +532,13 @@ out:
 	return rc;
 }
 
+int db_device_exists(struct conn *c, const char *id, struct margo_error *err)
+{
+	char state[16];
+
+	return device_state(c, id, state, sizeof(state), err);
+}
+
 static int set_state(struct conn *c, const char *id, const char *state,
 		     struct margo_error *err)
 {

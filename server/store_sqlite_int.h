@@ -42,6 +42,8 @@ struct store {
 
 /* Logs the connection's error for the operation what and sets err (MARGO_ESTORE). */
 int db_fail(sqlite3 *db, struct margo_error *err, const char *what);
+/* 0 when device id exists, else MARGO_ENOTFOUND (or MARGO_ESTORE). */
+int db_device_exists(struct conn *c, const char *id, struct margo_error *err);
 /* This thread's connection, opened on first use. NULL (err set) on failure. */
 struct conn *conn_get(struct store *st, struct margo_error *err);
 /* The cached statement for sql (a static string: its address is the key), reset and

@@ -5,7 +5,6 @@
 #include "store_fleet.h"
 #include "store_sqlite_int.h"
 
-static const char sql_device_exists[] = "SELECT 1 FROM devices WHERE id = :id";
 static const char sql_labels_get[] =
 	"SELECT key, value FROM device_labels WHERE device_id = :id ORDER BY key";
 static const char sql_label_put[] =
@@ -13,25 +12,6 @@ static const char sql_label_put[] =
 	" ON CONFLICT (device_id, key) DO UPDATE SET value = excluded.value";
 static const char sql_label_del[] = "DELETE FROM device_labels WHERE device_id = :id AND key = :key";
 static const char sql_label_count[] = "SELECT count(*) FROM device_labels WHERE device_id = :id";
-
-static int device_exists(struct conn *c, const char *id, struct margo_error *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	PREPARE(s, sql_device_exists);
-	BIND(bind_text(s, ":id", id));
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		rc = 0;
-	else if (rc == SQLITE_DONE)
-		rc = margo_error_set(err, MARGO_ENOTFOUND, "no device %s", id);
-	else
-		rc = db_fail(c->db, err, "device");
-out:
-	return rc;
-}
 
 /* The labels of device id into *items (newly allocated). */
 static int labels_read(struct conn *c, const char *id, struct store_label **items, size_t *n,
@@ -69,7 +49,7 @@ int store_labels_get(store *st, const char *device_id, struct store_label **item
 	*n = 0;
 	if (c == NULL)
 		return MARGO_ESTORE;
-	if ((rc = device_exists(c, device_id, err)) < 0)
+	if ((rc = db_device_exists(c, device_id, err)) < 0)
 		return rc;
 	return labels_read(c, device_id, items, n, err);
 }
@@ -120,7 +100,7 @@ int store_labels_update(store *st, const char *device_id, const struct store_lab
 		return MARGO_ESTORE;
 	if ((rc = tx_begin(c, err)) < 0)
 		return rc;
-	rc = device_exists(c, device_id, err);
+	rc = db_device_exists(c, device_id, err);
 	if (rc == 0)
 		rc = labels_apply(c, device_id, set, nset, remove, nremove, err);
 	return tx_end(c, rc, err);

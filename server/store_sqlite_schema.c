@@ -95,6 +95,28 @@ static const char schema_v1[] =
 	" updated_at INTEGER NOT NULL,"
 	" PRIMARY KEY (device_id, deployment_id));";
 
+/* Step 4: web console login sessions (store_console.h). Only its own table: a database of
+ * wfmd 0.1 may lack step 1's later tables, so no index on them here. */
+static const char schema_v4[] =
+	"CREATE TABLE console_sessions ("
+	" hash TEXT PRIMARY KEY,"
+	" operator TEXT NOT NULL,"
+	" role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),"
+	" bootstrap INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL);"
+	"CREATE INDEX console_sessions_operator ON console_sessions (operator);"
+	"CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);";
+
+/* Step 2: the desired state's Git objects, content-addressed and stored once for all devices
+ * (store_desired.h); a device's refs/heads/main is repos.revision. oid is the binary SHA-1
+ * (20 bytes), content the object without its header (PostgreSQL: bytea for both). */
+static const char schema_v2[] =
+	"CREATE TABLE git_objects ("
+	" oid BLOB PRIMARY KEY,"
+	" type INTEGER NOT NULL CHECK (type BETWEEN 1 AND 4),"
+	" content BLOB NOT NULL);";
+
 /* Step 8: operator-set device labels (label.h); derived labels are computed, not stored. */
 static const char schema_v8[] =
 	"CREATE TABLE device_labels ("
@@ -143,6 +165,8 @@ static const char schema_v9[] =
 
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
+	{ 2, "git objects of the desired state", schema_v2 },
+	{ 4, "console sessions", schema_v4 },
 	{ 8, "device labels", schema_v8 },
 	{ 9, "rollouts", schema_v9 },
 };
