@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 
 # One .PHONY line per group of targets, so parallel work does not collide on one line.
 .PHONY: all deps build test test-asan demo clean
-.PHONY: bench bench-rollout
+.PHONY: bench bench-rollout bench-store
 .PHONY: fuzz fuzz-build fuzz-ci soak soak-ci leak-loop
 .PHONY: console-screenshots
 
@@ -44,6 +44,11 @@ bench: build
 # section of bench/results.md.
 bench-rollout: build
 	RESULTS_MD=bench/results.md bench/rollout.sh $(BUILD)
+
+# The desired-state store at scale (bench/desired.sh): STORE_DEVICES (200000) devices
+# onboarded, their data dir, RSS, start-up and polls; fan-out and long history.
+bench-store: build
+	STORE_DEVICES=$${STORE_DEVICES:-200000} PROFILE=1 bench/desired.sh $(BUILD)
 
 # Screenshots of the web console's pages into docs/console/ (taken by the browser test).
 console-screenshots: build

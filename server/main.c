@@ -21,8 +21,8 @@
 #include "api.h"
 #include "datadir.h"
 #include "http.h"
+#include "desired.h"
 #include "public_url.h"
-#include "repo.h"
 #include "rollout.h"
 #include "store.h"
 #include "wfmd.h"
@@ -154,18 +154,6 @@ static int split_listen(const char *s, char *host, size_t hsize, char *port, siz
 	return 0;
 }
 
-/* Keeps the store's copy of each repository's revision (what desired-state answers from)
- * in step with the repository; runs under the repository write lock. */
-static void record_revision(void *ctx, const char *device_id, const char *rev)
-{
-	struct margo_error err;
-
-	margo_error_clear(&err);
-	if (store_repo_revision_set(ctx, device_id, rev, margo_time_now(), &err) < 0)
-		margo_log_error("cannot record revision", "device_id=%s revision=%s", device_id,
-				rev);
-}
-
 static int cmd_fingerprint(const struct options *o)
 {
 	struct margo_error err;
@@ -178,6 +166,24 @@ static int cmd_fingerprint(const struct options *o)
 	}
 	printf("%s\n", fp);
 	return 0;
+}
+
+/* The repositories wfmd 0.1 kept on disk (DIR/repos), moved into the store. */
+static int import_repositories(const char *data_dir, store *st)
+{
+	struct margo_error err;
+	char *dir = NULL;
+	long n = 0;
+	int rc;
+
+	margo_error_clear(&err);
+	if (asprintf(&dir, "%s/repos", data_dir) < 0)
+		return fail("%s", "out of memory");
+	rc = desired_import(st, dir, &n, &err);
+	if (rc < 0)
+		fprintf(stderr, "wfmd: importing %s into the database: %s\n", dir, err.message);
+	free(dir);
+	return rc < 0 ? 1 : 0;
 }
 
 /* DNS-SD is a convenience: a failure to start it is a warning, never fatal. */
@@ -266,16 +272,9 @@ static int cmd_serve(const struct options *o)
 	w.pending_ttl = o->pending_ttl;
 	w.allow_approval_requests = !o->no_approval;
 	w.git_token_ttl = o->git_token_ttl;
-	if (asprintf(&w.repo_root, "%s/repos", o->data_dir) < 0) {
-		w.repo_root = NULL;
-		fprintf(stderr, "wfmd: out of memory\n");
+	if ((rc = import_repositories(o->data_dir, w.store)) != 0)
 		goto out;
-	}
-	if (repo_root_init(w.repo_root, &err) < 0) {
-		fprintf(stderr, "wfmd: %s: %s\n", w.repo_root, err.message);
-		goto out;
-	}
-	repo_set_commit_hook(record_revision, w.store);
+	rc = 1;
 	w.poll_interval_active = o->poll_active;
 	w.poll_interval_rest = o->poll_rest;
 	if (rollout_engine_start(&w, ROLLOUT_TICK_MS, &engine, &err) < 0) {
@@ -340,7 +339,6 @@ out:
 	rollout_engine_stop(engine);
 	store_close(w.store);
 	free(w.public_url);
-	free(w.repo_root);
 	access_key_free(w.access_key);
 	datadir_clear(&dd);
 	if (ai != NULL)
