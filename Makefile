@@ -8,6 +8,7 @@ JOBS ?= $(shell nproc)
 .PHONY: bench bench-rollout bench-store
 .PHONY: fuzz fuzz-build fuzz-ci soak soak-ci leak-loop
 .PHONY: console-screenshots
+.PHONY: deb deb-check
 
 all: build
 
@@ -56,7 +57,18 @@ console-screenshots: build
 		bash tests/e2e/test_console_browser.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_DIR)
+
+# Debian packages wfmd, wfmctl, margo-agent (debian/) into $(DEB_DIR), checked by lintian.
+DEB_DIR ?= build-deb
+deb:
+	@scripts/install-deps --deb
+	scripts/build-deb $(DEB_DIR)
+
+# Builds the packages, installs them on this machine (root), runs the demo flow against the
+# installed programs, purges them and checks nothing is left behind (tests/pkg/test_deb.sh).
+deb-check: deb build
+	bash tests/pkg/test_deb.sh $(DEB_DIR)
 
 # libFuzzer targets (clang, tests/fuzz/fuzz_*.c), each run for FUZZ_SECONDS under ASan+UBSan,
 # seeded from tests/fuzz/corpus/ (see docs/development.md). fuzz-ci: the short CI run.

@@ -20,12 +20,14 @@
 #include "advertise.h"
 #include "api.h"
 #include "audit.h"
+#include "conf.h"
 #include "datadir.h"
 #include "http.h"
 #include "desired.h"
 #include "metrics.h"
 #include "public_url.h"
 #include "rollout.h"
+#include "service.h"
 #include "store.h"
 #include "wfmd.h"
 
@@ -78,6 +80,10 @@ static const char usage_text[] =
 "                          CA pin as an unauthenticated hint) for 'margo-agent discover';\n"
 "                          without avahi-daemon wfmd serves on and registers once it starts\n"
 "  --advertise-name NAME   DNS-SD instance name (default \"margo-fleet WFM on <hostname>\")\n"
+"  --config FILE           read options from FILE first: one 'key = value' per line, the\n"
+"                          keys these long options without '--' (e.g. 'listen = :8443',\n"
+"                          'no-approval-requests = true'); flags beat the file. SIGHUP\n"
+"                          re-reads its log-level (the package: /etc/wfmd/wfmd.conf)\n"
 "\n"
 "Example:\n"
 "  wfmd serve --data-dir /var/lib/wfmd --listen 0.0.0.0:8443 \\\n"
@@ -100,6 +106,7 @@ struct options {
 	int no_metrics;
 	int advertise;
 	const char *advertise_name;
+	struct wfmd_service svc;
 };
 
 static int fail(const char *fmt, const char *arg)
@@ -249,8 +256,7 @@ static int cmd_serve(const struct options *o)
 
 	/* Signals are taken by sigwait below; threads started from here on inherit the mask. */
 	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	wfmd_service_sigset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Everything wfmd creates (database, WAL, keys) is for its own user only; files meant
@@ -336,13 +342,8 @@ static int cmd_serve(const struct options *o)
 		       (unsigned)bound, o->threads, o->data_dir);
 	if (o->advertise)
 		adv = advertise_or_warn(o, w.public_url, o->data_dir);
-
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGTERM || sig == SIGINT)
-			break;
-	}
+	wfmd_service_ready(w.public_url);
+	sig = wfmd_service_wait(&o->svc, &set);
 	margo_log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	rc = 0;
 out:
@@ -380,11 +381,13 @@ int main(int argc, char **argv)
 		{ "no-metrics", no_argument, NULL, 'M' },
 		{ "advertise", no_argument, NULL, 'A' },
 		{ "advertise-name", required_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o;
+	struct margo_error err;
 	enum margo_log_level level;
 	const char *cmd = NULL;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -401,6 +404,10 @@ int main(int argc, char **argv)
 	 * thread meanwhile: 4 per CPU, 8 to 64. */
 	o.threads = ncpu > 0 ? 4 * ncpu : 8;
 	o.threads = o.threads < 8 ? 8 : o.threads > 64 ? 64 : o.threads;
+	margo_error_clear(&err);
+	if (wfmd_conf_argv(argc, argv, longopts, &argc, &argv, &o.svc.config_path, &err) < 0)
+		return fail("%s", err.message);
+	o.svc.opts = longopts;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.data_dir = optarg; break;
@@ -432,6 +439,7 @@ int main(int argc, char **argv)
 		case 'M': o.no_metrics = 1; break;
 		case 'A': o.advertise = 1; break;
 		case 'N': o.advertise_name = optarg; o.advertise = 1; break;
+		case 'C': break; /* read by wfmd_conf_argv */
 		case 'g':
 			if (parse_long(optarg, 1, 86400 * 7, &o.git_token_ttl) < 0)
 				return fail("--git-token-ttl wants 1..604800 seconds, got '%s'",
