@@ -17,12 +17,14 @@
 #include "margo/log.h"
 #include "margo/token.h"
 #include "margo/validate.h"
+#include "discover_cmd.h"
 #include "onboard.h"
 #include "probe.h"
 #include "run.h"
 #include "status.h"
 
 #define TOKEN_FILE_MAX 4096
+#define DISCOVER_TIMEOUT_MS 2000
 
 static const char usage_main[] =
 	"usage: margo-agent COMMAND [OPTIONS]\n"
@@ -36,6 +38,7 @@ static const char usage_main[] =
 	"  run            the polling loop: tokens, capabilities, desired state (--once: one cycle)\n"
 	"  status         onboarding state, last contact, next poll (--json)\n"
 	"  capabilities   print the probed DeviceCapabilities document\n"
+	"  discover       list the WFMs announced on the local link or in a DNS domain\n"
 	"\n"
 	"options of every command:\n"
 	"  --config FILE      configuration file (default " AGENT_DEFAULT_CONFIG ")\n"
@@ -46,16 +49,25 @@ static const char usage_main[] =
 	"Run 'margo-agent COMMAND --help' for a command's options and examples.\n";
 
 static const char usage_onboard[] =
-	"usage: margo-agent onboard --url URL (--ca-fingerprint sha256:HEX | --trust-on-first-use)\n"
-	"         [--enrollment-token-file FILE] [--key FILE --cert FILE] [--wait SECONDS]\n"
+	"usage: margo-agent onboard (--url URL | --discover [--discover-name NAME] [--domain D])\n"
+	"         (--ca-fingerprint sha256:HEX | --enrollment-token-file FILE | --trust-on-first-use)\n"
+	"         [--key FILE --cert FILE] [--wait SECONDS]\n"
 	"         [--vendor S] [--model S] [--serial S] [--state-dir DIR] [--config FILE]\n"
 	"\n"
 	"Downloads the WFM root CA, checks it against the pin, creates the device key (or takes a\n"
 	"provisioned one), sends the signed onboarding request and, when the WFM asks the operator\n"
 	"first, waits for the decision. The enrollment token is read from FILE or from the\n"
-	"environment variable MARGO_ENROLLMENT_TOKEN (never from the command line).\n"
+	"environment variable MARGO_ENROLLMENT_TOKEN (never from the command line). Without a pin,\n"
+	"the token alone authenticates the WFM: the WFM proves it knew the token when it issued it\n"
+	"(a CA MAC keyed by the token); a man in the middle cannot.\n"
 	"\n"
 	"  --url URL                  WFM root URL (config: url)\n"
+	"  --discover                 find the WFM with DNS-SD instead (see 'discover --help');\n"
+	"                             what is announced is unauthenticated: a pin, the token or\n"
+	"                             --trust-on-first-use (which then checks the announced pin)\n"
+	"                             is still required\n"
+	"  --discover-name NAME       the WFM to use when several answer\n"
+	"  --domain D, --nameserver IP[:PORT], --timeout SECONDS   as for discover\n"
 	"  --ca-fingerprint PIN       sha256:<64 hex> printed by 'wfmd fingerprint' (config: ca_fingerprint)\n"
 	"  --trust-on-first-use       accept the CA the server presents and print its fingerprint\n"
 	"  --enrollment-token-file F  file holding the wfmet_... enrollment token\n"
@@ -68,7 +80,24 @@ static const char usage_onboard[] =
 	"  margo-agent onboard --url https://wfm.example:8443 --ca-fingerprint sha256:3f...\n"
 	"  MARGO_ENROLLMENT_TOKEN=$(cat token) margo-agent onboard --url https://10.0.0.5:8443 \\\n"
 	"      --ca-fingerprint sha256:3f... --wait 600\n"
-	"  margo-agent onboard --url https://wfm.lab:8443 --trust-on-first-use --enrollment-token-file /run/token\n";
+	"  margo-agent onboard --url https://wfm.lab:8443 --trust-on-first-use --enrollment-token-file /run/token\n"
+	"  margo-agent onboard --discover --enrollment-token-file /run/token   # the one secret\n";
+
+static const char usage_discover[] =
+	"usage: margo-agent discover [--domain DOMAIN] [--nameserver IP[:PORT]] [--timeout SECONDS]\n"
+	"         [--json]\n"
+	"\n"
+	"Lists the WFMs that announce the DNS-SD service _margo-wfm._tcp: without --domain by a\n"
+	"one-shot multicast DNS query on every interface (no avahi-daemon needed), with --domain\n"
+	"by unicast DNS (PTR, SRV, TXT) to the first nameserver of /etc/resolv.conf or the one\n"
+	"given. Answers are collected for --timeout seconds (default 2). Shown for each: name, URL\n"
+	"and the CA pin it announces. Nothing in DNS-SD is authenticated: the pin is a hint to\n"
+	"compare with the one the WFM's operator gives you ('wfmd fingerprint'). Exits 0 when at\n"
+	"least one WFM answered, 1 when none did.\n"
+	"\n"
+	"examples:\n"
+	"  margo-agent discover\n"
+	"  margo-agent discover --domain example.com --json\n";
 
 static const char usage_run[] =
 	"usage: margo-agent run [--once] [--state-dir DIR] [--config FILE] [--log-level LEVEL]\n"
@@ -107,7 +136,8 @@ static const char usage_capabilities[] =
 enum {
 	OPT_CONFIG = 256, OPT_STATE_DIR, OPT_LOG_LEVEL, OPT_HELP, OPT_URL, OPT_PIN, OPT_TOFU,
 	OPT_TOKEN, OPT_TOKEN_FILE, OPT_KEY, OPT_CERT, OPT_WAIT, OPT_VENDOR, OPT_MODEL,
-	OPT_SERIAL, OPT_ONCE, OPT_JSON, OPT_VERSION,
+	OPT_SERIAL, OPT_ONCE, OPT_JSON, OPT_VERSION, OPT_DISCOVER, OPT_DISCOVER_NAME, OPT_DOMAIN,
+	OPT_NAMESERVER, OPT_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -129,10 +159,15 @@ static const struct option long_options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "discover", no_argument, NULL, OPT_DISCOVER },
+	{ "discover-name", required_argument, NULL, OPT_DISCOVER_NAME },
+	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "nameserver", required_argument, NULL, OPT_NAMESERVER },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
-enum command { CMD_ONBOARD, CMD_RUN, CMD_STATUS, CMD_CAPABILITIES };
+enum command { CMD_ONBOARD, CMD_RUN, CMD_STATUS, CMD_CAPABILITIES, CMD_DISCOVER };
 
 static const struct {
 	const char *name;
@@ -141,10 +176,13 @@ static const struct {
 } commands[] = {
 	[CMD_ONBOARD] = { "onboard", usage_onboard, (const int[]){ OPT_URL, OPT_PIN, OPT_TOFU,
 		OPT_TOKEN, OPT_TOKEN_FILE, OPT_KEY, OPT_CERT, OPT_WAIT, OPT_VENDOR, OPT_MODEL,
-		OPT_SERIAL, 0 } },
+		OPT_SERIAL, OPT_DISCOVER, OPT_DISCOVER_NAME, OPT_DOMAIN, OPT_NAMESERVER, OPT_TIMEOUT,
+		0 } },
 	[CMD_RUN] = { "run", usage_run, (const int[]){ OPT_ONCE, 0 } },
 	[CMD_STATUS] = { "status", usage_status, (const int[]){ OPT_JSON, 0 } },
 	[CMD_CAPABILITIES] = { "capabilities", usage_capabilities, (const int[]){ 0 } },
+	[CMD_DISCOVER] = { "discover", usage_discover, (const int[]){ OPT_DOMAIN, OPT_NAMESERVER,
+		OPT_TIMEOUT, OPT_JSON, 0 } },
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -185,6 +223,18 @@ static int read_token_file(const char *path, char **out, struct margo_error *err
 	OPENSSL_cleanse(data, len);
 	free(data);
 	return *out != NULL ? MARGO_OK : margo_error_set(err, MARGO_ENOMEM, "out of memory");
+}
+
+/* Seconds, fractions allowed, to milliseconds. */
+static int parse_timeout(const char *s, int *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (*s == '\0' || *end != '\0' || !(v >= 0.1 && v <= 60))
+		return -1;
+	*ms = (int)(v * 1000);
+	return 0;
 }
 
 static int cmd_capabilities(const struct agent_config *cfg)
@@ -233,6 +283,9 @@ int main(int argc, char **argv)
 	const char *config_path = NULL, *state_dir = NULL, *log_level = NULL;
 	const char *url = NULL, *pin = NULL, *token_file = NULL;
 	char *token = NULL;
+	struct agent_discover_options dopts = { .timeout_ms = DISCOVER_TIMEOUT_MS };
+	struct agent_discover_choice dchoice = { 0 };
+	int discover = 0;
 	int cmd = -1, json = 0, once = 0, code = AGENT_EXIT_USAGE, opt;
 	struct sigaction sa;
 
@@ -250,7 +303,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			cmd = (int)i;
 	if (cmd < 0) {
-		fprintf(stderr, "margo-agent: unknown command '%s' (onboard, run, status, capabilities; see --help)\n",
+		fprintf(stderr, "margo-agent: unknown command '%s' (onboard, run, status, capabilities, discover; see --help)\n",
 			argv[1]);
 		return AGENT_EXIT_USAGE;
 	}
@@ -313,7 +366,26 @@ int main(int argc, char **argv)
 		case OPT_SERIAL: oo.serial_number = optarg; break;
 		case OPT_ONCE: once = 1; break;
 		case OPT_JSON: json = 1; break;
+		case OPT_DISCOVER: discover = 1; break;
+		case OPT_DISCOVER_NAME: dchoice.name = optarg; break;
+		case OPT_DOMAIN: dopts.domain = optarg; break;
+		case OPT_NAMESERVER: dopts.nameserver = optarg; break;
+		case OPT_TIMEOUT:
+			if (parse_timeout(optarg, &dopts.timeout_ms) != 0) {
+				fail(AGENT_EXIT_USAGE, "--timeout takes a number of seconds from 0.1 to 60");
+				goto out;
+			}
+			break;
 		}
+	}
+	if (discover && url != NULL) {
+		fail(AGENT_EXIT_USAGE, "--discover finds the URL: give it or --url, not both");
+		goto out;
+	}
+	if (!discover && (dchoice.name != NULL || (cmd == CMD_ONBOARD && (dopts.domain != NULL ||
+	    dopts.nameserver != NULL)))) {
+		fail(AGENT_EXIT_USAGE, "--discover-name, --domain and --nameserver go with --discover");
+		goto out;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "margo-agent %s: unexpected argument '%s'\n", commands[cmd].name,
@@ -368,6 +440,13 @@ int main(int argc, char **argv)
 		}
 		oo.enrollment_token = token;
 		oo.stop = &stop_flag;
+		if (discover) {
+			dchoice.tofu = oo.tofu;
+			dchoice.have_token = token != NULL;
+			code = agent_discover_choose(&cfg, &dopts, &dchoice, &err);
+			if (code != AGENT_EXIT_OK)
+				break;
+		}
 		code = agent_onboard(&cfg, &oo, &err);
 		break;
 	case CMD_RUN:
@@ -379,6 +458,9 @@ int main(int argc, char **argv)
 	case CMD_CAPABILITIES:
 		code = cmd_capabilities(&cfg);
 		goto out;
+	case CMD_DISCOVER:
+		code = agent_discover_command(&dopts, json, &err);
+		break;
 	}
 	if (code != AGENT_EXIT_OK && err.message[0] != '\0')
 		fail(code, err.message);

@@ -398,7 +398,7 @@ static int ensure_trust(struct agent *a, const struct agent_onboard_options *o, 
 {
 	struct agent_trust_options to = {
 		.url = a->cfg->url, .pin = a->cfg->ca_fingerprint, .tofu = o->tofu,
-		.proxy = a->cfg->https_proxy,
+		.proxy = a->cfg->https_proxy, .enrollment_token = o->enrollment_token,
 	};
 	char fp[MARGO_FINGERPRINT_LEN];
 	struct margo_error e;
@@ -425,8 +425,8 @@ static int ensure_trust(struct agent *a, const struct agent_onboard_options *o, 
 	clear_pending(a);
 	rc = agent_trust_establish(&to, &a->ca_pem, fp, err);
 	if (rc == MARGO_EAUTH || rc == MARGO_EINVAL)
-		*code = rc == MARGO_EINVAL && a->cfg->ca_fingerprint == NULL && !o->tofu
-			? AGENT_EXIT_USAGE : AGENT_EXIT_TRUST;
+		*code = rc == MARGO_EINVAL && a->cfg->ca_fingerprint == NULL && !o->tofu &&
+			o->enrollment_token == NULL ? AGENT_EXIT_USAGE : AGENT_EXIT_TRUST;
 	if (rc != 0)
 		return rc;
 	rc = agent_state_dir_prepare(a->state_dir, err);

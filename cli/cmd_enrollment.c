@@ -10,14 +10,18 @@
 
 #define ENROLLMENT_PATH "/admin/v1/enrollment-tokens"
 #define MAX_USES_LIMIT 1000000L
+#define ONBOARD_TOKEN_FILE "/root/enrollment.token"
 
 static const char create_help[] =
 	"Usage: wfmctl enrollment create [--ttl DURATION] [--max-uses N] [--auto-approve]\n"
-	"                                [--description TEXT]\n"
+	"                                [--description TEXT] [--qr]\n"
 	"\n"
 	"Issues an enrollment token. A device that presents it when onboarding is accepted\n"
 	"at once (--auto-approve) or queued for your approval ('wfmctl device approve'). The\n"
 	"token is printed once and cannot be shown again: the WFM keeps only its hash.\n"
+	"It is also the only secret a device needs: it authenticates this WFM's CA to the\n"
+	"agent, so the printed onboarding line has no pin (the token goes in a file on the\n"
+	"device, never on a command line).\n"
 	"\n"
 	"Options:\n"
 	"  --ttl DURATION       lifetime: 3600, 90s, 15m, 24h, 7d or sums like 1h30m\n"
@@ -26,6 +30,7 @@ static const char create_help[] =
 	"  --auto-approve       devices onboarding with it are approved at once; without it\n"
 	"                       each waits for 'wfmctl device approve'\n"
 	"  --description TEXT   a note for 'enrollment list', e.g. the site or batch\n"
+	"  --qr                 also print the onboarding line as a QR code (for a phone)\n"
 	"\n"
 	"Examples:\n"
 	"  wfmctl --data-dir /var/lib/wfmd enrollment create --ttl 24h --max-uses 20 \\\n"
@@ -84,15 +89,36 @@ static void uses_text(json_t *t, char *buf, size_t cap)
 		snprintf(buf, cap, "%lld/unlimited", u);
 }
 
+/* What the device's operator runs: the token alone authenticates this WFM (its CA MAC), so
+ * the line needs no pin; the token goes into a file, never into argv. */
+static void print_onboarding_line(const struct wfmctl *ctx, int qr)
+{
+	char *line = NULL;
+
+	if (ctx->base_url == NULL ||
+	    asprintf(&line, "margo-agent onboard --url %s --enrollment-token-file %s",
+		     ctx->base_url, ONBOARD_TOKEN_FILE) < 0)
+		return;
+	printf("\nOn the device, put the token alone in %s (mode 0600), then run:\n\n  %s\n",
+	       ONBOARD_TOKEN_FILE, line);
+	if (qr) {
+		printf("\n");
+		if (wfmctl_qr_print(stdout, line) != 0)
+			fprintf(stderr, "wfmctl: cannot encode the QR code\n");
+	}
+	free(line);
+}
+
 static int enrollment_create(struct wfmctl *ctx, int argc, char **argv)
 {
 	const char *ttl = NULL, *max_uses = NULL, *description = NULL;
-	int auto_approve = 0, npos, ret;
+	int auto_approve = 0, qr = 0, npos, ret;
 	struct wfmctl_opt opts[] = {
 		{ "ttl", &ttl, NULL },
 		{ "max-uses", &max_uses, NULL },
 		{ "auto-approve", NULL, &auto_approve },
 		{ "description", &description, NULL },
+		{ "qr", NULL, &qr },
 		{ NULL, NULL, NULL },
 	};
 	json_t *body = NULL, *resp = NULL;
@@ -141,9 +167,10 @@ static int enrollment_create(struct wfmctl *ctx, int argc, char **argv)
 	if (wfmctl_json_str(resp, "description") != NULL)
 		wfmctl_kv(12, "description", wfmctl_json_str(resp, "description"));
 	printf("\nToken (shown only this once; it cannot be retrieved again):\n\n  %s\n\n", token);
-	printf("Give it to the device's operator over a safe channel; margo-agent presents it\n"
-	       "with 'onboard --enrollment-token'. Revoke it with 'wfmctl enrollment revoke %s'.\n",
+	printf("Give it to the device's operator over a safe channel. Revoke it with\n"
+	       "'wfmctl enrollment revoke %s'.\n",
 	       wfmctl_json_str(resp, "id") != NULL ? wfmctl_json_str(resp, "id") : "ID");
+	print_onboarding_line(ctx, qr);
 out:
 	if (raw != NULL) {
 		OPENSSL_cleanse(raw, strlen(raw));

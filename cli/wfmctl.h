@@ -168,4 +168,8 @@ const char *wfmctl_json_text(json_t *obj, const char *key, char *buf, size_t cap
 /* The list inside a list response: {"items": [...]} or a bare array; NULL otherwise. */
 json_t *wfmctl_json_items(json_t *doc);
 
+/* Prints text as a QR code (libqrencode, error correction M) with UTF-8 half blocks, as
+ * `qrencode -t UTF8 -l M -m 2` does. -1 when it cannot be encoded. */
+int wfmctl_qr_print(FILE *f, const char *text);
+
 #endif

@@ -12,6 +12,7 @@
 #include "margo/token.h"
 #include "margo/validate.h"
 #include "api.h"
+#include "enrollment_camac.h"
 #include "auth.h"
 #include "store.h"
 #include "wfmd.h"
@@ -114,6 +115,11 @@ int api_admin_enrollment_create(struct http_request *req, struct http_response *
 	t.max_uses = (long)uses;
 	margo_error_clear(&err);
 	if ((rc = store_enrollment_token_create(w->store, &t, hash, &err)) < 0) {
+		rc = http_fail_error(req, rc, &err);
+		goto out;
+	}
+	/* one-secret onboarding; on failure the token was never shown, so nobody can use it */
+	if ((rc = enrollment_ca_mac_record(w, t.id, token, &err)) < 0) {
 		rc = http_fail_error(req, rc, &err);
 		goto out;
 	}

@@ -17,9 +17,11 @@
 #include "margo/error.h"
 #include "margo/log.h"
 #include "margo/timeutil.h"
+#include "advertise.h"
 #include "api.h"
 #include "datadir.h"
 #include "http.h"
+#include "public_url.h"
 #include "repo.h"
 #include "rollout.h"
 #include "store.h"
@@ -68,6 +70,11 @@ static const char usage_text[] =
 "                          poll_interval_min/max)\n"
 "  --poll-interval-rest SEC    hint for every other device (default 0: none sent)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug; logs go to stderr\n"
+"  --advertise             announce this WFM on the local link by DNS-SD\n"
+"                          (_margo-wfm._tcp, through avahi-daemon; TXT: path, api and the\n"
+"                          CA pin as an unauthenticated hint) for 'margo-agent discover';\n"
+"                          without avahi-daemon wfmd serves on and registers once it starts\n"
+"  --advertise-name NAME   DNS-SD instance name (default \"margo-fleet WFM on <hostname>\")\n"
 "\n"
 "Example:\n"
 "  wfmd serve --data-dir /var/lib/wfmd --listen 0.0.0.0:8443 \\\n"
@@ -87,6 +94,8 @@ struct options {
 	int no_approval;
 	long threads;
 	long poll_active, poll_rest;
+	int advertise;
+	const char *advertise_name;
 };
 
 static int fail(const char *fmt, const char *arg)
@@ -145,31 +154,6 @@ static int split_listen(const char *s, char *host, size_t hsize, char *port, siz
 	return 0;
 }
 
-/* The host of an https URL (brackets removed) into out. */
-static int url_host(const char *url, char *out, size_t size)
-{
-	const char *p, *end;
-	size_t n;
-
-	if (strncasecmp(url, "https://", 8) != 0)
-		return -1;
-	p = url + 8;
-	if (*p == '[') {
-		end = strchr(p, ']');
-		if (end == NULL)
-			return -1;
-		p++;
-	} else {
-		end = p + strcspn(p, ":/?#");
-	}
-	n = (size_t)(end - p);
-	if (n == 0 || n >= size)
-		return -1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return 0;
-}
-
 /* Keeps the store's copy of each repository's revision (what desired-state answers from)
  * in step with the repository; runs under the repository write lock. */
 static void record_revision(void *ctx, const char *device_id, const char *rev)
@@ -196,6 +180,21 @@ static int cmd_fingerprint(const struct options *o)
 	return 0;
 }
 
+/* DNS-SD is a convenience: a failure to start it is a warning, never fatal. */
+static struct advertise *advertise_or_warn(const struct options *o, const char *url,
+					   const char *data_dir)
+{
+	struct advertise *adv = NULL;
+	struct margo_error err;
+	char fp[MARGO_FINGERPRINT_LEN];
+
+	margo_error_clear(&err);
+	if (datadir_fingerprint(data_dir, fp, &err) < 0 ||
+	    advertise_start(url, fp, o->advertise_name, &adv, &err) < 0)
+		margo_log_warn("not advertising", "reason=\"%s\"", err.message);
+	return adv;
+}
+
 static int cmd_serve(const struct options *o)
 {
 	struct datadir dd;
@@ -204,8 +203,10 @@ static int cmd_serve(const struct options *o)
 	struct http_config hc;
 	struct http_server *srv = NULL;
 	struct rollout_engine *engine = NULL;
+	struct advertise *adv = NULL;
 	struct addrinfo hints, *ai = NULL;
 	char host[256], port[16], pub_host[256];
+	uint16_t pub_port;
 	const char *names[MAX_SANS + 1];
 	size_t nnames = 0;
 	uint16_t bound = 0;
@@ -220,7 +221,8 @@ static int cmd_serve(const struct options *o)
 	for (size_t i = 0; i < o->nsans; i++)
 		names[nnames++] = o->sans[i];
 	if (o->public_url != NULL) {
-		if (url_host(o->public_url, pub_host, sizeof(pub_host)) < 0)
+		if (public_url_split(o->public_url, pub_host, sizeof(pub_host), &pub_port, NULL,
+				     0) < 0)
 			return fail("--public-url wants https://HOST[:PORT], got '%s'",
 				    o->public_url);
 		names[nnames++] = pub_host;
@@ -321,6 +323,8 @@ static int cmd_serve(const struct options *o)
 	}
 	margo_log_info("listening", "url=%s port=%u threads=%ld data_dir=%s", w.public_url,
 		       (unsigned)bound, o->threads, o->data_dir);
+	if (o->advertise)
+		adv = advertise_or_warn(o, w.public_url, o->data_dir);
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
@@ -331,6 +335,7 @@ static int cmd_serve(const struct options *o)
 	margo_log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	rc = 0;
 out:
+	advertise_stop(adv);
 	http_server_stop(srv);
 	rollout_engine_stop(engine);
 	store_close(w.store);
@@ -361,6 +366,8 @@ int main(int argc, char **argv)
 		{ "poll-interval-active", required_argument, NULL, 'P' },
 		{ "poll-interval-rest", required_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "advertise", no_argument, NULL, 'A' },
+		{ "advertise-name", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -410,6 +417,8 @@ int main(int argc, char **argv)
 					    optarg);
 			break;
 		case 'n': o.no_approval = 1; break;
+		case 'A': o.advertise = 1; break;
+		case 'N': o.advertise_name = optarg; o.advertise = 1; break;
 		case 'g':
 			if (parse_long(optarg, 1, 86400 * 7, &o.git_token_ttl) < 0)
 				return fail("--git-token-ttl wants 1..604800 seconds, got '%s'",

@@ -163,12 +163,21 @@ static const char schema_v9[] =
 	" PRIMARY KEY (rollout_id, device_id));"
 	"CREATE INDEX rollout_devices_wave ON rollout_devices (rollout_id, wave, device_id);";
 
+/* Step 5: enrollment-token CA MACs (store_camac.h, margo/camac.h). */
+static const char schema_v5[] =
+	"CREATE TABLE enrollment_ca_macs ("
+	" token_id TEXT PRIMARY KEY REFERENCES enrollment_tokens (id) ON DELETE CASCADE,"
+	" lookup TEXT NOT NULL UNIQUE,"
+	" ca_fingerprint TEXT NOT NULL,"
+	" ca_mac TEXT NOT NULL);";
+
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
 	{ 2, "git objects of the desired state", schema_v2 },
 	{ 4, "console sessions", schema_v4 },
 	{ 8, "device labels", schema_v8 },
 	{ 9, "rollouts", schema_v9 },
+	{ 5, "enrollment-token CA MACs", schema_v5 },
 };
 
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))

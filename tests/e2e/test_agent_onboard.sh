@@ -37,7 +37,7 @@ assert_false "wrong pin: no state dir" test -e "$T/bad"
 assert_eq "$(devices_count)" 0 "wrong pin: no device at the WFM"
 
 e2e_step "no pin: refused unless --trust-on-first-use"
-agent nopin onboard --url "$WFM_URL" --enrollment-token-file "$TOKEN"
+agent nopin onboard --url "$WFM_URL"
 assert_eq "$RC" 2 "no pin, no TOFU: exit 2"
 assert_match "$(<"$T/nopin.err")" "trust-on-first-use" "no pin: message names the flag"
 assert_false "no pin: no state dir" test -e "$T/nopin"
