@@ -42,7 +42,9 @@ int api_git_upload_pack(struct http_request *req, struct http_response *resp);
 int api_git_receive_pack(struct http_request *req, struct http_response *resp);
 int api_device_git_credentials(struct http_request *req, struct http_response *resp);
 int api_device_desired_state(struct http_request *req, struct http_response *resp);
-/* Makes sure the device's repository exists; rev (may be NULL) gets main's commit id. */
+
+/* api_repo.c: a device's repository and git credentials (onboarding and api_git.c use it).
+ * Makes sure the device's repository exists; rev (may be NULL) gets main's commit id. */
 int api_repo_ensure(struct http_request *req, const char *device_id,
 		    char rev[STORE_REVISION_LEN]);
 /* Issues a git token for device_id (hash stored by the caller's store call): the token text

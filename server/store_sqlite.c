@@ -1557,11 +1557,6 @@ out:
 
 static const char sql_repo_get[] =
 	"SELECT revision FROM repos WHERE device_id = :id";
-static const char sql_repo_set[] =
-	"INSERT INTO repos (device_id, revision, updated_at) VALUES (:id, :rev, :now)"
-	" ON CONFLICT (device_id) DO UPDATE SET revision = excluded.revision,"
-	" updated_at = excluded.updated_at";
-
 int store_repo_revision_get(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
 			    struct margo_error *err)
 {
@@ -1587,33 +1582,8 @@ out:
 	return rc;
 }
 
-int store_repo_revision_set(store *st, const char *device_id, const char *rev, int64_t now,
-			    struct margo_error *err)
-{
-	struct conn *c = conn_get(st, err);
-	sqlite3_stmt *s;
-	int rc;
-
-	if (c == NULL)
-		return MARGO_ESTORE;
-	PREPARE(s, sql_repo_set);
-	BIND(bind_text(s, ":id", device_id));
-	BIND(bind_text(s, ":rev", rev));
-	BIND(bind_int(s, ":now", now));
-	EXEC(s);
-out:
-	return rc;
-}
-
-static const char sql_dep_put[] =
-	"INSERT INTO deployments (device_id, deployment_id, name, application_id, created_at,"
-	" updated_at) VALUES (:id, :dep, :name, :app, :now, :now)"
-	" ON CONFLICT (device_id, deployment_id) DO UPDATE SET name = excluded.name,"
-	" application_id = excluded.application_id, updated_at = excluded.updated_at";
 static const char sql_dep_get[] =
 	"SELECT name FROM deployments WHERE device_id = :id AND deployment_id = :dep";
-static const char sql_dep_delete[] =
-	"DELETE FROM deployments WHERE device_id = :id AND deployment_id = :dep";
 static const char sql_dep_list[] =
 	"SELECT d.deployment_id, d.name, d.application_id, d.updated_at, s.state, s.received_at,"
 	" s.document FROM deployments d LEFT JOIN deployment_status s ON s.seq ="
@@ -1643,46 +1613,6 @@ int store_deployment_desired_get(store *st, const char *device_id, const char *d
 		rc = db_fail(c->db, err, "deployment get");
 	}
 	sqlite3_reset(s);
-out:
-	return rc;
-}
-
-int store_deployment_desired_put(store *st, const char *device_id, const char *deployment_id,
-				 const char *name, const char *application_id, int64_t now,
-				 struct margo_error *err)
-{
-	struct conn *c = conn_get(st, err);
-	sqlite3_stmt *s;
-	int rc;
-
-	if (c == NULL)
-		return MARGO_ESTORE;
-	PREPARE(s, sql_dep_put);
-	BIND(bind_text(s, ":id", device_id));
-	BIND(bind_text(s, ":dep", deployment_id));
-	BIND(bind_text(s, ":name", name));
-	BIND(bind_text(s, ":app", application_id));
-	BIND(bind_int(s, ":now", now));
-	EXEC(s);
-out:
-	return rc;
-}
-
-int store_deployment_desired_remove(store *st, const char *device_id,
-				    const char *deployment_id, struct margo_error *err)
-{
-	struct conn *c = conn_get(st, err);
-	sqlite3_stmt *s;
-	int rc;
-
-	if (c == NULL)
-		return MARGO_ESTORE;
-	PREPARE(s, sql_dep_delete);
-	BIND(bind_text(s, ":id", device_id));
-	BIND(bind_text(s, ":dep", deployment_id));
-	EXEC(s);
-	if (sqlite3_changes(c->db) == 0)
-		rc = margo_error_set(err, MARGO_ENOTFOUND, "no deployment %s", deployment_id);
 out:
 	return rc;
 }

@@ -1072,6 +1072,29 @@ deploy_list() {
 	admin_http GET "/admin/v1/devices/$1/deployments"
 }
 
+# desired_export DEVICE_ID DIR: the device's repository as wfmd's database holds it (every
+# object of git_objects, main from repos), written as a new bare Git repository DIR: the
+# server's side to compare what clients fetched with. Reads the database, wfmd running or not.
+desired_export() {
+	rm -rf "$2"
+	git init -q --bare -b main "$2"
+	python3 - "$WFM_DIR/wfmd.db" "$1" "$2" <<'PY'
+import os, sqlite3, sys, zlib
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+names = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+for oid, t, content in db.execute("SELECT oid, type, content FROM git_objects"):
+    h = oid.hex()
+    d = os.path.join(sys.argv[3], "objects", h[:2])
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, h[2:]), "wb") as f:
+        f.write(zlib.compress(names[t] + b" %d\0" % len(content) + content))
+row = db.execute("SELECT revision FROM repos WHERE device_id = ?", (sys.argv[2],)).fetchone()
+if row:
+    with open(os.path.join(sys.argv[3], "refs", "heads", "main"), "w") as f:
+        f.write(row[0] + "\n")
+PY
+}
+
 # git_credentials_save NAME [FILE]: keeps the git credential fields of FILE (default: the last
 # response) as NAME.git_url, NAME.git_user, NAME.git_token (0600). Used after onboarding and
 # after git_credentials.
