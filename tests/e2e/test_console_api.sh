@@ -44,6 +44,10 @@ http GET /ui/nope.js
 assert_problem 404 not-found
 http GET /ui/..%2fadmin.token
 assert_status_any "404 400" "no path out of the embedded files"
+# Every module parses (a syntax error would leave the console blank).
+for f in "$SRC_DIR"/server/ui/*.js; do
+	assert_true "$(basename "$f") parses as an ES module" node --input-type=module --check <"$f"
+done
 # No inline script or style anywhere: what CSP default-src 'self' would block.
 for f in "$SRC_DIR"/server/ui/*; do
 	assert_false "$(basename "$f"): no inline <script> body" grep -qE '<script( [^>]*)?>[^<]' "$f"
