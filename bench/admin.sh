@@ -52,8 +52,9 @@ wfmd_restart --log-level warn
 # page_ms QUERY: median milliseconds of PAGES GET /admin/v1/devices?QUERY on one connection.
 page_ms() {
 	local q=$1 urls=() i
-	for ((i = 0; i < PAGES; i++)); do urls+=("$WFM_URL/admin/v1/devices?$q"); done
-	"${E2E_CURL[@]}" --cacert "$WFM_CA" -H "@$WFM_ADMIN_HDR" -o /dev/null \
+	# -o applies to one URL each: one per request, or the bodies mix with the times.
+	for ((i = 0; i < PAGES; i++)); do urls+=(-o /dev/null "$WFM_URL/admin/v1/devices?$q"); done
+	"${E2E_CURL[@]}" --cacert "$WFM_CA" -H "@$WFM_ADMIN_HDR" \
 		-w '%{time_total}\n' "${urls[@]}" >"$T/times" 2>/dev/null ||
 		e2e_die "GET /admin/v1/devices?$q failed"
 	# time_total is per transfer; the first includes the TLS handshake: drop it.
