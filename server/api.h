@@ -101,6 +101,10 @@ int api_admin_deployment_history(struct http_request *req, struct http_response 
 
 /* api_summary.c: GET /admin/v1/summary. */
 int api_admin_summary(struct http_request *req, struct http_response *resp);
+/* api_operators.c: named operator accounts (admin). */
+int api_admin_operator_add(struct http_request *req, struct http_response *resp);
+int api_admin_operator_list(struct http_request *req, struct http_response *resp);
+int api_admin_operator_revoke(struct http_request *req, struct http_response *resp);
 
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];

@@ -19,17 +19,26 @@
 static int login_identify(struct http_request *req, const char *token, struct store_session *s)
 {
 	struct wfmd *w = req->ctx;
+	struct auth_operator op;
+	struct margo_error err;
 	char hash[MARGO_TOKEN_HASH_LEN];
+	int rc;
 
-	margo_token_hash(token, hash);
-	if (margo_token_equal(hash, w->admin_token_hash)) {
-		snprintf(s->operator_name, sizeof(s->operator_name), "admin");
-		snprintf(s->role, sizeof(s->role), "admin");
-		s->bootstrap = 1;
-		return 0;
+	margo_error_clear(&err);
+	rc = auth_operator_resolve(w, token, &op, &err);
+	if (rc == MARGO_EAUTH) {
+		margo_log_warn("console login refused", "client_addr=%s", req->client_addr);
+		return http_fail(req, 401, "unauthorized", "wrong operator token");
 	}
-	margo_log_warn("console login refused", "client_addr=%s", req->client_addr);
-	return http_fail(req, 401, "unauthorized", "wrong operator token");
+	if (rc < 0)
+		return http_fail_error(req, rc, &err);
+	snprintf(s->operator_name, sizeof(s->operator_name), "%s", op.name);
+	snprintf(s->role, sizeof(s->role), "%s", auth_role_name(op.role));
+	/* The holder of DIR/admin.token, not a named operator: no operators row to check. */
+	margo_token_hash(token, hash);
+	s->bootstrap = margo_token_equal(hash, w->admin_token_hash);
+	req->operator_role = (int)op.role;
+	return 0;
 }
 
 static json_t *session_json(const struct store_session *s, const char *csrf)

@@ -39,6 +39,7 @@ struct http_request {
 	size_t body_len;
 	char client_addr[64];
 	char client_id[MARGO_UUID_LEN]; /* set once the caller is known, for the request log */
+	int operator_role;              /* enum auth_role of an admin caller; 0: not one */
 	void *ctx;                      /* the server context given to http_server_start */
 	struct http_problem problem;
 	void *conn;                     /* struct MHD_Connection *, for http_header/http_query */

@@ -178,8 +178,7 @@ struct store_enrollment_token {
 
 int store_enrollment_token_create(store *st, const struct store_enrollment_token *t,
 				  const char *token_hash, struct margo_error *err);
-int store_enrollment_token_list(store *st, struct store_enrollment_token **items, size_t *n,
-				struct margo_error *err);
+/* Listing: store_enrollment_token_page (store_page.h). */
 /* MARGO_ENOTFOUND. Revoking twice is fine. */
 int store_enrollment_token_revoke(store *st, const char *id, struct margo_error *err);
 
@@ -194,8 +193,7 @@ struct store_certificate {
 /* MARGO_EEXIST when the fingerprint is already registered. */
 int store_certificate_add(store *st, const char *fingerprint, const char *pem,
 			  const char *description, int64_t now, struct margo_error *err);
-int store_certificate_list(store *st, struct store_certificate **items, size_t *n,
-			   struct margo_error *err);
+/* Listing: store_certificate_page (store_page.h). */
 /* MARGO_ENOTFOUND. */
 int store_certificate_remove(store *st, const char *fingerprint, struct margo_error *err);
 

@@ -765,10 +765,11 @@ cert_preregister() {
 		--data-binary "@$T/cert.req.json"
 }
 
-# devices_count [STATE]: number of devices GET /admin/v1/devices[?state=] lists ("?" on error).
+# devices_count [STATE]: number of devices GET /admin/v1/devices[?state=] lists, up to 1000 (one
+# page; "?" on error).
 devices_count() {
-	local q=
-	[[ -n "${1:-}" ]] && q="?state=$1"
+	local q="?limit=1000"
+	[[ -n "${1:-}" ]] && q="$q&state=$1"
 	admin_http GET "/admin/v1/devices$q"
 	if [[ "$HTTP_STATUS" == 200 ]]; then
 		json_length /items || echo '?'
@@ -987,7 +988,7 @@ device_onboard() {
 device_admin_lookup() {
 	local fp field=${2:-id} n i
 	fp=$(device_fingerprint "$1")
-	admin_http GET /admin/v1/devices
+	admin_http GET "/admin/v1/devices?limit=1000"
 	[[ "$HTTP_STATUS" == 200 ]] || return 0
 	n=$(json_length /items 2>/dev/null) || n=0
 	for ((i = 0; i < n; i++)); do

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_page.h"
 
 #define T0 1800000000
 
@@ -95,6 +96,8 @@ static void test_token_lifecycle(void **state)
 	struct store_onboard_out out;
 	struct margo_error err;
 	struct store_enrollment_token *toks = NULL;
+	struct store_cursor start = { 0, 0, "" };
+	int more;
 	char b[6][80], first_secret[80];
 	int64_t epoch = 0, epoch2 = 0;
 	size_t n;
@@ -110,7 +113,7 @@ static void test_token_lifecycle(void **state)
 	onboard_in(&in, 2, "et1", T0 + 1, b);
 	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
 	assert_int_equal(out.result, STORE_ONBOARD_TOKEN_INVALID);
-	assert_int_equal(store_enrollment_token_list(f->st, &toks, &n, &err), 0);
+	assert_int_equal(store_enrollment_token_page(f->st, &start, 100, &toks, &n, &more, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(toks[0].uses, 1);
 	free(toks);
