@@ -138,6 +138,7 @@ int api_session_logout(struct http_request *req, struct http_response *resp)
 
 	if ((rc = session_authenticate(req, &s, NULL)) < 0)
 		return rc;
+	req->operator_role = (int)auth_role_parse(s.role);       /* recorded in the audit log */
 	if ((rc = session_token(req, token)) < 0)
 		return http_fail_error(req, rc, NULL);
 	margo_token_hash(token, hash);
