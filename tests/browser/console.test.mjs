@@ -165,6 +165,20 @@ try {
     (await text(page.locator('tbody'))).includes(agentId.slice(0, 8)), 10, 'one row'), 'the id prefix finds the agent\'s device');
   await page.goto(URL0 + '/ui/#/devices?serial=SN-gw');
   ok(await waitFor(async () => (await page.locator('tbody tr').count()) === 3, 10, 'three rows'), 'serial prefix SN-gw: three devices');
+  step('devices: server-side pages (2 a page here)');
+  await page.goto(URL0 + '/ui/#/devices?limit=2');
+  const ids = async () => (await page.locator('tbody tr td:nth-child(1) a').allTextContents()).join(' ');
+  ok(await waitFor(async () => (await page.locator('tbody tr').count()) === 2, 10, 'page 1'), 'page 1: two devices');
+  const p1 = await ids();
+  await page.getByRole('button', { name: 'Next →' }).click();
+  ok(await waitFor(async () => /Page 2/.test(await text(page.locator('.pager'))) && (await ids()) !== p1, 10, 'page 2'), 'Next: page 2, other devices');
+  const p2 = await ids();
+  await page.getByRole('button', { name: 'Next →' }).click();
+  ok(await waitFor(async () => /Page 3/.test(await text(page.locator('.pager'))) && (await page.locator('tbody tr').count()) === 1, 10, 'page 3'),
+    'page 3: the fifth device');
+  ok(await page.getByRole('button', { name: 'Next →' }).isDisabled(), 'no page after the last');
+  await page.getByRole('button', { name: '← Previous' }).click();
+  ok(await waitFor(async () => (await ids()) === p2, 10, 'back'), 'Previous: page 2 again');
   await page.goto(URL0 + '/ui/#/devices');
   await page.getByLabel('State', { exact: true }).selectOption('pending');
   await page.getByRole('button', { name: 'Filter' }).click();
