@@ -51,6 +51,7 @@ static const struct wfmctl_command *const command_tables[] = {
 	wfmctl_undeploy_commands,
 	wfmctl_rollout_commands,
 	wfmctl_operator_commands,
+	wfmctl_audit_commands,
 };
 
 #define NTABLES (sizeof(command_tables) / sizeof(command_tables[0]))

@@ -57,6 +57,7 @@ extern const struct wfmctl_command wfmctl_deploy_commands[];
 extern const struct wfmctl_command wfmctl_undeploy_commands[];
 extern const struct wfmctl_command wfmctl_rollout_commands[];
 extern const struct wfmctl_command wfmctl_operator_commands[];
+extern const struct wfmctl_command wfmctl_audit_commands[];
 
 /* ---- cmd_deploy.c ---- */
 

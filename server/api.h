@@ -84,6 +84,19 @@ int api_admin_rollout_pause(struct http_request *req, struct http_response *resp
 int api_admin_rollout_resume(struct http_request *req, struct http_response *resp);
 int api_admin_rollout_abort(struct http_request *req, struct http_response *resp);
 
+/* api_operators.c: named operator accounts (admin). */
+int api_admin_operator_add(struct http_request *req, struct http_response *resp);
+int api_admin_operator_list(struct http_request *req, struct http_response *resp);
+int api_admin_operator_revoke(struct http_request *req, struct http_response *resp);
+
+/* api_audit.c: the audit log (admin). */
+int api_admin_audit_list(struct http_request *req, struct http_response *resp);
+
+/* api_health.c: metrics and health. */
+int api_metrics_get(struct http_request *req, struct http_response *resp);
+int api_healthz(struct http_request *req, struct http_response *resp);
+int api_readyz(struct http_request *req, struct http_response *resp);
+
 /* api_ui.c: the web console's static files. */
 int api_ui_index(struct http_request *req, struct http_response *resp);
 int api_ui_asset(struct http_request *req, struct http_response *resp);
@@ -101,10 +114,6 @@ int api_admin_deployment_history(struct http_request *req, struct http_response 
 
 /* api_summary.c: GET /admin/v1/summary. */
 int api_admin_summary(struct http_request *req, struct http_response *resp);
-/* api_operators.c: named operator accounts (admin). */
-int api_admin_operator_add(struct http_request *req, struct http_response *resp);
-int api_admin_operator_list(struct http_request *req, struct http_response *resp);
-int api_admin_operator_revoke(struct http_request *req, struct http_response *resp);
 
 /* routes.c: every route wfmd serves. */
 extern const struct http_route api_routes[];

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "api_page.h"
 #include "auth.h"
+#include "store_console.h"
 #include "store_operator.h"
 #include "wfmd.h"
 
@@ -126,6 +127,7 @@ int api_admin_operator_revoke(struct http_request *req, struct http_response *re
 {
 	struct wfmd *w = req->ctx;
 	struct margo_error err;
+	size_t nsessions = 0;
 	int rc;
 
 	if ((rc = auth_admin(req)) < 0)
@@ -138,7 +140,12 @@ int api_admin_operator_revoke(struct http_request *req, struct http_response *re
 	margo_error_clear(&err);
 	if ((rc = store_operator_revoke(w->store, req->params[0], margo_time_now(), &err)) < 0)
 		return http_fail_error(req, rc, &err);
-	margo_log_info("operator revoked", "name=%s by=%s", req->params[0], req->client_id);
+	/* Their console sessions stop at once anyway (auth.c checks the operator on each
+	 * request); drop the rows too. */
+	if (store_session_delete_operator(w->store, req->params[0], &nsessions, &err) < 0)
+		margo_log_warn("console sessions not dropped", "name=%s", req->params[0]);
+	margo_log_info("operator revoked", "name=%s by=%s sessions=%zu", req->params[0],
+		       req->client_id, nsessions);
 	resp->status = 204;
 	return 0;
 }

@@ -21,7 +21,6 @@ static int login_identify(struct http_request *req, const char *token, struct st
 	struct wfmd *w = req->ctx;
 	struct auth_operator op;
 	struct margo_error err;
-	char hash[MARGO_TOKEN_HASH_LEN];
 	int rc;
 
 	margo_error_clear(&err);
@@ -34,10 +33,8 @@ static int login_identify(struct http_request *req, const char *token, struct st
 		return http_fail_error(req, rc, &err);
 	snprintf(s->operator_name, sizeof(s->operator_name), "%s", op.name);
 	snprintf(s->role, sizeof(s->role), "%s", auth_role_name(op.role));
-	/* The holder of DIR/admin.token, not a named operator: no operators row to check. */
-	margo_token_hash(token, hash);
-	s->bootstrap = margo_token_equal(hash, w->admin_token_hash);
-	req->operator_role = (int)op.role;
+	s->bootstrap = strcmp(op.name, AUTH_BOOTSTRAP_OPERATOR) == 0;
+	req->operator_role = (int)op.role;      /* the login is recorded in the audit log */
 	return 0;
 }
 
@@ -138,7 +135,7 @@ int api_session_logout(struct http_request *req, struct http_response *resp)
 
 	if ((rc = session_authenticate(req, &s, NULL)) < 0)
 		return rc;
-	req->operator_role = (int)auth_role_parse(s.role);       /* recorded in the audit log */
+	req->operator_role = (int)auth_role_parse(s.role);       /* so is the logout */
 	if ((rc = session_token(req, token)) < 0)
 		return http_fail_error(req, rc, NULL);
 	margo_token_hash(token, hash);

@@ -116,13 +116,49 @@ enum auth_role auth_required_role(const char *method, const char *path)
 	return read ? AUTH_ROLE_VIEWER : AUTH_ROLE_OPERATOR;
 }
 
-/* The operator of the request's bearer token: 0 with *op, or -1 with the 401 set. */
-static int admin_bearer(struct http_request *req, int rc, char token[AUTH_TOKEN_MAX],
-			struct auth_operator *op)
+/* The operator behind a console session, as they are now: the bootstrap admin, or a named
+ * operator still live (revocation ends their sessions at once) with their current role. */
+static int session_operator(struct http_request *req, const struct store_session *sess,
+			    struct auth_operator *op)
 {
 	struct wfmd *w = req->ctx;
+	struct store_operator o;
 	struct margo_error err;
+	int rc;
 
+	memset(op, 0, sizeof(*op));
+	if (sess->bootstrap) {
+		strcpy(op->name, AUTH_BOOTSTRAP_OPERATOR);
+		op->role = AUTH_ROLE_ADMIN;
+		return 0;
+	}
+	margo_error_clear(&err);
+	rc = store_operator_get(w->store, sess->operator_name, &o, &err);
+	if (rc == MARGO_ENOTFOUND || (rc == 0 && o.revoked_at >= 0))
+		return http_fail(req, 401, "session-ended", "operator %s is revoked: log in again",
+				 sess->operator_name);
+	if (rc < 0)
+		return http_fail_error(req, rc, &err);
+	snprintf(op->name, sizeof(op->name), "%s", o.name);
+	op->role = auth_role_parse(o.role);
+	return 0;
+}
+
+/* Who calls: the bearer's operator, or the console session's (session.h). 0, or -1 with
+ * the problem set. */
+static int admin_caller(struct http_request *req, struct auth_operator *op)
+{
+	struct wfmd *w = req->ctx;
+	struct store_session sess;
+	struct margo_error err;
+	char token[AUTH_TOKEN_MAX];
+	int rc = auth_bearer(req, token);
+
+	if (rc == MARGO_ENOTFOUND && session_cookie_present(req)) {
+		if (session_authenticate(req, &sess, NULL) < 0)
+			return -1;
+		return session_operator(req, &sess, op);
+	}
 	if (rc < 0) {
 		req->problem.www_authenticate = rc == MARGO_ENOTFOUND ? BEARER_MISSING :
 			BEARER_INVALID;
@@ -131,6 +167,7 @@ static int admin_bearer(struct http_request *req, int rc, char token[AUTH_TOKEN_
 	}
 	margo_error_clear(&err);
 	rc = auth_operator_resolve(w, token, op, &err);
+	OPENSSL_cleanse(token, sizeof(token));
 	if (rc == MARGO_EAUTH) {
 		req->problem.www_authenticate = BEARER_INVALID;
 		return http_fail(req, 401, "unauthorized", "wrong operator token");
@@ -143,19 +180,10 @@ static int admin_bearer(struct http_request *req, int rc, char token[AUTH_TOKEN_
 int auth_admin(struct http_request *req)
 {
 	struct auth_operator op;
-	char token[AUTH_TOKEN_MAX];
 	enum auth_role need;
-	int rc = auth_bearer(req, token);
 
-	/* The console: its session cookie stands in for the bearer (session.h); a bearer, when
-	 * there is one, wins. */
-	if (rc == MARGO_ENOTFOUND && session_cookie_present(req))
-		rc = session_operator(req, &op);
-	else
-		rc = admin_bearer(req, rc, token, &op);
-	OPENSSL_cleanse(token, sizeof(token));
-	if (rc < 0)
-		return rc;
+	if (admin_caller(req, &op) < 0)
+		return -1;
 	snprintf(req->client_id, sizeof(req->client_id), "%s", op.name);
 	req->operator_role = (int)op.role;
 	need = auth_required_role(req->method, req->path);

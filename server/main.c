@@ -18,8 +18,10 @@
 #include "margo/log.h"
 #include "margo/timeutil.h"
 #include "api.h"
+#include "audit.h"
 #include "datadir.h"
 #include "http.h"
+#include "metrics.h"
 #include "repo.h"
 #include "rollout.h"
 #include "store.h"
@@ -67,6 +69,7 @@ static const char usage_text[] =
 "                          of a rollout (default 15; agents bound it by their own\n"
 "                          poll_interval_min/max)\n"
 "  --poll-interval-rest SEC    hint for every other device (default 0: none sent)\n"
+"  --no-metrics            do not count requests for GET /metrics (it answers 404)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug; logs go to stderr\n"
 "\n"
 "Example:\n"
@@ -87,6 +90,7 @@ struct options {
 	int no_approval;
 	long threads;
 	long poll_active, poll_rest;
+	int no_metrics;
 };
 
 static int fail(const char *fmt, const char *arg)
@@ -293,6 +297,14 @@ static int cmd_serve(const struct options *o)
 	hc.connection_timeout = CONNECTION_TIMEOUT;
 	hc.connection_limit = CONNECTION_LIMIT;
 	hc.per_ip_limit = PER_IP_LIMIT;
+	hc.on_handled = audit_on_handled;
+	if (!o->no_metrics) {
+		if (metrics_init(api_routes, api_nroutes) < 0) {
+			fprintf(stderr, "wfmd: out of memory\n");
+			goto out;
+		}
+		hc.on_completed = metrics_on_completed;
+	}
 	if (http_server_start(&hc, &srv, &bound, &err) < 0) {
 		fprintf(stderr, "wfmd: cannot listen on %s: %s\n", o->listen, err.message);
 		goto out;
@@ -333,6 +345,7 @@ static int cmd_serve(const struct options *o)
 out:
 	http_server_stop(srv);
 	rollout_engine_stop(engine);
+	metrics_free();
 	store_close(w.store);
 	free(w.public_url);
 	free(w.repo_root);
@@ -361,6 +374,7 @@ int main(int argc, char **argv)
 		{ "poll-interval-active", required_argument, NULL, 'P' },
 		{ "poll-interval-rest", required_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "no-metrics", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -410,6 +424,7 @@ int main(int argc, char **argv)
 					    optarg);
 			break;
 		case 'n': o.no_approval = 1; break;
+		case 'M': o.no_metrics = 1; break;
 		case 'g':
 			if (parse_long(optarg, 1, 86400 * 7, &o.git_token_ttl) < 0)
 				return fail("--git-token-ttl wants 1..604800 seconds, got '%s'",

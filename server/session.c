@@ -124,16 +124,3 @@ out:
 	OPENSSL_cleanse(mine, sizeof(mine));
 	return rc;
 }
-
-int session_operator(struct http_request *req, struct auth_operator *op)
-{
-	struct store_session s;
-	int rc = session_authenticate(req, &s, NULL);
-
-	memset(op, 0, sizeof(*op));
-	if (rc < 0)
-		return rc;
-	snprintf(op->name, sizeof(op->name), "%s", s.operator_name);
-	op->role = auth_role_parse(s.role);
-	return 0;
-}

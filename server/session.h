@@ -4,7 +4,6 @@
 #ifndef WFMD_SESSION_H
 #define WFMD_SESSION_H
 
-#include "auth.h"
 #include "http.h"
 #include "store_console.h"
 
@@ -36,8 +35,5 @@ int session_origin_ok(struct http_request *req, int allow_missing);
  * session's CSRF token. */
 int session_authenticate(struct http_request *req, struct store_session *out,
 			 char csrf[MARGO_TOKEN_HASH_LEN]);
-
-/* session_authenticate() for the admin API: *op gets the session's operator and role. */
-int session_operator(struct http_request *req, struct auth_operator *op);
 
 #endif

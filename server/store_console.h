@@ -7,11 +7,12 @@
 #include <stdint.h>
 
 #include "store.h"
-#include "store_operator.h"
+
+#define STORE_OPERATOR_MAX 65   /* operator name + NUL */
 
 struct store_session {
-	char operator_name[STORE_OPERATOR_NAME_MAX];
-	char role[STORE_ROLE_MAX];      /* viewer, operator, admin */
+	char operator_name[STORE_OPERATOR_MAX];
+	char role[16];                  /* viewer, operator, admin */
 	int bootstrap;                  /* 1: the holder of DIR/admin.token, not a named operator */
 	int64_t created_at;
 	int64_t expires_at;
@@ -20,8 +21,8 @@ struct store_session {
 /* Records a session whose token hashes to hash. Expired sessions are dropped first. */
 int store_session_create(store *st, const char *hash, const struct store_session *s,
 			 int64_t now, struct margo_error *err);
-/* The live session whose token hashes to hash: 0, or MARGO_EAUTH (unknown, expired, ended,
- * or its named operator revoked since) with err saying which. */
+/* The live session whose token hashes to hash: 0, or MARGO_EAUTH (unknown, expired or
+ * ended) with err saying which. */
 int store_session_get(store *st, const char *hash, int64_t now, struct store_session *out,
 		      struct margo_error *err);
 /* Ends one session (logout). Ending an unknown one is fine. */

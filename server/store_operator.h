@@ -30,6 +30,9 @@ int store_operator_add(store *st, const struct store_operator *op, const char *t
  * (unknown or revoked). */
 int store_operator_by_token(store *st, const char *token_hash, struct store_operator *out,
 			    struct margo_error *err);
+/* The operator named name, live or revoked. MARGO_ENOTFOUND. */
+int store_operator_get(store *st, const char *name, struct store_operator *out,
+		       struct margo_error *err);
 /* Marks the operator revoked at now (its token stops working at once). MARGO_ENOTFOUND;
  * revoking twice keeps the first time. */
 int store_operator_revoke(store *st, const char *name, int64_t now, struct margo_error *err);

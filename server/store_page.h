@@ -54,7 +54,8 @@ int store_certificate_page(store *st, const struct store_cursor *after, size_t l
  * revoked. */
 int store_device_count_by_state(store *st, int64_t counts[4], struct margo_error *err);
 
-/* 0 when the database answers a trivial query (readiness). */
+/* 0 when the database answers a query inside a write transaction (readiness: it is there
+ * and writable now); MARGO_ESTORE after the busy timeout when another writer holds it. */
 int store_ping(store *st, struct margo_error *err);
 
 #endif

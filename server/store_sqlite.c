@@ -8,6 +8,7 @@
 
 #include "margo/error.h"
 #include "margo/log.h"
+#include "metrics.h"
 #include "store.h"
 #include "store_sqlite_int.h"
 #include "store_sqlite_schema.h"
@@ -222,6 +223,7 @@ int tx_begin(struct conn *c, struct margo_error *err)
 
 	if (s == NULL)
 		return MARGO_ESTORE;
+	clock_gettime(CLOCK_MONOTONIC, &c->tx_start);
 	/* Not exec_stmt: BEGIN IMMEDIATE is not read-only and would take the lock again. */
 	pthread_mutex_lock(&c->st->write_lock);
 	rc = sqlite3_step(s);
@@ -234,6 +236,7 @@ int tx_begin(struct conn *c, struct margo_error *err)
 
 int tx_end(struct conn *c, int rc, struct margo_error *err)
 {
+	struct timespec now;
 	sqlite3_stmt *s;
 
 	if (rc == 0) {
@@ -249,6 +252,9 @@ int tx_end(struct conn *c, int rc, struct margo_error *err)
 	}
 out:
 	pthread_mutex_unlock(&c->st->write_lock);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_store_tx((double)(now.tv_sec - c->tx_start.tv_sec) +
+			 (double)(now.tv_nsec - c->tx_start.tv_nsec) / 1e9);
 	return rc;
 }
 

@@ -12,10 +12,8 @@ static const char sql_session_insert[] =
 	"INSERT INTO console_sessions (hash, operator, role, bootstrap, created_at, expires_at)"
 	" VALUES (:hash, :operator, :role, :bootstrap, :created, :expires)";
 static const char sql_session_get[] =
-	"SELECT s.operator, s.role, s.created_at, s.expires_at, s.bootstrap,"
-	" s.bootstrap OR (o.name IS NOT NULL AND o.revoked_at IS NULL)"
-	" FROM console_sessions s LEFT JOIN operators o ON o.name = s.operator"
-	" WHERE s.hash = :hash";
+	"SELECT operator, role, created_at, expires_at, bootstrap FROM console_sessions"
+	" WHERE hash = :hash";
 static const char sql_session_delete[] = "DELETE FROM console_sessions WHERE hash = :hash";
 static const char sql_session_delete_operator[] =
 	"DELETE FROM console_sessions WHERE operator = :operator";
@@ -51,7 +49,7 @@ int store_session_get(store *st, const char *hash, int64_t now, struct store_ses
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
-	int rc, live;
+	int rc;
 
 	if (c == NULL)
 		return MARGO_ESTORE;
@@ -73,14 +71,8 @@ int store_session_get(store *st, const char *hash, int64_t now, struct store_ses
 	out->created_at = col_time(s, 2);
 	out->expires_at = col_time(s, 3);
 	out->bootstrap = sqlite3_column_int(s, 4);
-	live = sqlite3_column_int(s, 5);
 	sqlite3_reset(s);
-	if (!live)
-		rc = margo_error_set(err, MARGO_EAUTH, "operator %s was revoked", out->operator_name);
-	else if (out->expires_at <= now)
-		rc = margo_error_set(err, MARGO_EAUTH, "the session expired");
-	else
-		rc = 0;
+	rc = out->expires_at > now ? 0 : margo_error_set(err, MARGO_EAUTH, "the session expired");
 out:
 	return rc;
 }

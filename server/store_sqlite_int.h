@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <sqlite3.h>
 
 #include "margo/error.h"
@@ -26,6 +27,7 @@ struct conn {
 	struct conn *next;
 	size_t nslots;
 	struct stmt_slot slots[STMT_CACHE_MAX];
+	struct timespec tx_start;       /* when tx_begin asked for the write lock (metrics) */
 };
 
 struct store {

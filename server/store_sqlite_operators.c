@@ -59,10 +59,13 @@ out:
 
 static const char sql_operator_by_token[] =
 	"SELECT " OPERATOR_COLUMNS " FROM operators"
-	" WHERE token_hash = :hash AND revoked_at IS NULL";
+	" WHERE token_hash = :key AND revoked_at IS NULL";
+static const char sql_operator_get[] =
+	"SELECT " OPERATOR_COLUMNS " FROM operators WHERE name = :key";
 
-int store_operator_by_token(store *st, const char *token_hash, struct store_operator *out,
-			    struct margo_error *err)
+/* The one operator sql (keyed by :key) finds. MARGO_ENOTFOUND. */
+static int operator_find(store *st, const char *sql, const char *key,
+			 struct store_operator *out, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -70,20 +73,32 @@ int store_operator_by_token(store *st, const char *token_hash, struct store_oper
 
 	if (c == NULL)
 		return MARGO_ESTORE;
-	PREPARE(s, sql_operator_by_token);
-	BIND(bind_text(s, ":hash", token_hash));
+	PREPARE(s, sql);
+	BIND(bind_text(s, ":key", key));
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		operator_from_row(s, out);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
-		rc = margo_error_set(err, MARGO_ENOTFOUND, "no such operator token");
+		rc = margo_error_set(err, MARGO_ENOTFOUND, "no such operator");
 	} else {
-		rc = db_fail(c->db, err, "operator by token");
+		rc = db_fail(c->db, err, "operator get");
 	}
 	sqlite3_reset(s);
 out:
 	return rc;
+}
+
+int store_operator_by_token(store *st, const char *token_hash, struct store_operator *out,
+			    struct margo_error *err)
+{
+	return operator_find(st, sql_operator_by_token, token_hash, out, err);
+}
+
+int store_operator_get(store *st, const char *name, struct store_operator *out,
+		       struct margo_error *err)
+{
+	return operator_find(st, sql_operator_get, name, out, err);
 }
 
 static const char sql_operator_revoke[] =

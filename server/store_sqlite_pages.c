@@ -269,6 +269,8 @@ out:
 
 static const char sql_ping[] = "SELECT count(*) FROM schema_migrations";
 
+/* A read inside a write transaction: the database answers and this process can write (no
+ * other writer holds it past the busy timeout). */
 int store_ping(store *st, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
@@ -277,10 +279,12 @@ int store_ping(store *st, struct margo_error *err)
 
 	if (c == NULL)
 		return MARGO_ESTORE;
+	if ((rc = tx_begin(c, err)) < 0)
+		return rc;
 	PREPARE(s, sql_ping);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	rc = rc == SQLITE_ROW ? 0 : db_fail(c->db, err, "ping");
 out:
-	return rc;
+	return tx_end(c, rc, err);
 }

@@ -200,8 +200,8 @@ static const char schema_v3[] =
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
 	{ 2, "git objects of the desired state", schema_v2 },
-	{ 4, "console sessions", schema_v4 },
 	{ 3, "operators, audit log, device list indexes", schema_v3 },
+	{ 4, "console sessions", schema_v4 },
 	{ 8, "device labels", schema_v8 },
 	{ 9, "rollouts", schema_v9 },
 };
