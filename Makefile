@@ -3,7 +3,11 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan demo bench clean fuzz console-screenshots
+# One .PHONY line per group of targets, so parallel work does not collide on one line.
+.PHONY: all deps build test test-asan demo clean
+.PHONY: bench bench-rollout
+.PHONY: fuzz fuzz-build fuzz-ci soak soak-ci leak-loop
+.PHONY: console-screenshots
 
 all: build
 
@@ -36,6 +40,11 @@ demo: build
 bench: build
 	bench/run $(BUILD)
 
+# Rollouts to DEVICES (10000) fleet-sim devices (bench/FLEET-SIM.md); rewrites the rollout
+# section of bench/results.md.
+bench-rollout: build
+	RESULTS_MD=bench/results.md bench/rollout.sh $(BUILD)
+
 # Screenshots of the web console's pages into docs/console/ (taken by the browser test).
 console-screenshots: build
 	CONSOLE_SCREENSHOTS=docs/console BUILD_DIR=$(abspath $(BUILD)) SRC_DIR=$(CURDIR) \
@@ -44,12 +53,33 @@ console-screenshots: build
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
-# libFuzzer targets (clang), each run for FUZZ_SECONDS.
+# libFuzzer targets (clang, tests/fuzz/fuzz_*.c), each run for FUZZ_SECONDS under ASan+UBSan,
+# seeded from tests/fuzz/corpus/ (see docs/development.md). fuzz-ci: the short CI run.
 FUZZ_SECONDS ?= 60
-fuzz: deps
-	@command -v clang >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null)
-	CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMARGO_FUZZ=ON -DMARGO_SANITIZE=ON >/dev/null
-	ninja -C build-fuzz $$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$$//')
-	set -e; for f in tests/fuzz/fuzz_*.c; do n=$$(basename $$f .c); \
-		mkdir -p build-fuzz/corpus/$$n; \
-		build-fuzz/tests/$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n; done
+FUZZ_CI_SECONDS ?= 15
+FUZZ_BUILD ?= build-fuzz
+$(FUZZ_BUILD)/build.ninja: | deps
+	@command -v clang >/dev/null && dpkg-query -W -f='$${Status}' libclang-rt-14-dev 2>/dev/null | grep -q 'ok installed' || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null)
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMARGO_FUZZ=ON -DMARGO_SANITIZE=ON >/dev/null
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$$//')
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-ci: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CI_SECONDS)
+
+# Soak under faults (tests/soak/soak.sh): 200 agents, 30 minutes; soak-ci: 30 agents, 2 minutes.
+soak: build
+	BUILD_DIR=$(BUILD) tests/soak/soak.sh
+
+soak-ci: build
+	BUILD_DIR=$(BUILD) DURATION=120 AGENTS=30 POLL=3 DEPLOY_EVERY=20 FAULT_EVERY=20 OUTAGE=5 \
+		LONG_OUTAGE=20 SAMPLE_EVERY=5 CONVERGE_TIMEOUT=60 tests/soak/soak.sh
+
+# Leak loop (tests/soak/leak-loop.sh): 1,000 onboard/token/git-credentials/revoke iterations.
+leak-loop: build
+	BUILD_DIR=$(BUILD) tests/soak/leak-loop.sh

@@ -58,6 +58,9 @@ struct agent_https {
 	int64_t idle_since;        /* end of the last exchange, ms (CLOCK_MONOTONIC) */
 	unsigned char rbuf[HTTPS_RBUF];
 	size_t rpos, rlen;
+	/* agent_https_parse_response: the answer comes from memory, not from a connection */
+	const unsigned char *mem;
+	size_t mem_len;
 	char pinned[MARGO_FINGERPRINT_LEN]; /* the pinned CA's fingerprint, for messages */
 	int no_time_check;         /* only while asking an expired-looking WFM for its Date */
 	struct https_failure failure; /* the last verification failure (verify 0: none) */
@@ -355,6 +358,14 @@ static int tcp_connect(const struct endpoint *e, int64_t deadline, char *why, si
 static ssize_t conn_read(struct agent_https *c, void *buf, size_t n, int64_t deadline,
 			 char *why, size_t whylen)
 {
+	if (c->mem != NULL) {
+		size_t take = c->mem_len < n ? c->mem_len : n;
+
+		memcpy(buf, c->mem, take);
+		c->mem += take;
+		c->mem_len -= take;
+		return (ssize_t)take;
+	}
 	for (;;) {
 		size_t got = 0;
 		ssize_t r;
@@ -841,6 +852,60 @@ static int read_chunked(struct agent_https *c, struct margo_http_response *resp,
 	return 0;
 }
 
+/* The body after the head, as the method, status and head ask for. */
+static int read_response_body(struct agent_https *c, const char *method,
+			      struct margo_http_response *resp, struct reply *rp, int64_t deadline,
+			      int *too_big, char *why, size_t whylen)
+{
+	int rc = 0;
+
+	if (strcmp(method, "HEAD") == 0 || resp->status == 204 || resp->status == 304) {
+		/* no body */
+	} else if (rp->chunked) {
+		rc = read_chunked(c, resp, deadline, too_big, why, whylen);
+	} else if (rp->content_length > (int64_t)MARGO_HTTP_RESPONSE_MAX) {
+		*too_big = 1;
+		rc = -1;
+	} else {
+		rc = read_body(c, resp, rp->content_length, deadline, too_big, why, whylen);
+		if (rp->content_length < 0)
+			rp->close = 1; /* the body ended with the connection */
+	}
+	return rc;
+}
+
+int agent_https_parse_response(const char *method, const void *data, size_t len,
+			       struct margo_http_response *resp, struct margo_error *err)
+{
+	struct agent_https *c;
+	struct reply rp;
+	char why[MARGO_ERROR_MSG_MAX] = "";
+	int rc, too_big = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	c->fd = -1;
+	c->mem = data != NULL ? data : (const void *)"";
+	c->mem_len = len;
+	rc = read_head(c, resp, &rp, INT64_MAX, why, sizeof(why));
+	if (rc == 0)
+		rc = read_response_body(c, method, resp, &rp, INT64_MAX, &too_big, why,
+					sizeof(why));
+	if (rc == 0 && resp->body == NULL && (resp->body = calloc(1, 1)) == NULL)
+		snprintf(why, sizeof(why), "out of memory");
+	free(c);
+	if (rc == 0 && resp->body != NULL)
+		return MARGO_OK;
+	margo_http_response_free(resp);
+	if (too_big)
+		return margo_error_set(err, MARGO_ETOOBIG, "response larger than %u bytes",
+				       MARGO_HTTP_RESPONSE_MAX);
+	return margo_error_set(err, MARGO_ENET, "%s", why);
+}
+
 int agent_https_trust_failed(const struct agent_https *c)
 {
 	return c != NULL && c->failure.verify != 0;
@@ -921,19 +986,7 @@ int agent_https_request(struct agent_https *c, const char *method, const char *u
 		margo_http_response_free(resp);
 		reused = 0;
 	}
-	rc = 0;
-	if (strcmp(method, "HEAD") == 0 || resp->status == 204 || resp->status == 304) {
-		/* no body */
-	} else if (rp.chunked) {
-		rc = read_chunked(c, resp, deadline, &too_big, why, sizeof(why));
-	} else if (rp.content_length > (int64_t)MARGO_HTTP_RESPONSE_MAX) {
-		too_big = 1;
-		rc = -1;
-	} else {
-		rc = read_body(c, resp, rp.content_length, deadline, &too_big, why, sizeof(why));
-		if (rp.content_length < 0)
-			rp.close = 1; /* the body ended with the connection */
-	}
+	rc = read_response_body(c, method, resp, &rp, deadline, &too_big, why, sizeof(why));
 	if (rc != 0) {
 		rc = too_big ? MARGO_ETOOBIG : MARGO_ENET;
 		goto out;

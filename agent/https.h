@@ -37,4 +37,10 @@ int agent_https_request(struct agent_https *c, const char *method, const char *u
 			const struct margo_http_header *headers, size_t nheaders, const void *body,
 			size_t body_len, struct margo_http_response *resp, struct margo_error *err);
 
+/* Parses one complete answer to method (status line, headers, a Content-Length, chunked or
+ * to-the-end body) from len bytes of memory, exactly as agent_https_request reads it from a
+ * connection (fuzzing and tests). Errors as agent_https_request. */
+int agent_https_parse_response(const char *method, const void *data, size_t len,
+			       struct margo_http_response *resp, struct margo_error *err);
+
 #endif

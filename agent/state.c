@@ -187,29 +187,23 @@ void agent_state_clear_onboarding(struct agent_state *st)
 	st->capabilities_hash[0] = '\0';
 }
 
-int agent_state_load(const char *dir, struct agent_state *st, struct margo_error *err)
+int agent_state_parse(const char *text, size_t len, const char *name, struct agent_state *st,
+		      struct margo_error *err)
 {
-	char *path = agent_state_path(dir, AGENT_STATE_FILE), *text = NULL;
-	json_t *doc = NULL, *v;
+	json_t *doc, *v;
 	json_error_t jerr;
-	size_t len;
-	int rc;
+	int rc = 0;
 
 	memset(st, 0, sizeof(*st));
-	if (path == NULL)
-		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
-	rc = margo_file_read(path, AGENT_STATE_MAX, &text, &len, err);
-	if (rc != 0)
-		goto out;
 	doc = json_loadb(text, len, 0, &jerr);
 	if (doc == NULL || !json_is_object(doc)) {
-		rc = margo_error_set(err, MARGO_EINVAL, "%s: not a state file (line %d: %s)", path,
+		rc = margo_error_set(err, MARGO_EINVAL, "%s: not a state file (line %d: %s)", name,
 				     jerr.line, doc == NULL ? jerr.text : "not an object");
 		goto out;
 	}
 	v = json_object_get(doc, "kind");
 	if (!json_is_string(v) || strcmp(json_string_value(v), STATE_KIND) != 0) {
-		rc = margo_error_set(err, MARGO_EINVAL, "%s: not a margo-agent state file", path);
+		rc = margo_error_set(err, MARGO_EINVAL, "%s: not a margo-agent state file", name);
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
@@ -233,11 +227,26 @@ int agent_state_load(const char *dir, struct agent_state *st, struct margo_error
 out:
 	if (rc != 0)
 		agent_state_free(st);
+	json_decref(doc);
+	return rc;
+}
+
+int agent_state_load(const char *dir, struct agent_state *st, struct margo_error *err)
+{
+	char *path = agent_state_path(dir, AGENT_STATE_FILE), *text = NULL;
+	size_t len;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if (path == NULL)
+		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	rc = margo_file_read(path, AGENT_STATE_MAX, &text, &len, err);
+	if (rc == 0)
+		rc = agent_state_parse(text, len, path, st, err);
 	if (text != NULL) {
 		OPENSSL_cleanse(text, len);
 		free(text);
 	}
-	json_decref(doc);
 	free(path);
 	return rc;
 }

@@ -77,6 +77,11 @@ int agent_state_lock(const char *dir, int *fd, struct margo_error *err);
 /* Loads DIR/state.json into st (zeroed first). MARGO_ENOTFOUND when there is none. */
 int agent_state_load(const char *dir, struct agent_state *st, struct margo_error *err);
 
+/* Parses the text of a state file (len bytes; name is used in messages) into st (zeroed
+ * first). MARGO_EINVAL when it is not a margo-agent state file; st is freed on failure. */
+int agent_state_parse(const char *text, size_t len, const char *name, struct agent_state *st,
+		      struct margo_error *err);
+
 /* Writes st to DIR/state.json atomically, mode 0600. */
 int agent_state_save(const char *dir, const struct agent_state *st, struct margo_error *err);
 

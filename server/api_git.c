@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include <zlib.h>
 
@@ -13,7 +14,9 @@
 #include "api.h"
 #include "auth.h"
 #include "form.h"
+#include "git_upload.h"
 #include "repo.h"
+#include "repo_source.h"
 #include "rollout.h"
 #include "store.h"
 #include "wfmd.h"
@@ -21,6 +24,10 @@
 #define GIT_REALM "Basic realm=\"margo-fleet git\""
 #define GIT_USER_PREFIX "svc-device-"
 #define GIT_REQUEST_MAX (32u * 1024u * 1024u)   /* inflated upload-pack request */
+/* A fetch's answer still being sent after this long (a client reading very slowly) is cut:
+ * the connection is closed. A client that reads nothing is closed sooner, by the server's
+ * idle connection timeout. */
+#define GIT_RESPONSE_MAX_SECONDS 60
 
 int api_git_token_new(struct http_request *req, char **token,
 		      char hash[MARGO_TOKEN_HASH_LEN], int64_t *expires_at)
@@ -170,16 +177,22 @@ out:
 	return rc;
 }
 
-/* The Git-Protocol request header (protocol v2 negotiation) when it is well-formed. */
-static const char *git_protocol(struct http_request *req)
+/* 1 when the client asks for protocol v2 (Git-Protocol: version=2, maybe among other
+ * colon-separated parameters); anything else is protocol v0. */
+static int git_v2(struct http_request *req)
 {
 	const char *p = http_header(req, "Git-Protocol");
 
-	if (p == NULL || strlen(p) > 128 ||
-	    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789=:._-") !=
-	    strlen(p))
-		return NULL;
-	return p;
+	while (p != NULL && *p != '\0') {
+		size_t n = strcspn(p, ":");
+
+		if (n == 9 && strncmp(p, "version=2", 9) == 0)
+			return 1;
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return 0;
 }
 
 int api_git_receive_pack(struct http_request *req, struct http_response *resp)
@@ -194,11 +207,9 @@ int api_git_info_refs(struct http_request *req, struct http_response *resp)
 	struct wfmd *w = req->ctx;
 	struct margo_error err;
 	const char *service = http_query(req, "service");
-	const char *protocol;
+	struct git_source src = { 0 };
+	struct git_buf out = { 0 };
 	char id[MARGO_UUID_LEN];
-	char *out = NULL, *body;
-	size_t out_len = 0, pre_len;
-	static const char preamble[] = "001e# service=git-upload-pack\n0000";
 	int rc, v2;
 
 	if (repo_device(req->params[0], id) < 0)
@@ -213,27 +224,27 @@ int api_git_info_refs(struct http_request *req, struct http_response *resp)
 		return rc;
 	if ((rc = api_repo_ensure(req, id, NULL)) < 0)
 		return rc;
-	protocol = git_protocol(req);
-	v2 = protocol != NULL && strstr(protocol, "version=2") != NULL;
-	margo_error_clear(&err);
-	rc = repo_upload_pack(w->repo_root, id, 1, protocol, NULL, 0, &out, &out_len, &err);
-	if (rc < 0)
-		return http_fail_error(req, rc == MARGO_ENOTFOUND ? rc : MARGO_ESTORE, &err);
-	/* Protocol v0/v1 clients expect the service announcement first; v2 does without. */
-	pre_len = v2 ? 0 : sizeof(preamble) - 1;
-	body = malloc(pre_len + out_len + 1);
-	if (body == NULL) {
-		free(out);
-		return http_fail_error(req, MARGO_ENOMEM, NULL);
+	v2 = git_v2(req);
+	/* Protocol v0 clients expect the service announcement first; v2 does without. */
+	if (!v2) {
+		git_buf_pkt(&out, "# service=git-upload-pack\n");
+		git_buf_flush(&out);
 	}
-	memcpy(body, preamble, pre_len);
-	memcpy(body + pre_len, out, out_len);
-	body[pre_len + out_len] = '\0';
-	free(out);
+	margo_error_clear(&err);
+	if ((rc = repo_source_open(w->repo_root, id, &src, &err)) == 0)
+		rc = git_upload_advertise(&src, v2, &out, &err);
+	git_source_close(&src);
+	if (rc == 0 && out.failed)
+		rc = MARGO_ENOMEM;
+	if (rc < 0) {
+		git_buf_free(&out);
+		return http_fail_error(req, rc == MARGO_ENOTFOUND || rc == MARGO_ENOMEM ? rc :
+				       MARGO_ESTORE, &err);
+	}
 	resp->status = 200;
 	resp->content_type = "application/x-git-upload-pack-advertisement";
-	resp->body = body;
-	resp->body_len = pre_len + out_len;
+	resp->body = out.data;
+	resp->body_len = out.len;
 	return 0;
 }
 
@@ -284,15 +295,88 @@ static int gunzip(const char *in, size_t in_len, char **out, size_t *out_len)
 	return 0;
 }
 
+/* A fetch's answer, streamed (git_upload.h), cut after GIT_RESPONSE_MAX_SECONDS. */
+struct git_stream {
+	struct git_upload *upload;
+	struct timespec start;
+	char device_id[MARGO_UUID_LEN];
+};
+
+static double git_stream_seconds(const struct git_stream *s)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - s->start.tv_sec) +
+		(double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
+}
+
+static ssize_t git_stream_read(void *cls, char *buf, size_t max)
+{
+	struct git_stream *s = cls;
+	struct margo_error err;
+	ssize_t n;
+
+	if (git_stream_seconds(s) > GIT_RESPONSE_MAX_SECONDS) {
+		margo_log_warn("git response cut: the client reads too slowly",
+			       "device_id=%s max_seconds=%d", s->device_id,
+			       GIT_RESPONSE_MAX_SECONDS);
+		return -1;
+	}
+	margo_error_clear(&err);
+	n = git_upload_read(s->upload, buf, max, &err);
+	if (n < 0)
+		margo_log_error("git fetch failed", "device_id=%s error=\"%s\"", s->device_id,
+				err.message);
+	return n < 0 ? -1 : n;
+}
+
+static void git_stream_free(void *cls)
+{
+	struct git_stream *s = cls;
+	size_t objects = 0, bytes = 0;
+
+	git_upload_stats(s->upload, &objects, &bytes);
+	margo_log_debug("git fetch", "device_id=%s objects=%zu pack_bytes=%zu seconds=%.3f",
+			s->device_id, objects, bytes, git_stream_seconds(s));
+	git_upload_free(s->upload);
+	free(s);
+}
+
+/* The request body, inflated when gzip-encoded (*inflated then owns it). */
+static int git_body(struct http_request *req, const char **input, size_t *len,
+		    char **inflated)
+{
+	const char *enc = http_header(req, "Content-Encoding");
+	int rc;
+
+	*input = req->body != NULL ? req->body : "";
+	*len = req->body_len;
+	*inflated = NULL;
+	if (enc != NULL && strcasecmp(enc, "gzip") == 0) {
+		rc = gunzip(*input, *len, inflated, len);
+		if (rc == MARGO_ETOOBIG)
+			return http_fail(req, 413, "body-too-large", "inflated request too large");
+		if (rc < 0)
+			return http_fail(req, 400, "bad-encoding", "the gzip body does not inflate");
+		*input = *inflated;
+	} else if (enc != NULL && strcasecmp(enc, "identity") != 0) {
+		return http_fail(req, 415, "unsupported-encoding", "Content-Encoding %s is not "
+				 "supported", enc);
+	}
+	return 0;
+}
+
 int api_git_upload_pack(struct http_request *req, struct http_response *resp)
 {
 	struct wfmd *w = req->ctx;
 	struct margo_error err;
-	const char *enc = http_header(req, "Content-Encoding");
-	const char *input = req->body;
-	size_t input_len = req->body_len, out_len = 0;
+	struct git_source src = { 0 };
+	struct git_stream *s = NULL;
+	const char *input;
+	size_t input_len;
 	char id[MARGO_UUID_LEN];
-	char *inflated = NULL, *out = NULL;
+	char *inflated = NULL;
 	int rc;
 
 	if (repo_device(req->params[0], id) < 0)
@@ -302,34 +386,43 @@ int api_git_upload_pack(struct http_request *req, struct http_response *resp)
 	if (!http_content_type_is(req, "application/x-git-upload-pack-request"))
 		return http_fail(req, 415, "unsupported-media-type",
 				 "Content-Type must be application/x-git-upload-pack-request");
-	if (enc != NULL && strcasecmp(enc, "gzip") == 0) {
-		rc = gunzip(req->body != NULL ? req->body : "", req->body_len, &inflated,
-			    &input_len);
-		if (rc == MARGO_ETOOBIG)
-			return http_fail(req, 413, "body-too-large", "inflated request too large");
-		if (rc < 0)
-			return http_fail(req, 400, "bad-encoding", "the gzip body does not inflate");
-		input = inflated;
-	} else if (enc != NULL && strcasecmp(enc, "identity") != 0) {
-		return http_fail(req, 415, "unsupported-encoding", "Content-Encoding %s is not "
-				 "supported", enc);
-	}
+	if ((rc = git_body(req, &input, &input_len, &inflated)) < 0)
+		return rc;
 	if ((rc = api_repo_ensure(req, id, NULL)) < 0)
 		goto out;
 	margo_error_clear(&err);
-	rc = repo_upload_pack(w->repo_root, id, 0, git_protocol(req), input, input_len, &out,
-			      &out_len, &err);
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		rc = http_fail_error(req, MARGO_ENOMEM, NULL);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	strcpy(s->device_id, id);
+	if ((rc = repo_source_open(w->repo_root, id, &src, &err)) == 0)
+		rc = git_upload_new(&src, input, input_len, git_v2(req), &s->upload, &err);
+	if (rc == MARGO_EINVAL || rc == MARGO_ELIMIT) {
+		rc = http_fail(req, rc == MARGO_ELIMIT ? 413 : 400, "bad-git-request", "%s",
+			       err.message);
+		goto out;
+	}
 	if (rc < 0) {
-		rc = http_fail(req, rc == MARGO_ETOOBIG ? 413 : 400, "upload-pack-failed",
-			       "git upload-pack refused the request");
+		margo_log_error("git fetch failed", "device_id=%s error=\"%s\"", id, err.message);
+		rc = http_fail_error(req, rc == MARGO_ENOTFOUND || rc == MARGO_ENOMEM ? rc :
+				     MARGO_ESTORE, &err);
 		goto out;
 	}
 	resp->status = 200;
 	resp->content_type = "application/x-git-upload-pack-result";
-	resp->body = out;
-	resp->body_len = out_len;
+	resp->stream_read = git_stream_read;
+	resp->stream_free = git_stream_free;
+	resp->stream_cls = s;
+	s = NULL;
 	rc = 0;
 out:
+	if (s != NULL)
+		git_upload_free(s->upload);
+	free(s);
+	git_source_close(&src);
 	free(inflated);
 	return rc;
 }

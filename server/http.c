@@ -19,6 +19,8 @@
  * sending) is not answered with a reset that loses the 413; beyond it wfmd answers at once and
  * closes. */
 #define DISCARD_MAX (1024u * 1024u)
+/* What a streamed body is read in (MHD's buffer for it, per response). */
+#define STREAM_BLOCK (32u * 1024u)
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -53,13 +55,25 @@ struct reqctx {
 
 /* ---- request helpers ---- */
 
+static const char *field_find(const struct http_field *f, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(f[i].name, name) == 0)
+			return f[i].value;
+	return NULL;
+}
+
 const char *http_header(struct http_request *req, const char *name)
 {
+	if (req->conn == NULL)
+		return field_find(req->fields, req->nfields, name);
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *http_query(struct http_request *req, const char *name)
 {
+	if (req->conn == NULL)
+		return field_find(req->query, req->nquery, name);
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -204,6 +218,8 @@ const char *http_response_header_get(const struct http_response *resp, const cha
 
 static void response_clear(struct http_response *resp)
 {
+	if (resp->stream_free != NULL)
+		resp->stream_free(resp->stream_cls);
 	free(resp->body);
 	for (size_t i = 0; i < resp->nheaders; i++)
 		free(resp->headers[i].value);
@@ -348,6 +364,56 @@ static void body_free(void *p)
 	free(p);
 }
 
+/* A streamed body (http_response.stream_read). */
+struct stream {
+	ssize_t (*read)(void *cls, char *buf, size_t max);
+	void (*free)(void *cls);
+	void *cls;
+};
+
+static ssize_t stream_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	ssize_t n = s->read(s->cls, buf, max);
+
+	(void)pos;
+	if (n > 0)
+		return n;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free_cb(void *cls)
+{
+	struct stream *s = cls;
+
+	if (s->free != NULL)
+		s->free(s->cls);
+	free(s);
+}
+
+/* Takes the stream over from resp (left with it on failure). */
+static struct MHD_Response *stream_response(struct http_response *resp)
+{
+	struct stream *s = malloc(sizeof(*s));
+	struct MHD_Response *r;
+
+	if (s == NULL)
+		return NULL;
+	s->read = resp->stream_read;
+	s->free = resp->stream_free;
+	s->cls = resp->stream_cls;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read_cb, s,
+					      stream_free_cb);
+	if (r == NULL) {
+		free(s);
+		return NULL;
+	}
+	resp->stream_read = NULL;
+	resp->stream_free = NULL;
+	resp->stream_cls = NULL;
+	return r;
+}
+
 static int response_has_header(const struct http_response *resp, const char *name)
 {
 	for (size_t i = 0; i < resp->nheaders; i++)
@@ -364,7 +430,10 @@ static enum MHD_Result queue(struct reqctx *rc, struct MHD_Connection *conn,
 	char *body = resp->body;
 	size_t len = resp->body_len;
 
-	if (body == NULL) {
+	if (resp->stream_read != NULL) {
+		len = 1;        /* a body follows: it has a type */
+		r = stream_response(resp);
+	} else if (body == NULL) {
 		len = 0;
 		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	} else {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #include "margo/error.h"
@@ -29,6 +30,12 @@ struct http_problem {
 	json_t *members;                /* extension members (RFC 9457 3.2), owned; or NULL */
 };
 
+/* A header or query argument of a request built in memory (no libmicrohttpd connection). */
+struct http_field {
+	const char *name;
+	const char *value;
+};
+
 struct http_request {
 	const char *method;
 	const char *path;               /* decoded path, no query */
@@ -43,6 +50,11 @@ struct http_request {
 	void *ctx;                      /* the server context given to http_server_start */
 	struct http_problem problem;
 	void *conn;                     /* struct MHD_Connection *, for http_header/http_query */
+	/* conn NULL (a request built in memory: fuzzing, tests): its headers and query */
+	const struct http_field *fields;
+	size_t nfields;
+	const struct http_field *query;
+	size_t nquery;
 };
 
 struct http_response_header {
@@ -57,6 +69,14 @@ struct http_response {
 	size_t body_len;
 	struct http_response_header headers[HTTP_MAX_HEADERS];
 	size_t nheaders;
+	/* Instead of body, a body produced while it is sent (chunked, length unknown):
+	 * stream_read fills at most max bytes of buf and returns the count (> 0), 0 at the end,
+	 * or -1 to abort (the connection is closed). stream_free(stream_cls) runs once the
+	 * response is over, sent or not. Both run on a server thread after the handler returned,
+	 * whenever the client is ready for more: a slow client holds memory, not a thread. */
+	ssize_t (*stream_read)(void *cls, char *buf, size_t max);
+	void (*stream_free)(void *cls);
+	void *stream_cls;
 };
 
 /* A handler fills resp and returns 0, or returns a negative value after setting

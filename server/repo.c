@@ -19,7 +19,6 @@
 #include "margo/token.h"
 #include "git_object.h"
 #include "git_refs.h"
-#include "git_serve.h"
 #include "repo.h"
 
 #define SMALL_OUT_MAX (64u * 1024u)
@@ -466,94 +465,8 @@ static int repo_publish(const char *root, char tmp[4200], const char *path,
 	return git_fsync_path(root, err);
 }
 
-/* A v2 ls-refs request as git clients send it: command and capabilities, then args. */
-static size_t ls_refs_request(char *buf, size_t size, const char *const *args, size_t nargs)
-{
-	static const char *const head[] = { "command=ls-refs\n", "agent=git/wfmd-probe\n",
-					    "object-format=sha1\n" };
-	size_t n = 0;
-
-	for (size_t i = 0; i < 3; i++)
-		n += (size_t)snprintf(buf + n, size - n, "%04zx%s", strlen(head[i]) + 4, head[i]);
-	n += (size_t)snprintf(buf + n, size - n, "0001");
-	for (size_t i = 0; i < nargs; i++)
-		n += (size_t)snprintf(buf + n, size - n, "%04zx%s\n", strlen(args[i]) + 5, args[i]);
-	n += (size_t)snprintf(buf + n, size - n, "0000");
-	return n;
-}
-
-/* Runs upload-pack on git_dir (advertise or a request) for the probe. */
-static int probe_run(const char *git_dir, const char *protocol, const char *input,
-		     size_t input_len, struct git_run *r, struct margo_error *err)
-{
-	const char *args[] = { "git", "upload-pack", "--strict", "--stateless-rpc", NULL, NULL,
-			       NULL };
-
-	args[4] = input == NULL ? "--advertise-refs" : git_dir;
-	args[5] = input == NULL ? git_dir : NULL;
-	memset(r, 0, sizeof(*r));
-	r->protocol = protocol;
-	r->input = input;
-	r->input_len = input_len;
-	r->out_max = SMALL_OUT_MAX;
-	return git_run(args, r, err);
-}
-
-/* Learns upload-pack's capabilities from a probe repository built like a device's, and checks
- * the native answers against it (git_serve.h). Failing that, every request runs git. */
-static void serve_probe(const char *root)
-{
-	static const char *const variants[][5] = {
-		{ "symrefs", "peel", "unborn", "ref-prefix HEAD", "ref-prefix refs/heads/" },
-		{ "peel", "symrefs", "unborn", NULL, NULL },
-		{ NULL, NULL, NULL, NULL, NULL },
-	};
-	struct margo_error err;
-	struct git_run v0, v2, ls;
-	char dir[4200], rev[STORE_REVISION_LEN], req[512];
-	int rc;
-
-	margo_error_clear(&err);
-	memset(&v0, 0, sizeof(v0));
-	memset(&v2, 0, sizeof(v2));
-	git_serve_reset();
-	snprintf(dir, sizeof(dir), "%s/.probe.XXXXXX", root);
-	if (mkdtemp(dir) == NULL) {
-		margo_log_warn("git probe failed", "error=\"%s\"", strerror(errno));
-		return;
-	}
-	if ((rc = repo_build(dir, 0, rev, &err)) < 0 ||
-	    (rc = probe_run(dir, NULL, NULL, 0, &v0, &err)) < 0 ||
-	    (rc = probe_run(dir, "version=2", NULL, 0, &v2, &err)) < 0 ||
-	    (rc = git_serve_learn(dir, v0.out, v0.out_len, v2.out, v2.out_len, &err)) < 0)
-		goto out;
-	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
-		size_t nargs = 0, len;
-
-		while (nargs < 5 && variants[i][nargs] != NULL)
-			nargs++;
-		len = ls_refs_request(req, sizeof(req), variants[i], nargs);
-		if ((rc = probe_run(dir, "version=2", req, len, &ls, &err)) < 0)
-			goto out;
-		rc = git_serve_check(dir, req, len, ls.out, ls.out_len, &err);
-		free(ls.out);
-		if (rc < 0)
-			goto out;
-	}
-	margo_log_debug("git upload-pack answers learned", "native=1");
-out:
-	if (rc < 0) {
-		git_serve_reset();
-		margo_log_warn("git answers without upload-pack are off", "error=\"%s\"",
-			       err.message);
-	}
-	free(v0.out);
-	free(v2.out);
-	remove_tree(dir);
-}
-
-/* Temporary directories a crash left behind (.new-* of repo_prepare, .probe.* of serve_probe):
- * nothing refers to them. */
+/* Temporary directories a crash left behind (.new-* of repo_prepare; .probe.* of the git
+ * probe older versions ran): nothing refers to them. */
 static void remove_leftovers(const char *root)
 {
 	char path[4300];
@@ -578,7 +491,6 @@ int repo_root_init(const char *root, struct margo_error *err)
 
 	if (rc == 0) {
 		remove_leftovers(root);
-		serve_probe(root);
 	}
 	return rc;
 }
@@ -761,15 +673,12 @@ static int repo_change(const char *root, const char *device_id, const char *file
 		/* Compare-and-swap: refuses if main moved under us. */
 		const char *update[] = { "git", "update-ref", "-m", message,
 					 "refs/heads/" REPO_BRANCH, rev, parent, NULL };
-		const char *gc[] = { "git", "gc", "--auto", "--quiet", NULL };
-
+		/* No git gc: objects stay loose, where repo_source.h reads them. */
 		if ((rc = git_simple(update, path, NULL, err)) < 0)
 			goto out;
 		*changed = 1;
 		if (commit_hook != NULL)
 			commit_hook(commit_hook_ctx, device_id, rev);
-		if (git_simple(gc, path, NULL, NULL) < 0)
-			margo_log_warn("git gc --auto failed", "device_id=%s", device_id);
 	}
 	margo_log_info("repository commit", "device_id=%s revision=%s file=%s", device_id, rev,
 		       file);
@@ -793,48 +702,4 @@ int repo_remove_file(const char *root, const char *device_id, const char *path,
 	int changed;
 
 	return repo_change(root, device_id, path, NULL, 0, 1, message, rev, &changed, err);
-}
-
-int repo_upload_pack(const char *root, const char *device_id, int advertise,
-		     const char *protocol, const void *input, size_t input_len, char **out,
-		     size_t *out_len, struct margo_error *err)
-{
-	char path[4096], head[4200];
-	const char *args[] = { "git", "upload-pack", "--strict", "--stateless-rpc", NULL, NULL,
-			       NULL };
-	struct git_run r;
-	struct stat sb;
-	int rc;
-
-	if ((rc = repo_path(root, device_id, path, sizeof(path), err)) < 0)
-		return rc;
-	/* No process for what a no-change ls-remote or fetch asks (git_serve.h). */
-	rc = GIT_SERVE_DECLINED;
-	if (advertise && (protocol == NULL || strcmp(protocol, "version=2") == 0))
-		rc = git_serve_advertise(path, protocol != NULL, out, out_len, err);
-	else if (!advertise && (protocol == NULL || strcmp(protocol, "version=2") == 0))
-		rc = git_serve_request(path, protocol != NULL, input, input_len, out, out_len,
-				       err);
-	if (rc != GIT_SERVE_DECLINED)
-		return rc;
-	snprintf(head, sizeof(head), "%s/HEAD", path);
-	if (stat(head, &sb) < 0)
-		return margo_error_set(err, MARGO_ENOTFOUND, "no repository");
-	if (advertise) {
-		args[4] = "--advertise-refs";
-		args[5] = path;
-	} else {
-		args[4] = path;
-	}
-	memset(&r, 0, sizeof(r));
-	r.protocol = protocol;
-	r.input = input;
-	r.input_len = input_len;
-	r.out_max = REPO_PACK_MAX;
-	r.client_input = !advertise;
-	if ((rc = git_run(args, &r, err)) < 0)
-		return rc;
-	*out = r.out;
-	*out_len = r.out_len;
-	return 0;
 }

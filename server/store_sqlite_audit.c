@@ -1,5 +1,7 @@
 /* SQLite backend of store_operator.h, audit part: an append-only log of mutating admin calls,
  * read newest first in pages by seq. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,16 +33,23 @@ out:
 	return rc;
 }
 
-/* One statement for every filter combination (a condition is off when its parameter is
- * NULL): a walk down the log from the cursor by seq, filtering as it goes. */
-static const char sql_audit_page[] =
-	"SELECT seq, at, operator, method, route, path, device_id, target, client_addr, status"
-	" FROM audit_log WHERE seq < :after"
-	" AND (:op IS NULL OR operator = :op)"
-	" AND (:device IS NULL OR device_id = :device)"
-	" AND (:since IS NULL OR at >= :since)"
-	" AND (:until IS NULL OR at < :until)"
-	" ORDER BY seq DESC LIMIT :limit";
+/* The statement for the filters in use, one of 16 built once: only the conditions given, so
+ * SQLite walks the operator, device or time index (each ends in seq) rather than the whole
+ * log. */
+#define AUDIT_SQL_MAX 512
+static char audit_sql[16][AUDIT_SQL_MAX];
+static pthread_once_t audit_sql_once = PTHREAD_ONCE_INIT;
+
+static void audit_sql_build(void)
+{
+	for (int m = 0; m < 16; m++)
+		snprintf(audit_sql[m], AUDIT_SQL_MAX,
+			 "SELECT seq, at, operator, method, route, path, device_id, target,"
+			 " client_addr, status FROM audit_log WHERE seq < :after%s%s%s%s"
+			 " ORDER BY seq DESC LIMIT :limit",
+			 m & 1 ? " AND operator = :op" : "", m & 2 ? " AND device_id = :device" : "",
+			 m & 4 ? " AND at >= :since" : "", m & 8 ? " AND at < :until" : "");
+}
 
 static void audit_from_row(sqlite3_stmt *s, struct store_audit *e)
 {
@@ -65,15 +74,22 @@ int store_audit_page(store *st, const struct store_audit_filter *f, int64_t afte
 	struct store_audit *v = NULL;
 	size_t cnt = 0, cap = 0;
 	sqlite3_stmt *s;
-	int rc;
+	int rc, m;
 
 	*more = 0;
 	if (c == NULL)
 		return MARGO_ESTORE;
-	PREPARE(s, sql_audit_page);
+	pthread_once(&audit_sql_once, audit_sql_build);
+	m = (f->operator_name != NULL) | (f->device_id != NULL) << 1 | (f->since >= 0) << 2 |
+		(f->until >= 0) << 3;
+	/* Each text is static from here on: its address keys the statement cache. */
+	PREPARE(s, audit_sql[m]);
 	BIND(bind_int(s, ":after", after_seq < 0 ? INT64_MAX : after_seq) |
-	     bind_text(s, ":op", f->operator_name) | bind_text(s, ":device", f->device_id) |
 	     bind_int(s, ":limit", (int64_t)limit + 1));
+	if (f->operator_name != NULL)
+		BIND(bind_text(s, ":op", f->operator_name));
+	if (f->device_id != NULL)
+		BIND(bind_text(s, ":device", f->device_id));
 	if (f->since >= 0)
 		BIND(bind_int(s, ":since", f->since));
 	if (f->until >= 0)

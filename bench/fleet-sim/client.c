@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "fleet-sim.h"
+#include "margo/token.h"
 
 static size_t buf_write(char *p, size_t size, size_t n, void *ud)
 {
@@ -50,24 +51,66 @@ int fs_header_add(struct curl_slist **list, const char *line)
 	return 0;
 }
 
-static size_t etag_header(char *p, size_t size, size_t n, void *ud)
+struct curl_slist *fs_bearer_headers(const struct fs_device *d, const char *extra)
 {
-	char **etag = ud;
-	size_t len = size * n;
+	struct curl_slist *hdrs = NULL;
+	char *auth = NULL;
 
-	if (len > 5 && strncasecmp(p, "ETag:", 5) == 0) {
-		const char *v = p + 5;
-		size_t l = len - 5;
+	if (asprintf(&auth, "Authorization: Bearer %s", d->access_token) < 0)
+		return NULL;
+	if (fs_header_add(&hdrs, auth) == 0 && extra != NULL)
+		(void)fs_header_add(&hdrs, extra);
+	margo_secret_free(auth);
+	return hdrs;
+}
 
-		while (l > 0 && (*v == ' ' || *v == '\t')) {
-			v++;
-			l--;
-		}
-		while (l > 0 && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
-			l--;
-		free(*etag);
-		*etag = strndup(v, l);
+/* A header's value: blanks and the line end trimmed; NULL unless the line is "name: ...". */
+static const char *header_value(const char *p, size_t len, const char *name, size_t *vlen)
+{
+	size_t n = strlen(name);
+	const char *v = p + n + 1;
+	size_t l;
+
+	if (len <= n + 1 || strncasecmp(p, name, n) != 0 || p[n] != ':')
+		return NULL;
+	l = len - n - 1;
+	while (l > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		l--;
 	}
+	while (l > 0 && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
+		l--;
+	*vlen = l;
+	return v;
+}
+
+/* Margo-Poll-Interval as margo-agent reads it: delta-seconds from 1 to 7 days; 0 otherwise. */
+static long poll_hint_parse(const char *v, size_t len)
+{
+	long secs = 0;
+
+	if (len == 0 || len > 6)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+		secs = secs * 10 + (v[i] - '0');
+	}
+	return secs >= 1 && secs <= 7 * 86400 ? secs : 0;
+}
+
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+	const struct fs_req *r = ud;
+	size_t len = size * n, vlen;
+	const char *v;
+
+	if (r->etag != NULL && (v = header_value(p, len, "ETag", &vlen)) != NULL) {
+		free(*r->etag);
+		*r->etag = strndup(v, vlen);
+	}
+	if (r->poll_hint != NULL && (v = header_value(p, len, "Margo-Poll-Interval", &vlen)) != NULL)
+		*r->poll_hint = poll_hint_parse(v, vlen);
 	return len;
 }
 
@@ -136,10 +179,12 @@ int fs_request(struct fs_sim *s, CURL *h, const struct fs_req *r, long *status_o
 	curl_off_t setup_us = 0;
 	double t0;
 	CURLcode cc;
-	int ok;
+	int ok, want_headers = r->etag != NULL || r->poll_hint != NULL;
 
 	if (status_out != NULL)
 		*status_out = 0;
+	if (r->poll_hint != NULL)
+		*r->poll_hint = 0;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", s->url, r->path) >= sizeof(url)) {
 		fs_stats_request(s->stats, r->route, 0, 0, 0);
 		return -1;
@@ -149,9 +194,10 @@ int fs_request(struct fs_sim *s, CURL *h, const struct fs_req *r, long *status_o
 	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->hdrs) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, b) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, r->etag != NULL ? etag_header : NULL) !=
+	    /* Without a header callback curl would write headers to HEADERDATA: NULL then. */
+	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, want_headers ? header_cb : NULL) !=
 	    CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HEADERDATA, r->etag) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HEADERDATA, want_headers ? r : NULL) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPAUTH, r->user != NULL ? CURLAUTH_BASIC : CURLAUTH_NONE) !=
 	    CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_USERNAME, r->user) != CURLE_OK ||

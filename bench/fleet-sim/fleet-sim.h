@@ -99,6 +99,15 @@ struct fs_sim {
 	enum fs_conn_mode conn_mode;
 	unsigned polls_per_visit;
 	char *enrollment_token;
+	/* act phase options */
+	double poll_interval;     /* the device's own interval, used without a hint */
+	double poll_min, poll_max; /* bounds of a hinted interval (poll_max 0: poll_interval) */
+	double apply_delay;       /* seconds from Installing to Installed/Failed */
+	double start_spread;      /* first polls spread over this many seconds */
+	double failure_ratio;     /* share of (device, deployment) pairs whose apply fails */
+	unsigned long long seed;
+	const char *failure_deployment; /* NULL: every deployment may fail */
+	struct fs_act *act;       /* the act phase's state */
 	/* per-phase run state */
 	struct fs_stats *stats;
 	atomic_size_t next;   /* next device ticket */
@@ -123,6 +132,7 @@ struct fs_req {
 	const char *user, *secret; /* HTTP Basic credentials, or NULL */
 	struct fs_buf *resp;       /* gets the body (caller frees data), or NULL */
 	char **etag;               /* gets the ETag, or NULL */
+	long *poll_hint;           /* gets Margo-Poll-Interval (0: none or invalid), or NULL */
 };
 
 /* A new libcurl handle (one device's connection) trusting only s->trust; NULL on failure. */
@@ -135,14 +145,102 @@ int fs_request(struct fs_sim *s, CURL *h, const struct fs_req *r, long *status_o
  * as many tickets as it makes requests. */
 void fs_pace(struct fs_sim *s, size_t ticket, double until);
 void fs_buf_free(struct fs_buf *b, int secret);
+/* Authorization: Bearer with the device's access token, plus extra (may be NULL); NULL when
+ * out of memory. The caller frees the list. */
+struct curl_slist *fs_bearer_headers(const struct fs_device *d, const char *extra);
 /* Appends line to *list; on failure frees the list, sets it to NULL and returns -1. */
 int fs_header_add(struct curl_slist **list, const char *line);
+
+/* ---- packfiles, commits and trees (pack.c) ---- */
+
+/* One object of a pack; deltas are resolved in place (type, data and oid then those of the
+ * whole object). */
+struct fs_pack_obj {
+	unsigned type;            /* 1 commit, 2 tree, 3 blob, 4 tag */
+	size_t offset;            /* of its header in the pack */
+	size_t base_offset;       /* ofs-delta only */
+	unsigned char base_oid[20]; /* ref-delta only */
+	unsigned char oid[20];
+	unsigned char *data;
+	size_t len;
+};
+
+struct fs_pack {
+	struct fs_pack_obj *obj;
+	size_t n;
+};
+
+/* Parses a version 2 or 3 pack (p, len: with its SHA-1 trailer, which must match): every
+ * object inflated and hashed, deltas against objects of the same pack applied. 0 or -1 (bad
+ * pack, nothing to free). fs_pack_free() releases a parsed pack. */
+int fs_pack_parse(const unsigned char *p, size_t len, struct fs_pack *pk);
+void fs_pack_free(struct fs_pack *pk);
+/* The object of the pack with that id (40 lower-case hex digits) and type, or NULL. */
+const struct fs_pack_obj *fs_pack_find(const struct fs_pack *pk, const char *oid, unsigned type);
+/* The tree of a commit object. */
+int fs_commit_tree(const struct fs_pack_obj *commit, char tree[41]);
+/* Calls fn for each entry of a tree object (mode, name, id); stops at fn's first non-zero
+ * return, which it returns; -1 for a malformed tree. */
+int fs_tree_each(const struct fs_pack_obj *tree,
+		 int (*fn)(void *ctx, const char *mode, const char *name, const char *oid),
+		 void *ctx);
 
 /* ---- the git phase (git.c) ---- */
 
 /* One device visit: ls-remote, then fetch (a full fetch with pack check the first time, then
  * a no-change fetch), on one connection (per --connections). */
 void fs_git_visit(struct fs_sim *s, struct fs_device *d);
+/* A device learning its desired state (act phase), on its connection h: the advertisement,
+ * ls-refs, and when main is not the device's commit d->git_oid, command=fetch of it (with
+ * "have" d->git_oid when the device has one, as git fetch does). Returns 1 with oid set and
+ * *pk parsed (the caller frees it) when main moved, 0 when it did not, -1 on an error
+ * (recorded in the statistics). Leaves d->git_oid to the caller. */
+int fs_git_fetch(struct fs_sim *s, struct fs_device *d, CURL *h, char oid[41], struct fs_pack *pk);
+
+/* ---- the act phase: devices acting on their desired state (act.c, act_tree.c) ---- */
+
+#define FS_DEPLOYMENT_ID_MAX 128
+
+/* A deployment in a device's current revision: its id and the blob of its YAML. */
+struct fs_act_dep {
+	char id[FS_DEPLOYMENT_ID_MAX];
+	char blob[41];
+};
+
+/* A deployment a new revision installs (new or changed) or removes, and the report owed. */
+struct fs_act_change {
+	char id[FS_DEPLOYMENT_ID_MAX];
+	int remove;
+	int fail; /* the simulated apply fails (--failure-ratio) */
+};
+
+/* One device's desired state and schedule in the act phase. */
+struct fs_act_dev {
+	double due;       /* monotonic time of its next visit */
+	double next_poll; /* monotonic time of its next desired-state poll */
+	int visited;      /* made its first visit */
+	int changed;      /* got a deployment change in this phase */
+	char tree[41];    /* root tree of the commit d->git_oid, "" before */
+	char deps_tree[41];
+	struct fs_act_dep *deps; /* deployments in that commit */
+	size_t ndeps;
+	struct fs_act_change *owed; /* changes whose final report (after the apply delay) is due */
+	size_t nowed;
+};
+
+/* The changes a fetched commit (commit_oid, in pk) brings to device a, in *out (n of them,
+ * the caller frees *out); updates a's tree and deployments. NULL, or the name of the failed
+ * check (a is then unchanged). */
+const char *fs_act_tree_apply(const struct fs_pack *pk, const char *commit_oid,
+			      struct fs_act_dev *a, struct fs_act_change **out, size_t *n);
+/* The act phase: set-up, the worker, the summary lines and clean-up (act.c). */
+int fs_act_begin(struct fs_sim *s);
+void *fs_act_worker(void *arg);
+void fs_act_end(struct fs_sim *s);
+/* POST /device/{id}/deployment/{deploymentId}/status with state (and an error message when
+ * not NULL) on h, as margo-agent reports; 0 or -1 (recorded). */
+int fs_status_report(struct fs_sim *s, CURL *h, const struct fs_device *d,
+		     const char *deployment_id, const char *state, const char *error);
 
 /* ---- devices kept between runs (state.c) ---- */
 

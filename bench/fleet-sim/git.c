@@ -7,11 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <zlib.h>
 
 #include "fleet-sim.h"
 
@@ -150,129 +146,10 @@ static int parse_ls_refs(const struct fs_buf *b, char oid[OID_HEX + 1])
 	return t == PKT_FLUSH && off == b->len && found ? 0 : -1;
 }
 
-static int sha1(const void *a, size_t alen, const void *b, size_t blen,
-		unsigned char out[OID_RAW])
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha1(), NULL) == 1 &&
-		 EVP_DigestUpdate(c, a, alen) == 1 && (blen == 0 || EVP_DigestUpdate(c, b, blen) == 1) &&
-		 EVP_DigestFinal_ex(c, out, NULL) == 1;
-
-	EVP_MD_CTX_free(c);
-	return ok ? 0 : -1;
-}
-
-/* Inflates one object's zlib stream at p (at most avail bytes) into a buffer of exactly size
- * bytes; *used gets the compressed length. */
-static int inflate_object(const unsigned char *p, size_t avail, size_t size, unsigned char **out,
-			  size_t *used)
-{
-	unsigned char *buf = malloc(size + 1);
-	z_stream zs;
-	int zr;
-
-	if (buf == NULL)
-		return -1;
-	memset(&zs, 0, sizeof(zs));
-	if (inflateInit(&zs) != Z_OK) {
-		free(buf);
-		return -1;
-	}
-	zs.next_in = (Bytef *)p;
-	zs.avail_in = (uInt)avail;
-	zs.next_out = buf;
-	zs.avail_out = (uInt)size + 1; /* one spare byte catches an object longer than said */
-	zr = inflate(&zs, Z_FINISH);
-	*used = zs.total_in;
-	inflateEnd(&zs);
-	if (zr != Z_STREAM_END || zs.total_out != size) {
-		free(buf);
-		return -1;
-	}
-	*out = buf;
-	return 0;
-}
-
-/* Checks a version 2 or 3 packfile: header, every object (whole objects are hashed, deltas
- * inflated), nothing after the last object but the SHA-1 trailer over the pack, and the commit
- * want among the objects. */
-static int check_pack(const unsigned char *p, size_t len, const char *want)
-{
-	static const char *const type_names[] = { NULL, "commit", "tree", "blob", "tag" };
-	unsigned char digest[OID_RAW];
-	char hex[OID_HEX + 1];
-	size_t hex_len;
-	uint32_t version, count;
-	size_t off = 12;
-	int found = 0;
-
-	if (len < 12 + OID_RAW || memcmp(p, "PACK", 4) != 0)
-		return -1;
-	version = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
-	count = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
-	if ((version != 2 && version != 3) || count == 0)
-		return -1;
-	len -= OID_RAW; /* objects end where the trailer starts */
-	for (uint32_t i = 0; i < count; i++) {
-		unsigned char c, *obj = NULL;
-		unsigned type, shift = 4;
-		size_t size, used;
-		char head[32];
-		int hl;
-
-		if (off >= len)
-			return -1;
-		c = p[off++];
-		type = (c >> 4) & 7;
-		size = c & 15;
-		while (c & 0x80) {
-			if (off >= len || shift > 8 * sizeof(size_t) - 7)
-				return -1;
-			c = p[off++];
-			size |= (size_t)(c & 0x7f) << shift;
-			shift += 7;
-		}
-		if (size > FS_MAX_BODY)
-			return -1;
-		if (type == 6) { /* ofs-delta: a base offset, then the delta */
-			do {
-				if (off >= len)
-					return -1;
-				c = p[off++];
-			} while (c & 0x80);
-		} else if (type == 7) { /* ref-delta: the base's id, then the delta */
-			if (len - off < OID_RAW)
-				return -1;
-			off += OID_RAW;
-		} else if (type < 1 || type > 4) {
-			return -1;
-		}
-		if (inflate_object(p + off, len - off, size, &obj, &used) != 0)
-			return -1;
-		off += used;
-		if (type <= 4) {
-			hl = snprintf(head, sizeof(head), "%s %zu", type_names[type], size);
-			if (sha1(head, (size_t)hl + 1, obj, size, digest) != 0) {
-				free(obj);
-				return -1;
-			}
-			/* Upper-case hex without separators; want is lower case. */
-			if (type == 1 && OPENSSL_buf2hexstr_ex(hex, sizeof(hex), &hex_len, digest,
-								OID_RAW, '\0') == 1 &&
-			    strcasecmp(hex, want) == 0)
-				found = 1;
-		}
-		free(obj);
-	}
-	if (off != len || sha1(p, len, NULL, 0, digest) != 0 ||
-	    memcmp(digest, p + len, OID_RAW) != 0)
-		return -1;
-	return found ? 0 : -1;
-}
-
 /* Reads a fetch answer sent after "done": a "packfile" section of side-band pkt-lines (band
- * 1 pack data, 2 progress, 3 error) ending with a flush; checks the pack. */
-static int check_fetch_answer(const struct fs_buf *b, const char *want)
+ * 1 pack data, 2 progress, 3 error) ending with a flush; parses the pack into *pk and checks
+ * that the commit want is in it. */
+static int fetch_answer_pack(const struct fs_buf *b, const char *want, struct fs_pack *pk)
 {
 	struct fs_buf pack = { 0 };
 	const char *line;
@@ -295,9 +172,12 @@ static int check_fetch_answer(const struct fs_buf *b, const char *want)
 			goto out;
 		}
 	}
-	if (t != PKT_FLUSH || off != b->len)
+	if (t != PKT_FLUSH || off != b->len ||
+	    fs_pack_parse((const unsigned char *)pack.data, pack.len, pk) != 0)
 		goto out;
-	rc = check_pack((const unsigned char *)pack.data, pack.len, want);
+	rc = fs_pack_find(pk, want, 1) != NULL ? 0 : -1;
+	if (rc != 0)
+		fs_pack_free(pk);
 out:
 	fs_buf_free(&pack, 0);
 	return rc;
@@ -309,6 +189,7 @@ struct git_visit {
 	CURL *h;
 	struct curl_slist *adv_hdrs, *post_hdrs;
 	char adv_path[160], post_path[160];
+	int moving; /* deployments change during the run (act): git may be ahead of the poll */
 };
 
 /* Records a failed check of an answer as an error of its own (status 0, named route). */
@@ -366,35 +247,38 @@ static int ls_refs(struct git_visit *v, int for_fetch, char oid[OID_HEX + 1])
 	rc = upload_pack(v, ROUTE_LS, body, &resp);
 	if (rc == 0 && parse_ls_refs(&resp, oid) != 0)
 		rc = fail_check(v, CHECK_LS);
-	/* Nobody deploys during the run: git and desired-state must agree on the revision. */
-	if (rc == 0 && v->d->etag != NULL && strlen(v->d->etag) == OID_HEX + 2 &&
+	/* Nobody deploys during the git phase: git and desired-state agree on the revision. */
+	if (rc == 0 && !v->moving && v->d->etag != NULL && strlen(v->d->etag) == OID_HEX + 2 &&
 	    memcmp(v->d->etag + 1, oid, OID_HEX) != 0)
 		rc = fail_check(v, CHECK_REV);
 	fs_buf_free(&resp, 0);
 	return rc;
 }
 
-/* command=fetch with want oid and done: the packfile, checked. */
-static int fetch_pack(struct git_visit *v, const char *oid)
+/* command=fetch with want oid (and have, when not NULL) and done: the packfile, parsed into
+ * *pk (the caller frees it) and checked. */
+static int fetch_pack(struct git_visit *v, const char *oid, const char *have, struct fs_pack *pk)
 {
 	struct fs_buf resp = { 0 };
-	char body[512], want[64];
+	char body[512], want[64], have_line[64];
 	size_t len = 0;
 	int rc;
 
 	body[0] = '\0';
 	snprintf(want, sizeof(want), "want %s\n", oid);
+	snprintf(have_line, sizeof(have_line), "have %s\n", have != NULL ? have : "");
 	if (pkt_put(body, sizeof(body), &len, "command=fetch\n") != 0 ||
 	    pkt_put(body, sizeof(body), &len, "agent=fleet-sim\n") != 0 ||
 	    raw_put(body, sizeof(body), &len, "0001") != 0 ||
 	    pkt_put(body, sizeof(body), &len, "ofs-delta\n") != 0 ||
 	    pkt_put(body, sizeof(body), &len, "no-progress\n") != 0 ||
 	    pkt_put(body, sizeof(body), &len, want) != 0 ||
+	    (have != NULL && pkt_put(body, sizeof(body), &len, have_line) != 0) ||
 	    pkt_put(body, sizeof(body), &len, "done\n") != 0 ||
 	    raw_put(body, sizeof(body), &len, "0000") != 0)
 		return fail_check(v, ROUTE_FETCH " (request too long)");
 	rc = upload_pack(v, ROUTE_FETCH, body, &resp);
-	if (rc == 0 && check_fetch_answer(&resp, oid) != 0)
+	if (rc == 0 && fetch_answer_pack(&resp, oid, pk) != 0)
 		rc = fail_check(v, CHECK_PACK);
 	fs_buf_free(&resp, 0);
 	return rc;
@@ -420,14 +304,37 @@ static int op_fetch(struct git_visit *v)
 
 	rc = advertisement(v) == 0 && ls_refs(v, 1, oid) == 0 ? 0 : -1;
 	if (rc == 0 && strcmp(oid, v->d->git_oid) != 0) {
-		rc = fetch_pack(v, oid);
-		if (rc == 0)
+		struct fs_pack pk;
+
+		rc = fetch_pack(v, oid, NULL, &pk);
+		if (rc == 0) {
 			memcpy(v->d->git_oid, oid, sizeof(oid));
+			fs_pack_free(&pk);
+		}
 		fetched = 1;
 	}
 	fs_stats_unit(v->s->stats, fetched ? "fetch" : "fetch (no change)", rc == 0,
 		      (fs_now() - t0) * 1000.0);
 	return rc;
+}
+
+/* Paths and headers of a visit to d's repository; 0, or -1 (recorded) when out of memory. */
+static int visit_init(struct git_visit *v)
+{
+	const char *id = v->d->client_id;
+
+	snprintf(v->adv_path, sizeof(v->adv_path), "/git/%s.git/info/refs?service=git-upload-pack",
+		 id);
+	snprintf(v->post_path, sizeof(v->post_path), "/git/%s.git/git-upload-pack", id);
+	(void)fs_header_add(&v->adv_hdrs, "Git-Protocol: version=2");
+	if (fs_header_add(&v->post_hdrs, "Git-Protocol: version=2") == 0 &&
+	    fs_header_add(&v->post_hdrs, "Content-Type: application/x-git-upload-pack-request") == 0)
+		(void)fs_header_add(&v->post_hdrs, "Accept: application/x-git-upload-pack-result");
+	if (v->h == NULL || v->adv_hdrs == NULL || v->post_hdrs == NULL) {
+		fs_stats_request(v->s->stats, "(client setup)", 0, 0, 0);
+		return -1;
+	}
+	return 0;
 }
 
 void fs_git_visit(struct fs_sim *s, struct fs_device *d)
@@ -437,16 +344,8 @@ void fs_git_visit(struct fs_sim *s, struct fs_device *d)
 
 	if (d->git_username == NULL || d->git_token == NULL)
 		return;
-	snprintf(v.adv_path, sizeof(v.adv_path), "/git/%s.git/info/refs?service=git-upload-pack",
-		 d->client_id);
-	snprintf(v.post_path, sizeof(v.post_path), "/git/%s.git/git-upload-pack", d->client_id);
-	(void)fs_header_add(&v.adv_hdrs, "Git-Protocol: version=2");
-	if (fs_header_add(&v.post_hdrs, "Git-Protocol: version=2") == 0 &&
-	    fs_header_add(&v.post_hdrs, "Content-Type: application/x-git-upload-pack-request") == 0)
-		(void)fs_header_add(&v.post_hdrs, "Accept: application/x-git-upload-pack-result");
 	v.h = fs_conn_new(s);
-	if (v.h == NULL || v.adv_hdrs == NULL || v.post_hdrs == NULL) {
-		fs_stats_request(s->stats, "(client setup)", 0, 0, 0);
+	if (visit_init(&v) != 0) {
 		fs_stats_unit(s->stats, NULL, 0, 0);
 		goto out;
 	}
@@ -457,4 +356,24 @@ out:
 	curl_slist_free_all(v.adv_hdrs);
 	curl_slist_free_all(v.post_hdrs);
 	curl_easy_cleanup(v.h);
+}
+
+int fs_git_fetch(struct fs_sim *s, struct fs_device *d, CURL *h, char oid[41], struct fs_pack *pk)
+{
+	struct git_visit v = { .s = s, .d = d, .h = h, .moving = 1 };
+	int rc = -1;
+
+	if (d->git_username == NULL || d->git_token == NULL) {
+		fs_stats_request(s->stats, "check: device without git credentials", 0, 0, 0);
+		return -1;
+	}
+	if (visit_init(&v) != 0 || advertisement(&v) != 0 || ls_refs(&v, 1, oid) != 0)
+		goto out;
+	rc = 0;
+	if (strcmp(oid, d->git_oid) != 0)
+		rc = fetch_pack(&v, oid, d->git_oid[0] != '\0' ? d->git_oid : NULL, pk) == 0 ? 1 : -1;
+out:
+	curl_slist_free_all(v.adv_hdrs);
+	curl_slist_free_all(v.post_hdrs);
+	return rc;
 }

@@ -34,17 +34,24 @@
 #define DEFAULT_PHASES "onboard,poll,git,status"
 #define DEFAULT_POLLS_PER_VISIT 10
 #define STATUS_REPORTS 3 /* per device: Pending, Installing, Installed */
+#define DEFAULT_POLL_INTERVAL 300 /* margo-agent's poll_interval */
+#define DEFAULT_POLL_MIN 10       /* margo-agent's poll_interval_min */
+#define DEFAULT_APPLY_DELAY 1
+#define DEFAULT_START_SPREAD 10
 
 static const char usage_text[] =
 "Usage: fleet-sim --url URL --ca-file F --admin-token-file F --devices N --concurrency C\n"
 "                 [--phases " DEFAULT_PHASES "] [--duration S] [--rate R]\n"
 "                 [--connections device|request] [--polls-per-visit K] [--timeout S]\n"
-"                 [--state FILE]\n"
+"                 [--state FILE] [--poll-interval S] [--poll-interval-min S]\n"
+"                 [--poll-interval-max S] [--apply-delay S] [--failure-ratio R]\n"
+"                 [--failure-deployment ID] [--seed N] [--start-spread S]\n"
 "\n"
 "Simulates N devices against a running wfmd, each with its own ECDSA P-256 key and its own\n"
 "TLS connections (trusting only the CA of --ca-file, no TLS session resumption). The keys\n"
 "and certificates are made before the timed phases (a device has its key before it\n"
-"onboards). C worker threads carry device visits. Phases run in the order given:\n"
+"onboards). C worker threads carry device visits. Phases run in the order given\n"
+"(default " DEFAULT_PHASES "):\n"
 "  onboard  creates an auto-approve enrollment token (maxUses N) with the admin token, then\n"
 "           per device: GET /onboarding/certificate, signed POST /onboarding/,\n"
 "           POST /oauth2/token, POST /device/{id}/capabilities. Unit: devices.\n"
@@ -61,6 +68,18 @@ static const char usage_text[] =
 "  status   per device, the reports of a new deployment: POST\n"
 "           /device/{id}/deployment/" DEPLOYMENT_ID "/status with Pending, Installing,\n"
 "           Installed. Unit: requests.\n"
+"  act      for --duration seconds, or until SIGTERM/SIGINT, every device acts on its\n"
+"           desired state as margo-agent does: it polls GET /device/{id}/desired-state\n"
+"           on its own schedule (first polls spread over --start-spread; then the WFM's\n"
+"           Margo-Poll-Interval hint within --poll-interval-min and --poll-interval-max,\n"
+"           --poll-interval without a hint); when the revision moved, it fetches main\n"
+"           over Git protocol v2 (have: its previous commit), reads the commit's\n"
+"           deployments/<id>.yaml entries from the pack, and for each new or changed\n"
+"           deployment POSTs Installing, then after --apply-delay Installed, or Failed\n"
+"           for a share --failure-ratio of (device, deployment) pairs drawn from --seed\n"
+"           (Removing, Removed for a deployment gone). \"act warm\" is printed once\n"
+"           every device has polled; at the end an \"act\" line (polls, hints, intervals\n"
+"           used, reports) and one \"act_deployment\" line per deployment. Unit: visits.\n"
 "  token    per device: POST /oauth2/token, POST /device/{id}/git-credentials (fresh\n"
 "           access token and git credentials). Unit: devices. Runs first by itself when\n"
 "           the devices come from --state.\n"
@@ -72,13 +91,24 @@ static const char usage_text[] =
 "  --connections request  every request opens a new TCP+TLS connection (a device waking\n"
 "                         up for one request)\n"
 "  --polls-per-visit K    polls per device visit in the poll phase (default 10)\n"
-"  --duration S           seconds of the poll and git phases (default 10)\n"
+"  --duration S           seconds of the poll, git and act phases (default 10)\n"
 "  --rate R               caps device onboardings per second (onboard) or requests per\n"
 "                         second (poll, git, status) over all workers (default: no cap)\n"
 "  --timeout S            per-request timeout (default 30)\n"
 "  --state FILE           with onboard: afterwards writes the onboarded devices'\n"
 "                         credentials to FILE (0600); without onboard: the devices are\n"
 "                         read from FILE (--devices, if given, caps their number)\n"
+"act phase (the device's own limits, as margo-agent's agent.conf):\n"
+"  --poll-interval S      interval without a Margo-Poll-Interval hint (default 300)\n"
+"  --poll-interval-min S  floor of a hinted interval (default 10)\n"
+"  --poll-interval-max S  ceiling of a hinted interval (default --poll-interval)\n"
+"  --apply-delay S        seconds from Installing to the final report (default 1;\n"
+"                         fractions allowed; 0: at once on the same connection)\n"
+"  --failure-ratio R      share 0..1 of (device, deployment) pairs reported Failed\n"
+"                         (default 0); the same seed and devices fail the same way\n"
+"  --failure-deployment ID  only this deployment fails (default: any)\n"
+"  --seed N               seed of the failures and first-poll times (default 1)\n"
+"  --start-spread S       first polls spread over S seconds (default 10)\n"
 "Prints a keygen line (with onboard), a config line, then one line per phase: units\n"
 "(devices, ops or requests) and units/s, errors, requests and requests/s, new connections\n"
 "and their mean set-up time (TCP + TLS), p50/p90/p99/max latency of the phase's unit; then\n"
@@ -281,23 +311,9 @@ out:
 	return rc;
 }
 
-/* Authorization: Bearer with the device's access token, plus extra (may be NULL). */
-static struct curl_slist *bearer_headers(const struct fs_device *d, const char *extra)
-{
-	struct curl_slist *hdrs = NULL;
-	char *auth = NULL;
-
-	if (asprintf(&auth, "Authorization: Bearer %s", d->access_token) < 0)
-		return NULL;
-	if (fs_header_add(&hdrs, auth) == 0 && extra != NULL)
-		(void)fs_header_add(&hdrs, extra);
-	margo_secret_free(auth);
-	return hdrs;
-}
-
 static int capabilities(struct fs_sim *s, CURL *h, struct fs_device *d)
 {
-	struct curl_slist *hdrs = bearer_headers(d, "Content-Type: application/json");
+	struct curl_slist *hdrs = fs_bearer_headers(d, "Content-Type: application/json");
 	char path[256], *body = NULL;
 	json_t *doc;
 	int rc = -1;
@@ -415,7 +431,7 @@ out:
 /* POST /device/{id}/git-credentials: a new git token, as a device whose token expired. */
 static int git_credentials(struct fs_sim *s, CURL *h, struct fs_device *d)
 {
-	struct curl_slist *hdrs = bearer_headers(d, NULL);
+	struct curl_slist *hdrs = fs_bearer_headers(d, NULL);
 	struct fs_buf resp = { 0 };
 	char path[256];
 	json_t *doc = NULL;
@@ -489,7 +505,7 @@ static void poll_once(struct fs_sim *s, CURL *h, struct fs_device *d, const char
 	int rc;
 
 	snprintf(inm, sizeof(inm), "If-None-Match: %s", d->etag != NULL ? d->etag : "");
-	hdrs = bearer_headers(d, d->etag != NULL ? inm : NULL);
+	hdrs = fs_bearer_headers(d, d->etag != NULL ? inm : NULL);
 	if (hdrs == NULL) {
 		fs_stats_request(s->stats, "(client setup)", 0, 0, 0);
 		fs_stats_unit(s->stats, NULL, 0, 0);
@@ -558,36 +574,16 @@ static void status_device(struct fs_sim *s, struct fs_device *d)
 {
 	static const char *const states[STATUS_REPORTS] = { "Pending", "Installing",
 							    "Installed" };
-	struct curl_slist *hdrs = bearer_headers(d, "Content-Type: application/json");
-	char path[320];
 	CURL *h = fs_conn_new(s);
 
-	snprintf(path, sizeof(path), "/device/%s/deployment/%s/status", d->client_id,
-		 DEPLOYMENT_ID);
 	for (size_t k = 0; k < STATUS_REPORTS; k++) {
-		json_t *doc = json_pack("{s:s, s:s, s:s, s:{s:s, s:n}, s:[{s:s, s:s, s:n}]}",
-					"apiVersion", "deployment.margo/v1", "kind",
-					"DeploymentStatus", "deploymentId", DEPLOYMENT_ID,
-					"status", "state", states[k], "error", "components",
-					"name", "app", "state", states[k], "error");
-		char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
 		double t0 = fs_now();
-		int rc = -1;
+		int rc = fs_status_report(s, h, d, DEPLOYMENT_ID, states[k], NULL);
 
-		json_decref(doc);
-		if (h != NULL && hdrs != NULL && body != NULL)
-			rc = fs_request(s, h, &(struct fs_req){
-				.route = "POST /device/{id}/deployment/{deploymentId}/status",
-				.method = "POST", .path = path, .hdrs = hdrs, .body = body,
-				.body_len = strlen(body), .want = 201, .want2 = 201 }, NULL);
-		else
-			fs_stats_request(s->stats, "(client setup)", 0, 0, 0);
 		fs_stats_unit(s->stats, NULL, rc == 0, (fs_now() - t0) * 1000.0);
-		free(body);
 		if (rc != 0)
 			break;
 	}
-	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 }
 
@@ -634,12 +630,15 @@ static const struct phase {
 	const char *name;
 	const char *unit;
 	void *(*fn)(void *);
+	int (*begin)(struct fs_sim *); /* set-up before the workers, or NULL */
+	void (*end)(struct fs_sim *);  /* after the phase line, or NULL */
 } phases_known[] = {
-	{ "onboard", "devices", onboard_worker },
-	{ "token", "devices", token_worker },
-	{ "poll", "requests", visit_worker },
-	{ "git", "ops", visit_worker },
-	{ "status", "requests", status_worker },
+	{ "onboard", "devices", onboard_worker, NULL, NULL },
+	{ "token", "devices", token_worker, NULL, NULL },
+	{ "poll", "requests", visit_worker, NULL, NULL },
+	{ "git", "ops", visit_worker, NULL, NULL },
+	{ "status", "requests", status_worker, NULL, NULL },
+	{ "act", "visits", fs_act_worker, fs_act_begin, fs_act_end },
 };
 
 static const struct phase *phase_find(const char *name)
@@ -668,6 +667,10 @@ static int run_phase(struct fs_sim *s, const struct phase *p, int *failed)
 		fprintf(stderr, "fleet-sim: %s: no onboarded device\n", p->name);
 		goto fail;
 	}
+	if (p->begin != NULL && p->begin(s) != 0) {
+		fprintf(stderr, "fleet-sim: %s: out of memory\n", p->name);
+		goto fail;
+	}
 	/* The enrollment token request is set-up, not throughput. */
 	st.started = fs_now();
 	s->deadline = st.started + s->duration;
@@ -675,6 +678,9 @@ static int run_phase(struct fs_sim *s, const struct phase *p, int *failed)
 		fprintf(stderr, "fleet-sim: could not start every worker thread\n");
 	st.finished = fs_now();
 	fs_stats_print(&st);
+	if (p->end != NULL)
+		p->end(s);
+	fflush(stdout);
 	if (st.errors > 0 || st.unit_errors > 0)
 		*failed = 1;
 	fs_stats_free(&st);
@@ -757,7 +763,9 @@ fail:
 }
 
 enum { OPT_URL = 256, OPT_CA, OPT_ADMIN, OPT_DEVICES, OPT_CONC, OPT_PHASES, OPT_DURATION,
-       OPT_RATE, OPT_TIMEOUT, OPT_CONNECTIONS, OPT_POLLS, OPT_STATE, OPT_HELP };
+       OPT_RATE, OPT_TIMEOUT, OPT_CONNECTIONS, OPT_POLLS, OPT_STATE, OPT_HELP, OPT_POLL_INTERVAL,
+       OPT_POLL_MIN, OPT_POLL_MAX, OPT_APPLY_DELAY, OPT_FAILURE_RATIO, OPT_FAILURE_DEPLOYMENT,
+       OPT_SEED, OPT_START_SPREAD };
 
 static const struct option long_options[] = {
 	{ "url", required_argument, NULL, OPT_URL },
@@ -772,9 +780,44 @@ static const struct option long_options[] = {
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "polls-per-visit", required_argument, NULL, OPT_POLLS },
 	{ "state", required_argument, NULL, OPT_STATE },
+	{ "poll-interval", required_argument, NULL, OPT_POLL_INTERVAL },
+	{ "poll-interval-min", required_argument, NULL, OPT_POLL_MIN },
+	{ "poll-interval-max", required_argument, NULL, OPT_POLL_MAX },
+	{ "apply-delay", required_argument, NULL, OPT_APPLY_DELAY },
+	{ "failure-ratio", required_argument, NULL, OPT_FAILURE_RATIO },
+	{ "failure-deployment", required_argument, NULL, OPT_FAILURE_DEPLOYMENT },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "start-spread", required_argument, NULL, OPT_START_SPREAD },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* The act phase's numeric options. */
+static int act_option(struct fs_sim *s, int opt, const char *arg)
+{
+	double v;
+
+	switch (opt) {
+	case OPT_POLL_INTERVAL:
+		return parse_num(arg, 1, 7 * 86400, &s->poll_interval);
+	case OPT_POLL_MIN:
+		return parse_num(arg, 1, 7 * 86400, &s->poll_min);
+	case OPT_POLL_MAX:
+		return parse_num(arg, 1, 7 * 86400, &s->poll_max);
+	case OPT_APPLY_DELAY:
+		return parse_num(arg, 0, 86400, &s->apply_delay);
+	case OPT_START_SPREAD:
+		return parse_num(arg, 0, 86400, &s->start_spread);
+	case OPT_FAILURE_RATIO:
+		return parse_num(arg, 0, 1, &s->failure_ratio);
+	case OPT_SEED:
+		if (parse_num(arg, 0, 9007199254740992.0, &v) != 0)
+			return -1;
+		s->seed = (unsigned long long)v;
+		return 0;
+	}
+	return -1;
+}
 
 static void devices_free(struct fs_sim *s)
 {
@@ -797,7 +840,10 @@ static void devices_free(struct fs_sim *s)
 int main(int argc, char **argv)
 {
 	struct fs_sim s = { .duration = 10, .timeout = 30, .conn_mode = FS_CONN_DEVICE,
-			    .polls_per_visit = DEFAULT_POLLS_PER_VISIT };
+			    .polls_per_visit = DEFAULT_POLLS_PER_VISIT,
+			    .poll_interval = DEFAULT_POLL_INTERVAL, .poll_min = DEFAULT_POLL_MIN,
+			    .apply_delay = DEFAULT_APPLY_DELAY, .start_spread = DEFAULT_START_SPREAD,
+			    .seed = 1 };
 	const struct phase *plist[16];
 	const char *ca_path = NULL, *admin_path = NULL, *phases = DEFAULT_PHASES;
 	const char *state_path = NULL;
@@ -844,6 +890,17 @@ int main(int argc, char **argv)
 				goto usage;
 			break;
 		case OPT_STATE: state_path = optarg; break;
+		case OPT_FAILURE_DEPLOYMENT: s.failure_deployment = optarg; break;
+		case OPT_POLL_INTERVAL:
+		case OPT_POLL_MIN:
+		case OPT_POLL_MAX:
+		case OPT_APPLY_DELAY:
+		case OPT_START_SPREAD:
+		case OPT_FAILURE_RATIO:
+		case OPT_SEED:
+			if (act_option(&s, opt, optarg) != 0)
+				goto usage;
+			break;
 		case OPT_POLLS:
 			if (parse_num(optarg, 1, 1000000, &v) != 0)
 				goto usage;
@@ -934,6 +991,7 @@ out:
 usage:
 	fputs("fleet-sim: --url, --ca-file, --admin-token-file, --concurrency C >= 1 and "
 	      "--devices N >= 1 (or --state FILE) are required; phases: onboard, token, poll, "
-	      "git, status; --connections device|request (see --help)\n", stderr);
+	      "git, status, act; --connections device|request; --failure-ratio 0..1 "
+	      "(see --help)\n", stderr);
 	return 2;
 }

@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_setup
-PENDING_TTL=10
+PENDING_TTL=20   # long enough for the steps below on a loaded machine
 wfmd_start --pending-max 2 --pending-ttl "$PENDING_TTL"
 
 e2e_step "a repeated pending request keeps its place and gets a new poll token"

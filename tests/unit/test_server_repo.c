@@ -8,7 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "git_upload.h"
 #include "repo.h"
+#include "repo_source.h"
 
 #define DEV "6f1c0000-0000-4000-8000-000000000001"
 
@@ -68,8 +70,9 @@ static void test_lifecycle(void **state)
 {
 	struct margo_error err;
 	char rev0[STORE_REVISION_LEN], rev[STORE_REVISION_LEN], rev2[STORE_REVISION_LEN];
-	char subject[256], *out = NULL;
-	size_t out_len = 0;
+	char subject[256];
+	struct git_source src = { 0 };
+	struct git_buf out = { 0 };
 	int created = -1, changed = -1;
 
 	(void)state;
@@ -109,32 +112,32 @@ static void test_lifecycle(void **state)
 					  &err), MARGO_ENOTFOUND);
 
 	/* What clients are served: the ref advertisement names main at the new revision. */
-	assert_int_equal(repo_upload_pack(root, DEV, 1, NULL, NULL, 0, &out, &out_len, &err), 0);
-	assert_true(out_len > 0);
+	assert_int_equal(repo_source_open(root, DEV, &src, &err), 0);
+	assert_int_equal(git_upload_advertise(&src, 0, &out, &err), 0);
 	/* pkt-lines hold a NUL before the capabilities: search the whole buffer. */
-	assert_non_null(memmem(out, out_len, "refs/heads/main", 15));
-	assert_non_null(memmem(out, out_len, rev, strlen(rev)));
-	free(out);
-	out = NULL;
-	assert_int_equal(repo_upload_pack(root, DEV, 1, "version=2", NULL, 0, &out, &out_len,
-					  &err), 0);
-	assert_non_null(memmem(out, out_len, "version 2", 9));
-	free(out);
+	assert_non_null(memmem(out.data, out.len, "refs/heads/main", 15));
+	assert_non_null(memmem(out.data, out.len, rev, strlen(rev)));
+	git_buf_free(&out);
+	assert_int_equal(git_upload_advertise(&src, 1, &out, &err), 0);
+	assert_non_null(memmem(out.data, out.len, "version 2", 9));
+	git_buf_free(&out);
+	git_source_close(&src);
 }
 
 static void test_confinement(void **state)
 {
 	struct margo_error err;
-	char rev[STORE_REVISION_LEN], *out = NULL;
-	size_t out_len;
+	char rev[STORE_REVISION_LEN];
+	struct git_source src = { 0 };
 
 	(void)state;
 	assert_int_equal(repo_ensure(root, "../../etc", rev, NULL, &err), MARGO_EINVAL);
 	assert_int_equal(repo_ensure(root, "6F1C0000-0000-4000-8000-000000000001", rev, NULL,
 				     &err), MARGO_EINVAL);
-	assert_int_equal(repo_upload_pack(root, "6f1c0000-0000-4000-8000-0000000000ff", 1, NULL,
-					  NULL, 0, &out, &out_len, &err), MARGO_ENOTFOUND);
-	assert_null(out);
+	assert_int_equal(repo_source_open(root, "6f1c0000-0000-4000-8000-0000000000ff", &src,
+					  &err), MARGO_ENOTFOUND);
+	assert_int_equal(repo_source_open(root, "../../etc", &src, &err), MARGO_EINVAL);
+	assert_null(src.ctx);
 }
 
 int main(void)
