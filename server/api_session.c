@@ -34,6 +34,7 @@ static int login_identify(struct http_request *req, const char *token, struct st
 	snprintf(s->operator_name, sizeof(s->operator_name), "%s", op.name);
 	snprintf(s->role, sizeof(s->role), "%s", auth_role_name(op.role));
 	s->bootstrap = strcmp(op.name, AUTH_BOOTSTRAP_OPERATOR) == 0;
+	req->operator_role = (int)op.role;      /* the login is recorded in the audit log */
 	return 0;
 }
 
@@ -134,6 +135,7 @@ int api_session_logout(struct http_request *req, struct http_response *resp)
 
 	if ((rc = session_authenticate(req, &s, NULL)) < 0)
 		return rc;
+	req->operator_role = (int)auth_role_parse(s.role);       /* so is the logout */
 	if ((rc = session_token(req, token)) < 0)
 		return http_fail_error(req, rc, NULL);
 	margo_token_hash(token, hash);

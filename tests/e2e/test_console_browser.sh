@@ -30,6 +30,13 @@ assert_status 202 "the request waits for an operator"
 PENDING_ID=$(device_admin_lookup pending)
 assert_match "$PENDING_ID" '^[0-9a-f-]{36}$' "the operator sees it"
 
+e2e_step "a viewer"
+printf '{"name": "vera", "role": "viewer"}' >"$T/vera.json"
+admin_http POST /admin/v1/operators -H 'Content-Type: application/json' --data-binary "@$T/vera.json"
+assert_status 201 "operator vera (viewer)"
+json_get /token | tr -d '\n' >"$T/vera.token"
+e2e_secret "@$T/vera.token"
+
 e2e_step "three more active devices, so the pages have a fleet to show"
 for g in gw-101 gw-102 gw-103; do
 	device_onboard "$g"
@@ -61,7 +68,7 @@ SHOTS=${CONSOLE_SCREENSHOTS:-$T/shots}
 start=$(date +%s)
 RC=0
 WFM_URL=$WFM_URL WFM_SPKI=$WFM_SPKI ADMIN_TOKEN_FILE=$WFM_DIR/admin.token PENDING_ID=$PENDING_ID \
-	AGENT_CMD=$T/agent.sh SHOTS=$SHOTS CHROMIUM=$CHROMIUM \
+	VIEWER_TOKEN_FILE=$T/vera.token AGENT_CMD=$T/agent.sh SHOTS=$SHOTS CHROMIUM=$CHROMIUM \
 	timeout 150 node "$BUILD_DIR/browser/console.test.mjs" >"$T/browser.log" 2>&1 || RC=$?
 [[ -s "$T/agent.pid" ]] && e2e_track "$(<"$T/agent.pid")"
 sed 's/^/  /' "$T/browser.log" >&2
