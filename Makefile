@@ -5,9 +5,10 @@ JOBS ?= $(shell nproc)
 
 # One .PHONY line per group of targets, so parallel work does not collide on one line.
 .PHONY: all deps build test test-asan demo clean
-.PHONY: bench bench-rollout
+.PHONY: bench bench-rollout bench-store
 .PHONY: fuzz fuzz-build fuzz-ci soak soak-ci leak-loop
 .PHONY: console-screenshots
+.PHONY: deb deb-check
 
 all: build
 
@@ -45,13 +46,29 @@ bench: build
 bench-rollout: build
 	RESULTS_MD=bench/results.md bench/rollout.sh $(BUILD)
 
+# The desired-state store at scale (bench/desired.sh): STORE_DEVICES (200000) devices
+# onboarded, their data dir, RSS, start-up and polls; fan-out and long history.
+bench-store: build
+	STORE_DEVICES=$${STORE_DEVICES:-200000} PROFILE=1 bench/desired.sh $(BUILD)
+
 # Screenshots of the web console's pages into docs/console/ (taken by the browser test).
 console-screenshots: build
 	CONSOLE_SCREENSHOTS=docs/console BUILD_DIR=$(abspath $(BUILD)) SRC_DIR=$(CURDIR) \
 		bash tests/e2e/test_console_browser.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_DIR)
+
+# Debian packages wfmd, wfmctl, margo-agent (debian/) into $(DEB_DIR), checked by lintian.
+DEB_DIR ?= build-deb
+deb:
+	@scripts/install-deps --deb
+	scripts/build-deb $(DEB_DIR)
+
+# Builds the packages, installs them on this machine (root), runs the demo flow against the
+# installed programs, purges them and checks nothing is left behind (tests/pkg/test_deb.sh).
+deb-check: deb build
+	bash tests/pkg/test_deb.sh $(DEB_DIR)
 
 # libFuzzer targets (clang, tests/fuzz/fuzz_*.c), each run for FUZZ_SECONDS under ASan+UBSan,
 # seeded from tests/fuzz/corpus/ (see docs/development.md). fuzz-ci: the short CI run.

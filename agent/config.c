@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "margo/file.h"
+#include "margo/text.h"
 
 #define LINE_MAX_LEN 4096
 
@@ -55,6 +56,7 @@ void agent_config_free(struct agent_config *c)
 	free(c->model_number);
 	free(c->serial_number);
 	free(c->probe_root);
+	free(c->path);
 	clear_roles(c);
 	memset(c, 0, sizeof(*c));
 }
@@ -199,19 +201,6 @@ const char *agent_role_canonical(const char *s)
 	return NULL;
 }
 
-/* Trims ASCII white space in place. */
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* Replaces *slot with a copy of value, or NULL when value is empty. */
 static int set_string(char **slot, const char *value)
 {
@@ -253,7 +242,7 @@ static int set_roles(struct agent_config *c, const char *value, struct margo_err
 		return MARGO_ENOMEM;
 	clear_roles(c);
 	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-		tok = trim(tok);
+		tok = margo_text_trim(tok);
 		canon = agent_role_canonical(tok);
 		if (canon == NULL) {
 			rc = margo_error_set(err, MARGO_EINVAL,
@@ -292,7 +281,7 @@ static int set_downtime(struct agent_config *c, const char *value, struct margo_
 		next = strchr(item, ',');
 		if (next != NULL)
 			*next++ = '\0';
-		item = trim(item);
+		item = margo_text_trim(item);
 		if (c->ndowntime == AGENT_DOWNTIME_MAX) {
 			rc = margo_error_set(err, MARGO_EINVAL, "downtime: more than %d windows",
 					     AGENT_DOWNTIME_MAX);
@@ -427,7 +416,7 @@ int agent_config_parse(struct agent_config *c, const char *text, size_t len, con
 		hash = strchr(line, '#');
 		if (hash != NULL)
 			*hash = '\0';
-		key = trim(line);
+		key = margo_text_trim(line);
 		if (*key == '\0')
 			continue;
 		if (*key == '[')
@@ -438,8 +427,8 @@ int agent_config_parse(struct agent_config *c, const char *text, size_t len, con
 			return margo_error_set(err, MARGO_EINVAL, "%s:%zu: expected 'key = value'",
 					       name, lineno);
 		*eq = '\0';
-		value = trim(eq + 1);
-		key = trim(key);
+		value = margo_text_trim(eq + 1);
+		key = margo_text_trim(key);
 		if (*key == '\0')
 			return margo_error_set(err, MARGO_EINVAL, "%s:%zu: missing key", name, lineno);
 		/* optional quotes around the value */
@@ -465,6 +454,10 @@ int agent_config_load(struct agent_config *c, const char *path, int optional,
 	size_t len = 0;
 	int rc;
 
+	free(c->path);
+	c->path = strdup(path);
+	if (c->path == NULL)
+		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
 	rc = margo_file_read(path, AGENT_CONFIG_FILE_MAX, &text, &len, &e);
 	if (rc == MARGO_ENOTFOUND && optional)
 		return MARGO_OK;

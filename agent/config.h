@@ -48,6 +48,7 @@ struct agent_config {
 	char *roles[AGENT_ROLES_MAX]; /* canonical role names */
 	size_t nroles;
 	char *probe_root;       /* prefix for /proc and /sys (tests); NULL: "/" */
+	char *path;             /* the file agent_config_load read last (SIGHUP re-reads it) */
 };
 
 /* Fills c with the defaults (state_dir, poll_interval, log_level; everything else unset). */
@@ -65,7 +66,8 @@ int agent_config_set(struct agent_config *c, const char *key, const char *value,
 int agent_config_parse(struct agent_config *c, const char *text, size_t len, const char *name,
 		       struct margo_error *err);
 
-/* Loads the file at path. When optional is set a missing file is not an error. */
+/* Loads the file at path and remembers path in c->path. When optional is set a missing file
+ * is not an error. */
 int agent_config_load(struct agent_config *c, const char *path, int optional,
 		      struct margo_error *err);
 

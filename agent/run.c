@@ -10,8 +10,10 @@
 #include "device_api.h"
 #include "gitcred.h"
 #include "margo/log.h"
+#include "margo/sdnotify.h"
 #include "margo/timeutil.h"
 #include "oauth.h"
+#include "reload.h"
 #include "run.h"
 #include "schedule.h"
 
@@ -109,7 +111,7 @@ int agent_run_cycle(struct agent *a, const char **failed_step, struct margo_erro
 
 /* Waits until t (wall clock), due (monotonic) or a stop signal, whichever comes first, so a
  * wall clock stepped back (NTP fixing a device that was ahead) does not stretch the wait;
- * returns 1 when a signal arrived. */
+ * returns the signal that arrived, or 0. */
 static int wait_until(const sigset_t *set, time_t t, int64_t due)
 {
 	int64_t left = t - time(NULL), mono_left = due - margo_time_mono();
@@ -123,18 +125,43 @@ static int wait_until(const sigset_t *set, time_t t, int64_t due)
 	do {
 		sig = sigtimedwait(set, NULL, &ts);
 	} while (sig < 0 && errno == EINTR);
-	return sig > 0;
+	return sig > 0 ? sig : 0;
 }
 
-int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
+/* Tells systemd (Type=notify units), when it listens; failures change nothing here. */
+static void notify(const char *state)
+{
+	struct margo_error e;
+
+	(void)margo_sd_notify(state, &e);
+}
+
+/* SIGHUP: the schedule and log level from the file again; the next poll follows the new
+ * schedule from the last success (a retry after a failure keeps its back-off). */
+static time_t reload(struct agent *a, struct agent_config *cfg, time_t next, time_t last_ok)
+{
+	struct margo_error e;
+
+	notify("RELOADING=1");
+	margo_error_clear(&e);
+	if (agent_config_reload(cfg, &e) != 0)
+		margo_log_error("reload failed, configuration unchanged", "error=\"%s\"", e.message);
+	else if (a->st.failures == 0)
+		next = last_ok > 0 ? agent_schedule_next_poll_paced(cfg, last_ok, a->poll_hint)
+				   : time(NULL);
+	notify("READY=1");
+	return next;
+}
+
+int agent_run(struct agent_config *cfg, int once, struct margo_error *err)
 {
 	struct agent a;
 	struct margo_error e;
 	char when[MARGO_TIME_LEN];
 	sigset_t set, old;
-	time_t next, now, saved_next = -1, armed = -1;
+	time_t next, now, saved_next = -1, armed = -1, last_ok = 0;
 	int64_t due = 0;
-	int code = AGENT_EXIT_OK, rc, stop = 0;
+	int code = AGENT_EXIT_OK, rc, stop = 0, sig;
 
 	if (agent_open(&a, cfg, err) != 0)
 		return err->code == MARGO_ENOTFOUND ? AGENT_EXIT_NOT_ONBOARDED : AGENT_EXIT_FAILURE;
@@ -144,10 +171,12 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	margo_log_info("agent started", "client_id=%s url=%s once=%d", a.st.client_id, a.st.url,
 		       once);
+	notify("READY=1");
 	next = time(NULL);
 	while (!stop) {
 		const char *step = NULL;
@@ -158,7 +187,10 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 			due = margo_time_mono() + (next > now ? next - now : 0);
 		}
 		if (now < next && margo_time_mono() < due) {
-			stop = wait_until(&set, next, due);
+			sig = wait_until(&set, next, due);
+			if (sig == SIGHUP)
+				next = reload(&a, cfg, next, last_ok);
+			stop = sig == SIGTERM || sig == SIGINT;
 			continue;
 		}
 		if (!agent_schedule_allowed(cfg, now)) {
@@ -180,6 +212,7 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 					       (long long)a.st.failures);
 			a.st.failures = 0;
 			agent_state_set(&a.st.last_error, NULL);
+			last_ok = now;
 			next = agent_schedule_next_poll_paced(cfg, now, a.poll_hint);
 		} else {
 			a.st.failures++;
@@ -204,8 +237,10 @@ int agent_run(const struct agent_config *cfg, int once, struct margo_error *err)
 			break;
 		code = AGENT_EXIT_OK;
 	}
-	if (stop)
+	if (stop) {
+		notify("STOPPING=1");
 		margo_log_info("agent stopped", NULL);
+	}
 	a.st.next_poll = next;
 	/* saved already unless the schedule moved since (downtime) or the save failed */
 	if (next != saved_next && agent_save(&a, &e) != 0) {

@@ -10,8 +10,10 @@
 int agent_run_cycle(struct agent *a, const char **failed_step, struct margo_error *err);
 
 /* The loop. SIGTERM and SIGINT (blocked by this function and taken synchronously) end it
- * cleanly after the current request, with the state saved. once: a single cycle (none when
+ * cleanly after the current request, with the state saved; SIGHUP reloads the schedule and
+ * log level into cfg (agent_config_reload). Under systemd it sends READY=1 once the state is
+ * open, RELOADING=1/READY=1 around a reload and STOPPING=1. once: a single cycle (none when
  * traffic is not allowed now). Returns an enum agent_exit code. */
-int agent_run(const struct agent_config *cfg, int once, struct margo_error *err);
+int agent_run(struct agent_config *cfg, int once, struct margo_error *err);
 
 #endif

@@ -23,6 +23,36 @@ git_wrk_scripts() {
 	printf 'wrk.body = "%s"\n' "$GIT_LSREFS_LUA" >>"$dir/lsrefs.lua"
 }
 
+# git_lua_pkt LINE: LINE as a pkt-line inside a Lua string (its LF written as \n).
+git_lua_pkt() { printf '%04x%s\\n' $((${#1} + 5)) "$1"; }
+
+# git_wrk_fetch1 DIR WANT HAVE: DIR/fetch1.lua, the protocol v2 fetch `git fetch` sends when
+# main moved by one commit (WANT) past what the client has (HAVE, its parent): the client
+# reads one small pack (the commit, two trees, the new deployment's blob). Needs
+# git_wrk_scripts first (credentials and headers).
+git_wrk_fetch1() {
+	local dir=$1 lua
+	lua="$(git_lua_pkt command=fetch)$(git_lua_pkt agent=git/2.39.5)$(git_lua_pkt object-format=sha1)0001"
+	lua+="$(git_lua_pkt thin-pack)$(git_lua_pkt no-progress)$(git_lua_pkt ofs-delta)"
+	lua+="$(git_lua_pkt "want $2")$(git_lua_pkt "have $3")$(git_lua_pkt done)0000"
+	wrk_script "$dir/fetch1.lua" POST Authorization "$dir/git.authz" Git-Protocol "$dir/git.protocol" \
+		Content-Type "$dir/git.ctype"
+	printf 'wrk.body = "%s"\n' "$lua" >>"$dir/fetch1.lua"
+	printf '%s' "$lua" >"$dir/fetch1.body"
+}
+
+# git_wrk_fetch1_check BASE_URL CA_FILE DIR: the fetch of git_wrk_fetch1 must answer a
+# packfile section holding a pack of 4 objects (else the load would measure errors).
+git_wrk_fetch1_check() {
+	local n
+	n=$(printf '%b' "$(<"$3/fetch1.body")" | curl -sS --noproxy '*' --cacert "$2" \
+		-H "Authorization: $(<"$3/git.authz")" -H 'Git-Protocol: version=2' \
+		-H 'Content-Type: application/x-git-upload-pack-request' --data-binary @- \
+		"$1/git-upload-pack" | LC_ALL=C grep -aob 'PACK' | head -1 | cut -d: -f1) ||
+		e2e_die "fetch request failed"
+	[[ -n "$n" ]] || e2e_die "fetch answer without a pack"
+}
+
 # git_wrk_check BASE_URL CA_FILE DIR: one ls-refs request as the wrk load sends it must name
 # refs/heads/main (else the load would measure error answers).
 git_wrk_check() {

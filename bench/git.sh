@@ -2,7 +2,8 @@
 # Desired-state serving of wfmd on 127.0.0.1:
 #   - GET /device/{id}/desired-state with If-None-Match (304), wrk with keep-alive
 #   - GET info/refs and POST git-upload-pack (protocol v2 ls-refs), wrk with keep-alive: the
-#     requests of a no-change fetch, as bench/peers/git-http-backend.sh sends them
+#     requests of a no-change fetch; and the v2 fetch of one new commit (want main, have its
+#     parent, done: a 4-object pack), as bench/peers/git-http-backend.sh sends them
 #     (bench/git-requests.sh), measuring the server rather than the git client
 #   - git ls-remote and git clone of the device repository by plain git clients,
 #     PARALLEL at a time, COUNT operations each (one process and TLS handshake per operation)
@@ -13,7 +14,7 @@
 # Usage: bench/git.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=2 RUNS=3
 #                                         COUNT=200 PARALLEL=4)
 # With BENCH_RESULTS=FILE, appends wfmd.desired_304_rps wfmd.git_inforefs_rps
-# wfmd.git_lsrefs_rps wfmd.git_lsremote_ops wfmd.git_fetch_ops wfmd.git_clone_ops (medians).
+# wfmd.git_lsrefs_rps wfmd.git_fetch1_rps wfmd.git_lsremote_ops wfmd.git_fetch_ops wfmd.git_clone_ops (medians).
 COUNT=${COUNT:-200}
 PARALLEL=${PARALLEL:-4}
 . "$(dirname "$0")/common.sh"
@@ -43,10 +44,14 @@ for ((i = 0; i < PARALLEL; i++)); do
 	"$T/gitop" keep "$i" || e2e_die "git clone for the fetch clients failed"
 done
 
+git_wrk_fetch1 "$T" "$(git -C "$T/fetch/0" rev-parse HEAD)" "$(git -C "$T/fetch/0" rev-parse HEAD^)"
+git_wrk_fetch1_check "$(<"$T/bench.git_url")" "$WFM_CA" "$T"
+
 echo "wfmd desired-state benchmark: $(nproc) cores, median of $RUNS runs" >&2
 poll_rps=$(wrk_median "desired-state 304" "$T/poll.lua" "/device/$id/desired-state")
 inforefs_rps=$(wrk_median "git info/refs v2" "$T/inforefs.lua" "/git/$id.git/info/refs?service=git-upload-pack")
 lsrefs_rps=$(wrk_median "git ls-refs" "$T/lsrefs.lua" "/git/$id.git/git-upload-pack")
+fetch1_rps=$(wrk_median "git fetch of one new commit" "$T/fetch1.lua" "/git/$id.git/git-upload-pack")
 ls=(); cl=(); fe=()
 for ((i = 1; i <= RUNS; i++)); do
 	ls+=("$(git_rate "$T" ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
@@ -62,6 +67,7 @@ printf '| measure | value |\n|---|---|\n'
 printf '| GET desired-state with If-None-Match (304), requests/s (keep-alive, %s connections) | %s |\n' "$CONNECTIONS" "$poll_rps"
 printf '| git GET info/refs (protocol v2), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$inforefs_rps"
 printf '| git POST git-upload-pack ls-refs (protocol v2), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$lsrefs_rps"
+printf '| git POST git-upload-pack fetch of one new commit (protocol v2, want/have/done, a 4-object pack), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$fetch1_rps"
 printf '| git ls-remote, operations/s (%s parallel clients, new TLS connection each) | %s |\n' "$PARALLEL" "$ls_med"
 printf '| git clone, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$cl_med"
 printf '| git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$fe_med"
@@ -69,6 +75,7 @@ printf '| wfmd peak RSS (VmHWM) | %s KiB |\n' "$hwm"
 bench_result wfmd.desired_304_rps "$poll_rps"
 bench_result wfmd.git_inforefs_rps "$inforefs_rps"
 bench_result wfmd.git_lsrefs_rps "$lsrefs_rps"
+bench_result wfmd.git_fetch1_rps "$fetch1_rps"
 bench_result wfmd.git_lsremote_ops "$ls_med"
 bench_result wfmd.git_fetch_ops "$fe_med"
 bench_result wfmd.git_clone_ops "$cl_med"

@@ -362,23 +362,3 @@ out:
 	return ret;
 }
 
-int wfmctl_get_items(struct wfmctl *ctx, const char *path, json_t **resp, json_t **items)
-{
-	char *raw = NULL;
-	int ret;
-
-	*items = NULL;
-	ret = wfmctl_call(ctx, "GET", path, NULL, resp, &raw);
-	if (ret != WFMCTL_EXIT_OK)
-		goto out;
-	if (ctx->json) {
-		wfmctl_print_raw(raw);
-		goto out;
-	}
-	*items = wfmctl_json_items(*resp);
-	if (*items == NULL)
-		ret = wfmctl_fail(ctx, "the server's answer holds no list");
-out:
-	free(raw);
-	return ret;
-}

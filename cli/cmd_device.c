@@ -9,20 +9,37 @@
 #define KV_WIDTH 14
 
 static const char list_help[] =
-	"Usage: wfmctl device list [--state pending|active|rejected|revoked] [--selector S]\n"
+	"Usage: wfmctl device list [--state S] [FILTERS] [--limit N [--after CURSOR]]\n"
+	"       wfmctl device list --selector S [--state S]\n"
 	"\n"
-	"Lists devices and onboarding requests waiting for approval (state pending). The ID\n"
-	"column is what 'device show', 'approve', 'reject' and 'revoke' take; for an active\n"
-	"device it is also its OAuth client id.\n"
+	"Lists devices and onboarding requests waiting for approval (state pending), oldest\n"
+	"first. The ID column is what 'device show', 'approve', 'reject' and 'revoke' take; for\n"
+	"an active device it is also its OAuth client id. The server answers in pages; wfmctl\n"
+	"reads them all (or the first N with --limit, then says how to continue).\n"
 	"\n"
 	"Options:\n"
-	"  --state S     only devices in state S\n"
-	"  --selector S  only devices whose labels match S, shown with their labels (see\n"
-	"                'wfmctl device label --help' for labels and the selector grammar)\n"
+	"  --state S             only devices in state S (pending, active, rejected, revoked)\n"
+	"  --vendor V            only devices whose vendor is V (exactly)\n"
+	"  --model M             only devices whose model number is M (exactly)\n"
+	"  --serial-prefix P     only devices whose serial number starts with P\n"
+	"  --id-prefix P         only devices whose id starts with P\n"
+	"  --seen-before T       only devices last seen before T (RFC 3339; never seen counts)\n"
+	"  --seen-after T        only devices last seen at or after T (RFC 3339)\n"
+	"  --deployment-state S  only devices with a deployment whose latest reported state\n"
+	"                        is S (Pending, Installing, Installed, Failed, Removing, ...)\n"
+	"  --limit N             at most N devices; then 'More: add --after CURSOR'\n"
+	"  --after CURSOR        continue a --limit listing after CURSOR\n"
+	"  --selector S          only devices whose labels match S, shown with their labels (see\n"
+	"                        'wfmctl device label --help' for labels and the selector grammar)\n"
+	"\n"
+	"With --json: one document {\"items\": [...], \"next\": CURSOR or null}, written as the\n"
+	"pages arrive.\n"
 	"\n"
 	"Examples:\n"
 	"  wfmctl --data-dir /var/lib/wfmd device list\n"
 	"  wfmctl --data-dir /var/lib/wfmd device list --state pending\n"
+	"  wfmctl --data-dir /var/lib/wfmd device list --vendor acme --seen-before 2026-12-01T00:00:00Z\n"
+	"  wfmctl --data-dir /var/lib/wfmd device list --deployment-state Failed --limit 20\n"
 	"  wfmctl --data-dir /var/lib/wfmd device list --selector 'plant=3,device.margo/arch=arm64'\n"
 	"  wfmctl --data-dir /var/lib/wfmd --json device list | jq -r '.items[].id'\n";
 
@@ -90,22 +107,63 @@ static const char *short_fingerprint(const char *fp, char *buf, size_t cap)
 	return buf;
 }
 
+/* The device list's query filters: option name, query parameter, value. */
+struct device_filter {
+	const char *opt;
+	const char *param;
+	const char *value;
+};
+
+/* DEVICES_PATH with the filters that are set, newly allocated (NULL: out of memory). */
+static char *filter_path(const struct device_filter *f, size_t n)
+{
+	char *path = strdup(DEVICES_PATH), *enc, *next;
+	char sep = '?';
+
+	for (size_t i = 0; path != NULL && i < n; i++) {
+		if (f[i].value == NULL)
+			continue;
+		enc = wfmctl_path_join("", f[i].value);
+		next = NULL;
+		if (enc == NULL || asprintf(&next, "%s%c%s=%s", path, sep, f[i].param,
+					    enc + 1) < 0)
+			next = NULL;
+		free(enc);
+		free(path);
+		path = next;
+		sep = '&';
+	}
+	return path;
+}
+
 static int device_list(struct wfmctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "ID", "STATE", "VENDOR", "MODEL", "SERIAL",
 					       "FINGERPRINT", "CREATED", "LAST SEEN" };
-	const char *state = NULL, *selector = NULL;
-	struct wfmctl_opt opts[] = { { "state", &state, NULL }, { "selector", &selector, NULL },
-				     { NULL, NULL, NULL } };
+	struct device_filter f[] = {
+		{ "state", "state", NULL }, { "vendor", "vendor", NULL },
+		{ "model", "modelNumber", NULL }, { "serial-prefix", "serialPrefix", NULL },
+		{ "id-prefix", "idPrefix", NULL }, { "seen-before", "lastSeenBefore", NULL },
+		{ "seen-after", "lastSeenAfter", NULL },
+		{ "deployment-state", "deploymentState", NULL },
+	};
+	const char *selector = NULL, *state;
+	struct wfmctl_opt opts[] = {
+		{ f[0].opt, &f[0].value, NULL }, { f[1].opt, &f[1].value, NULL },
+		{ f[2].opt, &f[2].value, NULL }, { f[3].opt, &f[3].value, NULL },
+		{ f[4].opt, &f[4].value, NULL }, { f[5].opt, &f[5].value, NULL },
+		{ f[6].opt, &f[6].value, NULL }, { f[7].opt, &f[7].value, NULL },
+		{ "selector", &selector, NULL }, { NULL, NULL, NULL } };
 	struct wfmctl_table *table = NULL;
 	json_t *resp = NULL, *items, *d;
 	char *path = NULL, fp[32];
-	int npos, ret, known = 0;
+	int npos, ret, known = 0, filtered = 0;
 	size_t i;
 
 	ret = wfmctl_parse_args(ctx, argc, argv, opts, NULL, 0, &npos);
 	if (ret != 0 || ctx->help)
 		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_device_commands[0]);
+	state = f[0].value;
 	if (state != NULL) {
 		for (i = 0; i < sizeof(device_states) / sizeof(device_states[0]); i++)
 			known |= strcmp(state, device_states[i]) == 0;
@@ -113,18 +171,24 @@ static int device_list(struct wfmctl *ctx, int argc, char **argv)
 			return wfmctl_usage_error(ctx, "--state must be pending, active, rejected "
 						  "or revoked");
 	}
+	for (i = 1; i < sizeof(f) / sizeof(f[0]); i++)
+		filtered |= f[i].value != NULL;
+	if (selector != NULL && filtered)
+		return wfmctl_usage_error(ctx, "--selector goes with --state only");
 	if (selector != NULL)
 		return wfmctl_device_select(ctx, selector, state);
-	if (state != NULL) {
-		if (asprintf(&path, "%s?state=%s", DEVICES_PATH, state) < 0)
-			return wfmctl_fail(ctx, "out of memory");
-	}
-	ret = wfmctl_get_items(ctx, path != NULL ? path : DEVICES_PATH, &resp, &items);
+	path = filter_path(f, sizeof(f) / sizeof(f[0]));
+	if (path == NULL)
+		return wfmctl_fail(ctx, "out of memory");
+	filtered |= state != NULL;
+	ret = wfmctl_get_items(ctx, path, &resp, &items);
 	if (ret != 0 || items == NULL)
 		goto out;
 	if (json_array_size(items) == 0) {
-		if (state != NULL)
+		if (filtered && state != NULL && strchr(path, '&') == NULL)
 			printf("No %s devices.\n", state);
+		else if (filtered)
+			printf("No device matches.\n");
 		else
 			printf("No devices yet.\n");
 		goto out;
@@ -154,6 +218,7 @@ static int device_list(struct wfmctl *ctx, int argc, char **argv)
 		}
 	}
 	wfmctl_table_print(table);
+	wfmctl_list_more(ctx, resp);
 out:
 	wfmctl_table_free(table);
 	free(path);

@@ -15,12 +15,18 @@ static const char main_help[] =
 	"                       DIR/ca.crt and DIR/admin.token            (WFMCTL_DATA_DIR)\n"
 	"  --url URL            base URL of a wfmd, e.g. https://wfm.example:8443  (WFMCTL_URL)\n"
 	"  --ca-file FILE       the WFM root CA (PEM); the only CA trusted   (WFMCTL_CA_FILE)\n"
-	"  --token-file FILE    file holding the admin token (wfmadm_...)    (WFMCTL_TOKEN_FILE)\n"
+	"  --token-file FILE    file holding your operator token (wfmop_...), or the\n"
+	"                       bootstrap admin token (wfmadm_...)         (WFMCTL_TOKEN_FILE)\n"
 	"                       The token is never taken from the command line.\n"
 	"\n"
 	"Output:\n"
 	"  --json               print the server's JSON instead of tables\n"
 	"  --help, -h           help (also after any command)\n"
+	"\n"
+	"Lists (every 'list' command and 'audit'):\n"
+	"  --limit N            at most N items (default: all, read page after page)\n"
+	"  --after CURSOR       continue after the cursor a --limit listing printed\n"
+	"  With --json a list is one document {\"items\": [...], \"next\": CURSOR or null}.\n"
 	"  --version            print the version\n"
 	"\n"
 	"Commands:\n"
@@ -44,6 +50,8 @@ static const struct wfmctl_command *const command_tables[] = {
 	wfmctl_deploy_commands,
 	wfmctl_undeploy_commands,
 	wfmctl_rollout_commands,
+	wfmctl_operator_commands,
+	wfmctl_audit_commands,
 };
 
 #define NTABLES (sizeof(command_tables) / sizeof(command_tables[0]))
@@ -109,6 +117,10 @@ static int global_option(struct wfmctl *ctx, const char *name, const char ***val
 		*value = &ctx->token_file;
 	else if (strcmp(name, "json") == 0)
 		*flag = &ctx->json;
+	else if (strcmp(name, "limit") == 0)
+		*value = &ctx->limit;
+	else if (strcmp(name, "after") == 0)
+		*value = &ctx->after;
 	else if (strcmp(name, "help") == 0)
 		*flag = &ctx->help;
 	else

@@ -23,6 +23,8 @@ struct wfmctl {
 	const char *token_file;
 	int json;
 	int help;
+	const char *limit;      /* lists: --limit N (at most N items), NULL: all */
+	const char *after;      /* lists: --after CURSOR (continue a --limit listing) */
 	const char *command;    /* "device show": prefix of error messages */
 	/* set by wfmctl_connect */
 	struct margo_http_client *http;
@@ -54,6 +56,8 @@ extern const struct wfmctl_command wfmctl_device_commands[];
 extern const struct wfmctl_command wfmctl_deploy_commands[];
 extern const struct wfmctl_command wfmctl_undeploy_commands[];
 extern const struct wfmctl_command wfmctl_rollout_commands[];
+extern const struct wfmctl_command wfmctl_operator_commands[];
+extern const struct wfmctl_command wfmctl_audit_commands[];
 
 /* ---- cmd_deploy.c ---- */
 
@@ -121,10 +125,6 @@ void wfmctl_disconnect(struct wfmctl *ctx);
 int wfmctl_call(struct wfmctl *ctx, const char *method, const char *path, json_t *body,
 		json_t **out, char **raw);
 
-/* GETs a list: with --json prints the answer as it came and leaves *items NULL; otherwise
- * sets *items to the list inside *resp (caller json_decref()s *resp). Returns
- * WFMCTL_EXIT_OK or, after printing one line, an exit code. */
-int wfmctl_get_items(struct wfmctl *ctx, const char *path, json_t **resp, json_t **items);
 
 /* One admin API request with any body (NULL for none; sent with content_type). Returns 0 with
  * *resp filled (whatever the status; caller margo_http_response_free()s) or, when no answer
@@ -142,6 +142,22 @@ char *wfmctl_path_join(const char *path, const char *segment);
 
 /* Writes raw JSON text to stdout, with a final newline. */
 void wfmctl_print_raw(const char *raw);
+
+/* ---- list.c ---- */
+
+/* Server pages hold at most this many items (API.md: limit). */
+#define WFMCTL_PAGE_MAX 1000
+
+/* GETs a list, page after page (following "next" until it is null, or until --limit items).
+ * With --json prints one document {"items": [...], "next": cursor or null} as the pages
+ * arrive (constant memory) and leaves *items NULL; otherwise sets *items to every item, in
+ * the array inside *resp (caller json_decref()s *resp), and prints nothing. When --limit
+ * stopped it before the end, a table command prints wfmctl_list_more() after its table.
+ * Returns WFMCTL_EXIT_OK or, after printing one line, an exit code. */
+int wfmctl_get_items(struct wfmctl *ctx, const char *path, json_t **resp, json_t **items);
+/* After a table from wfmctl_get_items: "More: ... --after CURSOR" when --limit cut the list
+ * (the cursor is kept in *resp as "next"). */
+void wfmctl_list_more(struct wfmctl *ctx, json_t *resp);
 
 /* ---- table.c ---- */
 

@@ -24,6 +24,11 @@ enum margo_log_level margo_log_get_level(void)
 	return (enum margo_log_level)log_level;
 }
 
+const char *margo_log_level_name(enum margo_log_level level)
+{
+	return level >= MARGO_LOG_ERROR && level <= MARGO_LOG_DEBUG ? level_names[level] : "?";
+}
+
 int margo_log_level_parse(const char *s, enum margo_log_level *out)
 {
 	for (int i = 0; i < 4; i++) {

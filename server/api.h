@@ -42,7 +42,9 @@ int api_git_upload_pack(struct http_request *req, struct http_response *resp);
 int api_git_receive_pack(struct http_request *req, struct http_response *resp);
 int api_device_git_credentials(struct http_request *req, struct http_response *resp);
 int api_device_desired_state(struct http_request *req, struct http_response *resp);
-/* Makes sure the device's repository exists; rev (may be NULL) gets main's commit id. */
+
+/* api_repo.c: a device's repository and git credentials (onboarding and api_git.c use it).
+ * Makes sure the device's repository exists; rev (may be NULL) gets main's commit id. */
 int api_repo_ensure(struct http_request *req, const char *device_id,
 		    char rev[STORE_REVISION_LEN]);
 /* Issues a git token for device_id (hash stored by the caller's store call): the token text
@@ -83,6 +85,19 @@ int api_admin_rollout_show(struct http_request *req, struct http_response *resp)
 int api_admin_rollout_pause(struct http_request *req, struct http_response *resp);
 int api_admin_rollout_resume(struct http_request *req, struct http_response *resp);
 int api_admin_rollout_abort(struct http_request *req, struct http_response *resp);
+
+/* api_operators.c: named operator accounts (admin). */
+int api_admin_operator_add(struct http_request *req, struct http_response *resp);
+int api_admin_operator_list(struct http_request *req, struct http_response *resp);
+int api_admin_operator_revoke(struct http_request *req, struct http_response *resp);
+
+/* api_audit.c: the audit log (admin). */
+int api_admin_audit_list(struct http_request *req, struct http_response *resp);
+
+/* api_health.c: metrics and health. */
+int api_metrics_get(struct http_request *req, struct http_response *resp);
+int api_healthz(struct http_request *req, struct http_response *resp);
+int api_readyz(struct http_request *req, struct http_response *resp);
 
 /* api_ui.c: the web console's static files. */
 int api_ui_index(struct http_request *req, struct http_response *resp);

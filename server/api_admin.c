@@ -12,31 +12,16 @@
 #include "margo/token.h"
 #include "margo/validate.h"
 #include "api.h"
+#include "api_page.h"
 #include "enrollment_camac.h"
 #include "auth.h"
 #include "store.h"
+#include "store_page.h"
 #include "wfmd.h"
 
 #define ENROLLMENT_TTL_DEFAULT 86400
 #define ENROLLMENT_TTL_MAX (365 * 86400)
 #define ENROLLMENT_USES_MAX 1000000
-
-/* Appends item to *arr; on failure drops the whole array and leaves *arr NULL. */
-static void items_append(json_t **arr, json_t *item)
-{
-	if (json_array_append_new(*arr, item) < 0) {
-		json_decref(*arr);
-		*arr = NULL;
-	}
-}
-
-/* 200 with {"items": arr}, or 500 when building arr ran out of memory. */
-static int respond_items(struct http_request *req, struct http_response *resp, json_t *arr)
-{
-	if (arr == NULL)
-		return http_fail_error(req, MARGO_ENOMEM, NULL);
-	return http_respond_json(req, resp, 200, json_pack("{s:o}", "items", arr));
-}
 
 /* ---- enrollment tokens ---- */
 
@@ -145,22 +130,30 @@ int api_admin_enrollment_list(struct http_request *req, struct http_response *re
 {
 	struct wfmd *w = req->ctx;
 	struct store_enrollment_token *items = NULL;
+	struct store_cursor last;
+	struct api_page page;
 	struct margo_error err;
 	size_t n = 0;
 	int64_t now = margo_time_now();
 	json_t *arr;
-	int rc;
+	int rc, more;
 
-	if ((rc = auth_admin(req)) < 0)
+	if ((rc = auth_admin(req)) < 0 || (rc = api_page_parse(req, &page)) < 0)
 		return rc;
 	margo_error_clear(&err);
-	if ((rc = store_enrollment_token_list(w->store, &items, &n, &err)) < 0)
+	if ((rc = store_enrollment_token_page(w->store, &page.after, page.limit, &items, &n, &more,
+					      &err)) < 0)
 		return http_fail_error(req, rc, &err);
 	arr = json_array();
-	for (size_t i = 0; arr != NULL && i < n; i++)
-		items_append(&arr, enrollment_json(&items[i], now));
+	for (size_t i = 0; i < n; i++)
+		api_items_append(&arr, enrollment_json(&items[i], now));
+	memset(&last, 0, sizeof(last));
+	if (n > 0) {
+		last.at = items[n - 1].created_at;
+		snprintf(last.key, sizeof(last.key), "%s", items[n - 1].id);
+	}
 	free(items);
-	return respond_items(req, resp, arr);
+	return api_page_respond(req, resp, arr, more, &last);
 }
 
 int api_admin_enrollment_revoke(struct http_request *req, struct http_response *resp)
@@ -273,25 +266,32 @@ int api_admin_certificate_list(struct http_request *req, struct http_response *r
 {
 	struct wfmd *w = req->ctx;
 	struct store_certificate *items = NULL;
+	struct store_cursor last;
+	struct api_page page;
 	struct margo_error err;
 	size_t n = 0;
 	json_t *arr;
-	int rc;
+	int rc, more;
 
-	if ((rc = auth_admin(req)) < 0)
+	if ((rc = auth_admin(req)) < 0 || (rc = api_page_parse(req, &page)) < 0)
 		return rc;
 	margo_error_clear(&err);
-	if ((rc = store_certificate_list(w->store, &items, &n, &err)) < 0)
+	if ((rc = store_certificate_page(w->store, &page.after, page.limit, &items, &n, &more,
+					 &err)) < 0)
 		return http_fail_error(req, rc, &err);
 	arr = json_array();
-	for (size_t i = 0; arr != NULL && i < n; i++) {
-		json_t *o = json_pack("{s:s,s:s,s:o}", "fingerprint", items[i].fingerprint,
-				      "description", items[i].description, "createdAt",
-				      api_time_json(items[i].created_at));
-		items_append(&arr, o);
+	for (size_t i = 0; i < n; i++)
+		api_items_append(&arr, json_pack("{s:s,s:s,s:o}", "fingerprint",
+						 items[i].fingerprint, "description",
+						 items[i].description, "createdAt",
+						 api_time_json(items[i].created_at)));
+	memset(&last, 0, sizeof(last));
+	if (n > 0) {
+		last.at = items[n - 1].created_at;
+		snprintf(last.key, sizeof(last.key), "%s", items[n - 1].fingerprint);
 	}
 	free(items);
-	return respond_items(req, resp, arr);
+	return api_page_respond(req, resp, arr, more, &last);
 }
 
 int api_admin_certificate_remove(struct http_request *req, struct http_response *resp)
@@ -324,32 +324,79 @@ static json_t *device_json(const struct store_device *d)
 			 api_time_json(d->last_seen_at));
 }
 
+static int valid_state(const char *state)
+{
+	return strcmp(state, "pending") == 0 || strcmp(state, "active") == 0 ||
+		strcmp(state, "rejected") == 0 || strcmp(state, "revoked") == 0;
+}
+
+/* A text filter: absent, or 1 to STORE_TEXT_MAX - 1 bytes. */
+static int query_text(struct http_request *req, const char *name, const char **out)
+{
+	*out = http_query(req, name);
+	if (*out != NULL && (**out == '\0' || strlen(*out) >= STORE_TEXT_MAX))
+		return http_fail(req, 400, "invalid-parameter",
+				 "%s must be 1 to %d bytes", name, STORE_TEXT_MAX - 1);
+	return 0;
+}
+
+/* The device list's filters from the query (API.md: GET /admin/v1/devices). */
+static int device_filter_parse(struct http_request *req, struct store_device_filter *f)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	if ((rc = query_text(req, "state", &f->state)) < 0 ||
+	    (rc = query_text(req, "vendor", &f->vendor)) < 0 ||
+	    (rc = query_text(req, "modelNumber", &f->model_number)) < 0 ||
+	    (rc = query_text(req, "serialPrefix", &f->serial_prefix)) < 0 ||
+	    (rc = query_text(req, "idPrefix", &f->id_prefix)) < 0 ||
+	    (rc = query_text(req, "deploymentState", &f->deployment_state)) < 0 ||
+	    (rc = api_query_time(req, "lastSeenBefore", &f->seen_before)) < 0 ||
+	    (rc = api_query_time(req, "lastSeenAfter", &f->seen_after)) < 0)
+		return rc;
+	if (f->state != NULL && !valid_state(f->state))
+		return http_fail(req, 400, "invalid-parameter",
+				 "state must be pending, active, rejected or revoked");
+	if (f->id_prefix != NULL && (strlen(f->id_prefix) >= MARGO_UUID_LEN ||
+				     strspn(f->id_prefix, "0123456789abcdef-") !=
+				     strlen(f->id_prefix)))
+		return http_fail(req, 400, "invalid-parameter",
+				 "idPrefix must be the start of a device id (lowercase hex and -)");
+	return 0;
+}
+
 int api_admin_device_list(struct http_request *req, struct http_response *resp)
 {
 	struct wfmd *w = req->ctx;
 	struct store_device *items = NULL;
+	struct store_device_filter f;
+	struct store_cursor last;
+	struct api_page page;
 	struct margo_error err;
-	const char *state = http_query(req, "state");
 	size_t n = 0;
 	json_t *arr;
-	int rc;
+	int rc, more;
 
 	if (http_query(req, "selector") != NULL)
 		return api_admin_device_select(req, resp);
-	if ((rc = auth_admin(req)) < 0)
+	if ((rc = auth_admin(req)) < 0 || (rc = api_page_parse(req, &page)) < 0 ||
+	    (rc = device_filter_parse(req, &f)) < 0)
 		return rc;
-	if (state != NULL && strcmp(state, "pending") != 0 && strcmp(state, "active") != 0 &&
-	    strcmp(state, "rejected") != 0 && strcmp(state, "revoked") != 0)
-		return http_fail(req, 400, "invalid-parameter",
-				 "state must be pending, active, rejected or revoked");
 	margo_error_clear(&err);
-	if ((rc = store_device_list(w->store, state, margo_time_now(), &items, &n, &err)) < 0)
+	if ((rc = store_device_page(w->store, &f, &page.after, page.limit, margo_time_now(),
+				    &items, &n, &more, &err)) < 0)
 		return http_fail_error(req, rc, &err);
 	arr = json_array();
-	for (size_t i = 0; arr != NULL && i < n; i++)
-		items_append(&arr, device_json(&items[i]));
+	for (size_t i = 0; i < n; i++)
+		api_items_append(&arr, device_json(&items[i]));
+	memset(&last, 0, sizeof(last));
+	if (n > 0) {
+		last.at = items[n - 1].created_at;
+		snprintf(last.key, sizeof(last.key), "%s", items[n - 1].id);
+	}
 	store_devices_free(items, n);
-	return respond_items(req, resp, arr);
+	return api_page_respond(req, resp, arr, more, &last);
 }
 
 /* The stored JSON text as a value; a string when it does not parse (cannot happen: it was

@@ -1,5 +1,5 @@
 /* Admin deployments (API.md section 6): ApplicationDeployment YAML committed to the device's
- * repository as deployments/<deploymentId>.yaml, one commit per change. */
+ * desired state (desired.h) as deployments/<deploymentId>.yaml, one commit per change. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 #include "margo/validate.h"
 #include "api.h"
 #include "auth.h"
-#include "repo.h"
+#include "desired.h"
 #include "store.h"
 #include "wfmd.h"
 
@@ -43,6 +43,19 @@ static int route_device(struct http_request *req, char state[16])
 	return 0;
 }
 
+/* A change of the desired state that failed: the store's answer when it is about the store
+ * or the device, else 503 (logged). */
+static int desired_fail(struct http_request *req, int rc, struct margo_error *err,
+			const char *device_id, const char *deployment_id)
+{
+	if (rc == MARGO_ESTORE || rc == MARGO_ENOTFOUND)
+		return http_fail_error(req, rc, err);
+	margo_log_error("desired state not committed", "device_id=%s deployment_id=%s "
+			"error=\"%s\"", device_id, deployment_id, err->message);
+	return http_fail(req, 503, "repository-unavailable",
+			 "the change could not be committed; retry later");
+}
+
 int api_admin_deployment_put(struct http_request *req, struct http_response *resp)
 {
 	struct wfmd *w = req->ctx;
@@ -51,7 +64,7 @@ int api_admin_deployment_put(struct http_request *req, struct http_response *res
 	struct margo_appdeploy *dep = NULL;
 	const char *device_id = req->params[0], *deployment_id = req->params[1];
 	char state[16], old_name[STORE_TEXT_MAX], rev[STORE_REVISION_LEN];
-	char file[STORE_ID_MAX + 32], message[COMMIT_MESSAGE_MAX];
+	char message[COMMIT_MESSAGE_MAX];
 	char *yaml = NULL;
 	size_t yaml_len = 0;
 	int rc, exists, changed = 0;
@@ -96,25 +109,13 @@ int api_admin_deployment_put(struct http_request *req, struct http_response *res
 		goto out;
 	}
 	exists = rc == 0;
-	snprintf(file, sizeof(file), "deployments/%s.yaml", deployment_id);
 	snprintf(message, sizeof(message), "%s %s (%s)", exists ? "Update" : "Deploy",
 		 deployment_id, dep->name);
-	if ((rc = api_repo_ensure(req, device_id, NULL)) < 0)
-		goto out;
 	margo_error_clear(&err);
-	rc = repo_put_file(w->repo_root, device_id, file, yaml, yaml_len, message, rev, &changed,
-			   &err);
+	rc = desired_put(w->store, device_id, deployment_id, yaml, yaml_len, dep->name,
+			 dep->application_id, message, rev, &changed, &err);
 	if (rc < 0) {
-		margo_log_error("repository write failed", "device_id=%s deployment_id=%s "
-				"error=\"%s\"", device_id, deployment_id, err.message);
-		rc = http_fail(req, 503, "repository-unavailable",
-			       "the deployment could not be committed; retry later");
-		goto out;
-	}
-	rc = store_deployment_desired_put(w->store, device_id, deployment_id, dep->name,
-					  dep->application_id, margo_time_now(), &err);
-	if (rc < 0) {
-		rc = http_fail_error(req, rc, &err);
+		rc = desired_fail(req, rc, &err, device_id, deployment_id);
 		goto out;
 	}
 	margo_log_info("deployment committed", "device_id=%s deployment_id=%s revision=%s "
@@ -138,7 +139,7 @@ int api_admin_deployment_delete(struct http_request *req, struct http_response *
 	struct margo_error err;
 	const char *device_id = req->params[0], *deployment_id = req->params[1];
 	char state[16], name[STORE_TEXT_MAX], rev[STORE_REVISION_LEN];
-	char file[STORE_ID_MAX + 32], message[COMMIT_MESSAGE_MAX];
+	char message[COMMIT_MESSAGE_MAX];
 	int rc;
 
 	if ((rc = auth_admin(req)) < 0)
@@ -151,17 +152,10 @@ int api_admin_deployment_delete(struct http_request *req, struct http_response *
 	rc = store_deployment_desired_get(w->store, device_id, deployment_id, name, &err);
 	if (rc < 0)
 		return http_fail_error(req, rc, &err);
-	snprintf(file, sizeof(file), "deployments/%s.yaml", deployment_id);
 	snprintf(message, sizeof(message), "Undeploy %s", deployment_id);
-	rc = repo_remove_file(w->repo_root, device_id, file, message, rev, &err);
-	if (rc < 0 && rc != MARGO_ENOTFOUND) {
-		margo_log_error("repository write failed", "device_id=%s deployment_id=%s "
-				"error=\"%s\"", device_id, deployment_id, err.message);
-		return http_fail(req, 503, "repository-unavailable",
-				 "the removal could not be committed; retry later");
-	}
-	if ((rc = store_deployment_desired_remove(w->store, device_id, deployment_id, &err)) < 0)
-		return http_fail_error(req, rc, &err);
+	rc = desired_remove(w->store, device_id, deployment_id, message, rev, &err);
+	if (rc < 0)
+		return desired_fail(req, rc, &err, device_id, deployment_id);
 	margo_log_info("deployment removed", "device_id=%s deployment_id=%s", device_id,
 		       deployment_id);
 	resp->status = 204;

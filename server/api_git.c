@@ -15,8 +15,7 @@
 #include "auth.h"
 #include "form.h"
 #include "git_upload.h"
-#include "repo.h"
-#include "repo_source.h"
+#include "desired.h"
 #include "rollout.h"
 #include "store.h"
 #include "wfmd.h"
@@ -28,77 +27,6 @@
  * the connection is closed. A client that reads nothing is closed sooner, by the server's
  * idle connection timeout. */
 #define GIT_RESPONSE_MAX_SECONDS 60
-
-int api_git_token_new(struct http_request *req, char **token,
-		      char hash[MARGO_TOKEN_HASH_LEN], int64_t *expires_at)
-{
-	struct wfmd *w = req->ctx;
-
-	*token = margo_token_generate(MARGO_TOKEN_GIT);
-	if (*token == NULL)
-		return http_fail_error(req, MARGO_ECRYPTO, NULL);
-	margo_token_hash(*token, hash);
-	*expires_at = margo_time_now() + w->git_token_ttl;
-	return 0;
-}
-
-int api_git_fields(struct http_request *req, json_t *obj, const char *device_id,
-		   const char *token, int64_t expires_at, int with_credentials_url)
-{
-	struct wfmd *w = req->ctx;
-	char *url = NULL, *user = NULL, *creds = NULL;
-	int rc = -1;
-
-	if (asprintf(&url, "%s/git/%s.git", w->public_url, device_id) < 0)
-		url = NULL;
-	if (asprintf(&user, GIT_USER_PREFIX "%s", device_id) < 0)
-		user = NULL;
-	if (asprintf(&creds, "%s/device/%s/git-credentials", w->public_url, device_id) < 0)
-		creds = NULL;
-	if (url == NULL || user == NULL || creds == NULL) {
-		http_fail_error(req, MARGO_ENOMEM, NULL);
-		goto out;
-	}
-	if (api_set(req, obj, "gitRepositoryUrl", json_string(url)) < 0 ||
-	    api_set(req, obj, "gitBranch", json_string(REPO_BRANCH)) < 0 ||
-	    api_set(req, obj, "gitUsername", json_string(user)) < 0 ||
-	    api_set(req, obj, "gitAccessToken", json_string(token)) < 0 ||
-	    api_set(req, obj, "gitAccessTokenExpiresAt", api_time_json(expires_at)) < 0 ||
-	    (with_credentials_url && api_set(req, obj, "gitCredentialsUrl", json_string(creds)) < 0))
-		goto out;
-	rc = 0;
-out:
-	free(url);
-	free(user);
-	free(creds);
-	return rc;
-}
-
-int api_repo_ensure(struct http_request *req, const char *device_id,
-		    char rev[STORE_REVISION_LEN])
-{
-	struct wfmd *w = req->ctx;
-	struct margo_error err;
-	char buf[STORE_REVISION_LEN];
-	int rc;
-
-	if (rev == NULL)
-		rev = buf;
-	margo_error_clear(&err);
-	rc = store_repo_revision_get(w->store, device_id, rev, &err);
-	if (rc == 0)
-		return 0;
-	if (rc != MARGO_ENOTFOUND)
-		return http_fail_error(req, rc, &err);
-	/* The commit hook records the revision in the store. */
-	if ((rc = repo_ensure(w->repo_root, device_id, rev, NULL, &err)) < 0) {
-		margo_log_error("repository unavailable", "device_id=%s error=\"%s\"", device_id,
-				err.message);
-		return http_fail(req, 503, "repository-unavailable",
-				 "the device's repository cannot be prepared; retry later");
-	}
-	return 0;
-}
 
 /* "<uuid>.git" -> uuid; 0 or -1. */
 static int repo_device(const char *seg, char id[MARGO_UUID_LEN])
@@ -231,7 +159,7 @@ int api_git_info_refs(struct http_request *req, struct http_response *resp)
 		git_buf_flush(&out);
 	}
 	margo_error_clear(&err);
-	if ((rc = repo_source_open(w->repo_root, id, &src, &err)) == 0)
+	if ((rc = desired_git_source(w->store, id, &src, &err)) == 0)
 		rc = git_upload_advertise(&src, v2, &out, &err);
 	git_source_close(&src);
 	if (rc == 0 && out.failed)
@@ -398,7 +326,7 @@ int api_git_upload_pack(struct http_request *req, struct http_response *resp)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	strcpy(s->device_id, id);
-	if ((rc = repo_source_open(w->repo_root, id, &src, &err)) == 0)
+	if ((rc = desired_git_source(w->store, id, &src, &err)) == 0)
 		rc = git_upload_new(&src, input, input_len, git_v2(req), &s->upload, &err);
 	if (rc == MARGO_EINVAL || rc == MARGO_ELIMIT) {
 		rc = http_fail(req, rc == MARGO_ELIMIT ? 413 : 400, "bad-git-request", "%s",
@@ -504,7 +432,7 @@ int api_device_desired_state(struct http_request *req, struct http_response *res
 	} else {
 		if (asprintf(&url, "%s/git/%s.git", w->public_url, req->params[0]) < 0)
 			return http_fail_error(req, MARGO_ENOMEM, NULL);
-		o = json_pack("{s:s,s:s,s:s}", "gitRepositoryUrl", url, "gitBranch", REPO_BRANCH,
+		o = json_pack("{s:s,s:s,s:s}", "gitRepositoryUrl", url, "gitBranch", DESIRED_BRANCH,
 			      "revision", rev);
 		free(url);
 		if ((rc = http_respond_json(req, resp, 200, o)) < 0)

@@ -12,6 +12,7 @@
 #include "margo/timeutil.h"
 #include "margo/token.h"
 #include "api.h"
+#include "metrics.h"
 #include "auth.h"
 #include "store.h"
 #include "wfmd.h"
@@ -320,6 +321,7 @@ int api_onboarding_post(struct http_request *req, struct http_response *resp)
 	}
 	if (out.device_id[0] != '\0')
 		strcpy(req->client_id, out.device_id);
+	metrics_onboarding((int)out.result);
 	margo_log_info("onboarding", "device_id=%s result=%d reason=%s fingerprint=%s",
 		       out.device_id[0] ? out.device_id : "-", (int)out.result,
 		       out.reason != NULL ? out.reason : "-", fingerprint);

@@ -19,17 +19,23 @@
 static int login_identify(struct http_request *req, const char *token, struct store_session *s)
 {
 	struct wfmd *w = req->ctx;
-	char hash[MARGO_TOKEN_HASH_LEN];
+	struct auth_operator op;
+	struct margo_error err;
+	int rc;
 
-	margo_token_hash(token, hash);
-	if (margo_token_equal(hash, w->admin_token_hash)) {
-		snprintf(s->operator_name, sizeof(s->operator_name), "admin");
-		snprintf(s->role, sizeof(s->role), "admin");
-		s->bootstrap = 1;
-		return 0;
+	margo_error_clear(&err);
+	rc = auth_operator_resolve(w, token, &op, &err);
+	if (rc == MARGO_EAUTH) {
+		margo_log_warn("console login refused", "client_addr=%s", req->client_addr);
+		return http_fail(req, 401, "unauthorized", "wrong operator token");
 	}
-	margo_log_warn("console login refused", "client_addr=%s", req->client_addr);
-	return http_fail(req, 401, "unauthorized", "wrong operator token");
+	if (rc < 0)
+		return http_fail_error(req, rc, &err);
+	snprintf(s->operator_name, sizeof(s->operator_name), "%s", op.name);
+	snprintf(s->role, sizeof(s->role), "%s", auth_role_name(op.role));
+	s->bootstrap = strcmp(op.name, AUTH_BOOTSTRAP_OPERATOR) == 0;
+	req->operator_role = (int)op.role;      /* the login is recorded in the audit log */
+	return 0;
 }
 
 static json_t *session_json(const struct store_session *s, const char *csrf)
@@ -129,6 +135,7 @@ int api_session_logout(struct http_request *req, struct http_response *resp)
 
 	if ((rc = session_authenticate(req, &s, NULL)) < 0)
 		return rc;
+	req->operator_role = (int)auth_role_parse(s.role);       /* so is the logout */
 	if ((rc = session_token(req, token)) < 0)
 		return http_fail_error(req, rc, NULL);
 	margo_token_hash(token, hash);

@@ -7,6 +7,7 @@
 #include "margo/timeutil.h"
 #include "margo/token.h"
 #include "desired.h"
+#include "git_oid.h"
 #include "git_tree.h"
 #include "store_desired.h"
 
@@ -190,7 +191,7 @@ static int edit_once(store *st, const struct edit *e, char rev[STORE_REVISION_LE
 	snprintf(file, sizeof(file), "%s.yaml", e->deployment_id);
 	if ((rc = desired_repo_ensure(st, e->device_id, old, NULL, err)) < 0)
 		goto out;
-	if (git_tree_hex_oid(old, parent) < 0) {
+	if (git_oid_from_hex(old, parent) < 0) {
 		rc = margo_error_set(err, MARGO_EIO, "main is not a SHA-1 commit id");
 		goto out;
 	}
@@ -245,8 +246,8 @@ static int edit_apply(store *st, const struct edit *e, char rev[STORE_REVISION_L
 	for (int i = 0; i < CHANGE_ATTEMPTS && rc == MARGO_ECONFLICT; i++)
 		rc = edit_once(st, e, rev, changed, err);
 	if (rc == 0 && *changed)
-		margo_log_info("desired state committed", "device_id=%s deployment_id=%s "
-			       "revision=%s", e->device_id, e->deployment_id, rev);
+		margo_log_info("repository commit", "device_id=%s revision=%s file=" DESIRED_DIR
+			       "/%s.yaml", e->device_id, rev, e->deployment_id);
 	return rc;
 }
 
@@ -281,7 +282,7 @@ int desired_get(store *st, const char *device_id, const char *deployment_id, cha
 	snprintf(file, sizeof(file), "%s.yaml", deployment_id);
 	if ((rc = store_repo_revision_get(st, device_id, rev, err)) < 0)
 		goto out;
-	if (git_tree_hex_oid(rev, oid) < 0) {
+	if (git_oid_from_hex(rev, oid) < 0) {
 		rc = margo_error_set(err, MARGO_EIO, "main is not a SHA-1 commit id");
 		goto out;
 	}

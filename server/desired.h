@@ -53,7 +53,7 @@ int desired_get(store *st, const char *device_id, const char *deployment_id, cha
 int desired_git_source(store *st, const char *device_id, struct git_source *out,
 		       struct margo_error *err);
 
-/* Imports the bare repositories a wfmd before 0.2 kept under repos_dir (<deviceId>.git, see
+/* Imports the bare repositories wfmd 0.1 kept under repos_dir (<deviceId>.git, see
  * docs/wfmd.md): every object and main of each, one transaction per device, then renames
  * repos_dir to repos_dir + ".imported". Idempotent, so a start after a crash mid-import
  * finishes it. Run before serving (nothing else may change desired state meanwhile). No-op

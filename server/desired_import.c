@@ -1,4 +1,4 @@
-/* desired_import: the bare repositories of wfmd before 0.2 (DIR/repos/<deviceId>.git, loose
+/* desired_import: the bare repositories of wfmd 0.1 (DIR/repos/<deviceId>.git, loose
  * or packed objects) read with libgit2 into the store, once, at start. */
 #include <dirent.h>
 #include <errno.h>

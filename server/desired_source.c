@@ -4,6 +4,7 @@
 
 #include "margo/token.h"
 #include "desired.h"
+#include "git_oid.h"
 #include "git_tree.h"
 #include "store_desired.h"
 
@@ -29,7 +30,7 @@ static int source_ref(void *ctx, const char *name, unsigned char oid[GIT_SOURCE_
 		return margo_error_set(err, MARGO_ENOTFOUND, "no branch %s", name);
 	if ((rc = store_repo_revision_get(s->st, s->device_id, rev, err)) < 0)
 		return rc;
-	if (git_tree_hex_oid(rev, oid) < 0)
+	if (git_oid_from_hex(rev, oid) < 0)
 		return margo_error_set(err, MARGO_EIO, "main is not a SHA-1 commit id");
 	return 0;
 }

@@ -2,40 +2,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "margo/hex.h"
-#include "git_object.h"
+#include "git_oid.h"
 #include "git_tree.h"
-
-int git_tree_hex_oid(const char *s, unsigned char oid[GIT_TREE_OID_LEN])
-{
-	for (size_t i = 0; i < GIT_TREE_OID_LEN; i++) {
-		unsigned v = 0;
-
-		for (size_t k = 0; k < 2; k++) {
-			char ch = s[2 * i + k];
-
-			v <<= 4;
-			if (ch >= '0' && ch <= '9')
-				v |= (unsigned)(ch - '0');
-			else if (ch >= 'a' && ch <= 'f')
-				v |= (unsigned)(ch - 'a' + 10);
-			else
-				return -1;
-		}
-		oid[i] = (unsigned char)v;
-	}
-	return s[2 * GIT_TREE_OID_LEN] == '\0' ? 0 : -1;
-}
 
 int git_tree_oid(const char *type, const void *data, size_t len,
 		 unsigned char oid[GIT_TREE_OID_LEN], struct margo_error *err)
 {
-	char hex[41];
-	int rc = git_object_id(type, data, len, hex, err);
+	char hdr[32];
+	unsigned int mdlen = 0;
+	int hlen = snprintf(hdr, sizeof(hdr), "%s %zu", type, len) + 1, ok;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-	if (rc == 0 && git_tree_hex_oid(hex, oid) < 0)
-		rc = margo_error_set(err, MARGO_EIO, "bad object id");
-	return rc;
+	/* The id is the SHA-1 of "<type> <size>\0<content>". */
+	ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+		EVP_DigestUpdate(ctx, hdr, (size_t)hlen) == 1 &&
+		(len == 0 || EVP_DigestUpdate(ctx, data, len) == 1) &&
+		EVP_DigestFinal_ex(ctx, oid, &mdlen) == 1 && mdlen == GIT_TREE_OID_LEN;
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : margo_error_set(err, MARGO_ECRYPTO, "SHA-1 failed");
 }
 
 struct entry {
@@ -187,5 +174,5 @@ int git_commit_tree(const char *commit, size_t len, unsigned char tree[GIT_TREE_
 		return MARGO_EIO;
 	memcpy(hex, commit + 5, 40);
 	hex[40] = '\0';
-	return git_tree_hex_oid(hex, tree) < 0 ? MARGO_EIO : 0;
+	return git_oid_from_hex(hex, tree) < 0 ? MARGO_EIO : 0;
 }

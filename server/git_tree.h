@@ -1,6 +1,6 @@
 /* Git trees and commits built in memory (no repository, no files): what desired.c needs to
  * make one commit per change of a device's desired state. Object ids are binary SHA-1
- * (GIT_TREE_OID_LEN bytes); git_object_id (git_object.h) hashes the content. */
+ * (GIT_TREE_OID_LEN bytes, as git_oid.h handles them). */
 #ifndef WFMD_GIT_TREE_H
 #define WFMD_GIT_TREE_H
 
@@ -39,8 +39,5 @@ int git_commit_build(const unsigned char tree[GIT_TREE_OID_LEN],
 
 /* The tree id a commit's content names (its first line). MARGO_EIO when malformed. */
 int git_commit_tree(const char *commit, size_t len, unsigned char tree[GIT_TREE_OID_LEN]);
-
-/* 40 hex digits -> 20 bytes; -1 when s is not an object id. */
-int git_tree_hex_oid(const char *s, unsigned char oid[GIT_TREE_OID_LEN]);
 
 #endif

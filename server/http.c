@@ -28,6 +28,8 @@ struct http_server {
 	const struct http_route *routes;
 	size_t nroutes;
 	void *ctx;
+	http_handled_fn on_handled;
+	http_completed_fn on_completed;
 };
 
 /* Per request, created by the URI callback (the first thing MHD tells us about a request)
@@ -204,6 +206,14 @@ int http_response_header(struct http_response *resp, const char *name, const cha
 	resp->headers[resp->nheaders].value = v;
 	resp->nheaders++;
 	return 0;
+}
+
+const char *http_response_header_get(const struct http_response *resp, const char *name)
+{
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (strcasecmp(resp->headers[i].name, name) == 0)
+			return resp->headers[i].value;
+	return NULL;
 }
 
 static void response_clear(struct http_response *resp)
@@ -543,12 +553,15 @@ static enum MHD_Result dispatch(struct reqctx *rc, struct MHD_Connection *conn)
 	rc->req.body = rc->body;
 	rc->req.body_len = rc->len;
 	r = rc->route->handler(&rc->req, &resp);
+	if (r == 0 && resp.status == 0)
+		resp.status = 200;
+	if (rc->srv->on_handled != NULL)
+		rc->srv->on_handled(&rc->req, rc->route, r < 0 ? (rc->req.problem.status ?
+					rc->req.problem.status : 500) : resp.status, &resp);
 	if (r < 0) {
 		response_clear(&resp);
 		return queue_problem(rc, conn);
 	}
-	if (resp.status == 0)
-		resp.status = 200;
 	return queue(rc, conn, &resp);
 }
 
@@ -696,6 +709,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (double)(now.tv_sec - rc->start.tv_sec) * 1e3 +
 		(double)(now.tv_nsec - rc->start.tv_nsec) / 1e6;
+	if (rc->srv->on_completed != NULL)
+		rc->srv->on_completed(rc->srv->ctx, rc->route, rc->status,
+				      ms / 1e3);
 	if (rc->req.method != NULL) {
 		log_path(rc->req.path, path);
 		margo_log_info("request", "method=%s route=%s status=%u duration_ms=%.1f "
@@ -746,6 +762,8 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, u
 	srv->routes = cfg->routes;
 	srv->nroutes = cfg->nroutes;
 	srv->ctx = cfg->ctx;
+	srv->on_handled = cfg->on_handled;
+	srv->on_completed = cfg->on_completed;
 	if (cfg->addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->daemon = daemon_start(cfg, srv, flags | MHD_USE_EPOLL);

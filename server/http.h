@@ -46,6 +46,7 @@ struct http_request {
 	size_t body_len;
 	char client_addr[64];
 	char client_id[MARGO_UUID_LEN]; /* set once the caller is known, for the request log */
+	int operator_role;              /* enum auth_role of an admin caller; 0: not one */
 	void *ctx;                      /* the server context given to http_server_start */
 	struct http_problem problem;
 	void *conn;                     /* struct MHD_Connection *, for http_header/http_query */
@@ -116,6 +117,8 @@ int http_respond_json(struct http_request *req, struct http_response *resp, unsi
 /* Sets a body verbatim (copied). */
 int http_respond_body(struct http_request *req, struct http_response *resp, unsigned status,
 		      const char *content_type, const char *body, size_t len);
+/* The value of response header name (case-insensitive) already set on resp, or NULL. */
+const char *http_response_header_get(const struct http_response *resp, const char *name);
 /* Adds a response header (value formatted). */
 int http_response_header(struct http_response *resp, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -129,6 +132,15 @@ const struct http_route *http_route_find(const struct http_route *routes, size_t
 					 const char **params, size_t *nparams, unsigned *status,
 					 char *allow, size_t allow_size);
 
+/* Observers of every request (each optional). on_handled runs in the request's thread after
+ * a routed request's handler, before the answer is queued, with the status that will be
+ * sent and the response (its body not yet sent): the audit log. on_completed runs when a
+ * request ends (route NULL: no route matched), with its duration: metrics. */
+typedef void (*http_handled_fn)(struct http_request *req, const struct http_route *route,
+				unsigned status, const struct http_response *resp);
+typedef void (*http_completed_fn)(void *ctx, const struct http_route *route, unsigned status,
+				  double seconds);
+
 struct http_config {
 	const struct sockaddr *addr;
 	socklen_t addr_len;
@@ -141,6 +153,8 @@ struct http_config {
 	unsigned connection_timeout;    /* seconds */
 	unsigned connection_limit;
 	unsigned per_ip_limit;
+	http_handled_fn on_handled;
+	http_completed_fn on_completed;
 };
 
 struct http_server;

@@ -19,11 +19,15 @@
 #include "margo/timeutil.h"
 #include "advertise.h"
 #include "api.h"
+#include "audit.h"
+#include "conf.h"
 #include "datadir.h"
 #include "http.h"
+#include "desired.h"
+#include "metrics.h"
 #include "public_url.h"
-#include "repo.h"
 #include "rollout.h"
+#include "service.h"
 #include "store.h"
 #include "wfmd.h"
 
@@ -69,12 +73,17 @@ static const char usage_text[] =
 "                          of a rollout (default 15; agents bound it by their own\n"
 "                          poll_interval_min/max)\n"
 "  --poll-interval-rest SEC    hint for every other device (default 0: none sent)\n"
+"  --no-metrics            do not count requests for GET /metrics (it answers 404)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug; logs go to stderr\n"
 "  --advertise             announce this WFM on the local link by DNS-SD\n"
 "                          (_margo-wfm._tcp, through avahi-daemon; TXT: path, api and the\n"
 "                          CA pin as an unauthenticated hint) for 'margo-agent discover';\n"
 "                          without avahi-daemon wfmd serves on and registers once it starts\n"
 "  --advertise-name NAME   DNS-SD instance name (default \"margo-fleet WFM on <hostname>\")\n"
+"  --config FILE           read options from FILE first: one 'key = value' per line, the\n"
+"                          keys these long options without '--' (e.g. 'listen = :8443',\n"
+"                          'no-approval-requests = true'); flags beat the file. SIGHUP\n"
+"                          re-reads its log-level (the package: /etc/wfmd/wfmd.conf)\n"
 "\n"
 "Example:\n"
 "  wfmd serve --data-dir /var/lib/wfmd --listen 0.0.0.0:8443 \\\n"
@@ -94,8 +103,10 @@ struct options {
 	int no_approval;
 	long threads;
 	long poll_active, poll_rest;
+	int no_metrics;
 	int advertise;
 	const char *advertise_name;
+	struct wfmd_service svc;
 };
 
 static int fail(const char *fmt, const char *arg)
@@ -154,18 +165,6 @@ static int split_listen(const char *s, char *host, size_t hsize, char *port, siz
 	return 0;
 }
 
-/* Keeps the store's copy of each repository's revision (what desired-state answers from)
- * in step with the repository; runs under the repository write lock. */
-static void record_revision(void *ctx, const char *device_id, const char *rev)
-{
-	struct margo_error err;
-
-	margo_error_clear(&err);
-	if (store_repo_revision_set(ctx, device_id, rev, margo_time_now(), &err) < 0)
-		margo_log_error("cannot record revision", "device_id=%s revision=%s", device_id,
-				rev);
-}
-
 static int cmd_fingerprint(const struct options *o)
 {
 	struct margo_error err;
@@ -178,6 +177,24 @@ static int cmd_fingerprint(const struct options *o)
 	}
 	printf("%s\n", fp);
 	return 0;
+}
+
+/* The repositories wfmd 0.1 kept on disk (DIR/repos), moved into the store. */
+static int import_repositories(const char *data_dir, store *st)
+{
+	struct margo_error err;
+	char *dir = NULL;
+	long n = 0;
+	int rc;
+
+	margo_error_clear(&err);
+	if (asprintf(&dir, "%s/repos", data_dir) < 0)
+		return fail("%s", "out of memory");
+	rc = desired_import(st, dir, &n, &err);
+	if (rc < 0)
+		fprintf(stderr, "wfmd: importing %s into the database: %s\n", dir, err.message);
+	free(dir);
+	return rc < 0 ? 1 : 0;
 }
 
 /* DNS-SD is a convenience: a failure to start it is a warning, never fatal. */
@@ -239,8 +256,7 @@ static int cmd_serve(const struct options *o)
 
 	/* Signals are taken by sigwait below; threads started from here on inherit the mask. */
 	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	wfmd_service_sigset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Everything wfmd creates (database, WAL, keys) is for its own user only; files meant
@@ -266,16 +282,9 @@ static int cmd_serve(const struct options *o)
 	w.pending_ttl = o->pending_ttl;
 	w.allow_approval_requests = !o->no_approval;
 	w.git_token_ttl = o->git_token_ttl;
-	if (asprintf(&w.repo_root, "%s/repos", o->data_dir) < 0) {
-		w.repo_root = NULL;
-		fprintf(stderr, "wfmd: out of memory\n");
+	if ((rc = import_repositories(o->data_dir, w.store)) != 0)
 		goto out;
-	}
-	if (repo_root_init(w.repo_root, &err) < 0) {
-		fprintf(stderr, "wfmd: %s: %s\n", w.repo_root, err.message);
-		goto out;
-	}
-	repo_set_commit_hook(record_revision, w.store);
+	rc = 1;
 	w.poll_interval_active = o->poll_active;
 	w.poll_interval_rest = o->poll_rest;
 	if (rollout_engine_start(&w, ROLLOUT_TICK_MS, &engine, &err) < 0) {
@@ -295,6 +304,14 @@ static int cmd_serve(const struct options *o)
 	hc.connection_timeout = CONNECTION_TIMEOUT;
 	hc.connection_limit = CONNECTION_LIMIT;
 	hc.per_ip_limit = PER_IP_LIMIT;
+	hc.on_handled = audit_on_handled;
+	if (!o->no_metrics) {
+		if (metrics_init(api_routes, api_nroutes) < 0) {
+			fprintf(stderr, "wfmd: out of memory\n");
+			goto out;
+		}
+		hc.on_completed = metrics_on_completed;
+	}
 	if (http_server_start(&hc, &srv, &bound, &err) < 0) {
 		fprintf(stderr, "wfmd: cannot listen on %s: %s\n", o->listen, err.message);
 		goto out;
@@ -325,22 +342,17 @@ static int cmd_serve(const struct options *o)
 		       (unsigned)bound, o->threads, o->data_dir);
 	if (o->advertise)
 		adv = advertise_or_warn(o, w.public_url, o->data_dir);
-
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGTERM || sig == SIGINT)
-			break;
-	}
+	wfmd_service_ready(w.public_url);
+	sig = wfmd_service_wait(&o->svc, &set);
 	margo_log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	rc = 0;
 out:
 	advertise_stop(adv);
 	http_server_stop(srv);
 	rollout_engine_stop(engine);
+	metrics_free();
 	store_close(w.store);
 	free(w.public_url);
-	free(w.repo_root);
 	access_key_free(w.access_key);
 	datadir_clear(&dd);
 	if (ai != NULL)
@@ -366,13 +378,16 @@ int main(int argc, char **argv)
 		{ "poll-interval-active", required_argument, NULL, 'P' },
 		{ "poll-interval-rest", required_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "no-metrics", no_argument, NULL, 'M' },
 		{ "advertise", no_argument, NULL, 'A' },
 		{ "advertise-name", required_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o;
+	struct margo_error err;
 	enum margo_log_level level;
 	const char *cmd = NULL;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -389,6 +404,10 @@ int main(int argc, char **argv)
 	 * thread meanwhile: 4 per CPU, 8 to 64. */
 	o.threads = ncpu > 0 ? 4 * ncpu : 8;
 	o.threads = o.threads < 8 ? 8 : o.threads > 64 ? 64 : o.threads;
+	margo_error_clear(&err);
+	if (wfmd_conf_argv(argc, argv, longopts, &argc, &argv, &o.svc.config_path, &err) < 0)
+		return fail("%s", err.message);
+	o.svc.opts = longopts;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.data_dir = optarg; break;
@@ -417,8 +436,10 @@ int main(int argc, char **argv)
 					    optarg);
 			break;
 		case 'n': o.no_approval = 1; break;
+		case 'M': o.no_metrics = 1; break;
 		case 'A': o.advertise = 1; break;
 		case 'N': o.advertise_name = optarg; o.advertise = 1; break;
+		case 'C': break; /* read by wfmd_conf_argv */
 		case 'g':
 			if (parse_long(optarg, 1, 86400 * 7, &o.git_token_ttl) < 0)
 				return fail("--git-token-ttl wants 1..604800 seconds, got '%s'",

@@ -178,8 +178,7 @@ struct store_enrollment_token {
 
 int store_enrollment_token_create(store *st, const struct store_enrollment_token *t,
 				  const char *token_hash, struct margo_error *err);
-int store_enrollment_token_list(store *st, struct store_enrollment_token **items, size_t *n,
-				struct margo_error *err);
+/* Listing: store_enrollment_token_page (store_page.h). */
 /* MARGO_ENOTFOUND. Revoking twice is fine. */
 int store_enrollment_token_revoke(store *st, const char *id, struct margo_error *err);
 
@@ -194,8 +193,7 @@ struct store_certificate {
 /* MARGO_EEXIST when the fingerprint is already registered. */
 int store_certificate_add(store *st, const char *fingerprint, const char *pem,
 			  const char *description, int64_t now, struct margo_error *err);
-int store_certificate_list(store *st, struct store_certificate **items, size_t *n,
-			   struct margo_error *err);
+/* Listing: store_certificate_page (store_page.h). */
 /* MARGO_ENOTFOUND. */
 int store_certificate_remove(store *st, const char *fingerprint, struct margo_error *err);
 
@@ -213,11 +211,10 @@ int store_git_token_issue(store *st, const char *device_id, const char *token_ha
 int store_git_token_check(store *st, const char *token_hash, int64_t now,
 			  char device_id[MARGO_UUID_LEN], struct margo_error *err);
 
-/* The commit id of the device repository's main branch as last recorded (MARGO_ENOTFOUND
- * when the repository does not exist yet). */
+/* The commit id of the device repository's main branch, which is the desired-state
+ * revision (MARGO_ENOTFOUND when the repository does not exist yet). It moves only with
+ * store_desired_commit (store_desired.h). */
 int store_repo_revision_get(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
-			    struct margo_error *err);
-int store_repo_revision_set(store *st, const char *device_id, const char *rev, int64_t now,
 			    struct margo_error *err);
 
 /* A deployment the operator put in the device's repository, with its latest reported
@@ -235,12 +232,7 @@ struct store_desired {
 /* MARGO_ENOTFOUND; name gets metadata.name. */
 int store_deployment_desired_get(store *st, const char *device_id, const char *deployment_id,
 				 char name[STORE_TEXT_MAX], struct margo_error *err);
-int store_deployment_desired_put(store *st, const char *device_id, const char *deployment_id,
-				 const char *name, const char *application_id, int64_t now,
-				 struct margo_error *err);
-/* MARGO_ENOTFOUND. */
-int store_deployment_desired_remove(store *st, const char *device_id,
-				    const char *deployment_id, struct margo_error *err);
+/* (Rows are put and removed with their commit: store_desired_commit.) */
 /* Oldest first; *items newly allocated (store_desired_free). */
 int store_deployment_desired_list(store *st, const char *device_id,
 				  struct store_desired **items, size_t *n,

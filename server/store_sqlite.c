@@ -8,6 +8,7 @@
 
 #include "margo/error.h"
 #include "margo/log.h"
+#include "metrics.h"
 #include "store.h"
 #include "store_sqlite_int.h"
 #include "store_sqlite_schema.h"
@@ -222,6 +223,7 @@ int tx_begin(struct conn *c, struct margo_error *err)
 
 	if (s == NULL)
 		return MARGO_ESTORE;
+	clock_gettime(CLOCK_MONOTONIC, &c->tx_start);
 	/* Not exec_stmt: BEGIN IMMEDIATE is not read-only and would take the lock again. */
 	pthread_mutex_lock(&c->st->write_lock);
 	rc = sqlite3_step(s);
@@ -234,6 +236,7 @@ int tx_begin(struct conn *c, struct margo_error *err)
 
 int tx_end(struct conn *c, int rc, struct margo_error *err)
 {
+	struct timespec now;
 	sqlite3_stmt *s;
 
 	if (rc == 0) {
@@ -249,6 +252,9 @@ int tx_end(struct conn *c, int rc, struct margo_error *err)
 	}
 out:
 	pthread_mutex_unlock(&c->st->write_lock);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_store_tx((double)(now.tv_sec - c->tx_start.tv_sec) +
+			 (double)(now.tv_nsec - c->tx_start.tv_nsec) / 1e9);
 	return rc;
 }
 
@@ -331,9 +337,7 @@ static const char sql_revert_orphan_pending[] =
 static const char sql_drop_old_requests[] =
 	"DELETE FROM onboarding_requests WHERE state != 'pending' AND expires_at < :cutoff";
 
-/* Expires pending requests past their lifetime; the devices they created disappear (or go
- * back to revoked when they had been approved before). Call inside a transaction. */
-static int purge(struct conn *c, int64_t now, struct margo_error *err)
+int store_purge_expired(struct conn *c, int64_t now, struct margo_error *err)
 {
 	sqlite3_stmt *s;
 	int rc = 0;
@@ -356,10 +360,7 @@ out:
 
 /* ---- devices ---- */
 
-#define DEVICE_COLUMNS "id, state, certificate_fingerprint, keyid, vendor, model_number," \
-	" serial_number, created_at, last_seen_at, first_auth_at"
-
-static void device_from_row(sqlite3_stmt *s, struct store_device *d)
+void store_device_from_row(sqlite3_stmt *s, struct store_device *d)
 {
 	memset(d, 0, sizeof(*d));
 	copy_text(d->id, sizeof(d->id), col_text(s, 0));
@@ -409,7 +410,7 @@ int store_device_list(store *st, const char *state, int64_t now, struct store_de
 		return MARGO_ESTORE;
 	if ((rc = tx_begin(c, err)) < 0)
 		return rc;
-	if ((rc = purge(c, now, err)) < 0)
+	if ((rc = store_purge_expired(c, now, err)) < 0)
 		goto out;
 	if (state != NULL) {
 		PREPARE(s, sql_device_list_state);
@@ -419,7 +420,7 @@ int store_device_list(store *st, const char *state, int64_t now, struct store_de
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		ROW_RESERVE(v, cnt, cap, 16);
-		device_from_row(s, &v[cnt++]);
+		store_device_from_row(s, &v[cnt++]);
 	}
 	ROWS_DONE("device list");
 out:
@@ -450,7 +451,7 @@ int store_device_get(store *st, const char *id, int64_t now, struct store_device
 	BIND(bind_text(s, ":id", id));
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		device_from_row(s, out);
+		store_device_from_row(s, out);
 		out->certificate_pem = strdup(col_text(s, 10));
 		rc = out->certificate_pem != NULL ? 0 :
 			margo_error_set(err, MARGO_ENOMEM, "out of memory");
@@ -584,7 +585,7 @@ static int decide_pending(store *st, const char *id, int64_t now, int approve,
 		return MARGO_ESTORE;
 	if ((rc = tx_begin(c, err)) < 0)
 		return rc;
-	if ((rc = purge(c, now, err)) < 0)
+	if ((rc = store_purge_expired(c, now, err)) < 0)
 		goto out;
 	if ((rc = device_state(c, id, state, sizeof(state), err)) < 0)
 		goto out;
@@ -862,7 +863,7 @@ int store_onboard(store *st, const struct store_onboard_in *in, struct store_onb
 		return MARGO_ESTORE;
 	if ((rc = tx_begin(c, err)) < 0)
 		return rc;
-	if ((rc = purge(c, in->now, err)) < 0)
+	if ((rc = store_purge_expired(c, in->now, err)) < 0)
 		goto out;
 
 	PREPARE(s, sql_onb_find_device);
@@ -1006,7 +1007,7 @@ int store_poll(store *st, const char *request_id, const char *poll_token_hash,
 		return MARGO_ESTORE;
 	if ((rc = tx_begin(c, err)) < 0)
 		return rc;
-	if ((rc = purge(c, now, err)) < 0)
+	if ((rc = store_purge_expired(c, now, err)) < 0)
 		goto out;
 	PREPARE(s, sql_poll_find);
 	BIND(bind_text(s, ":id", request_id));
@@ -1335,9 +1336,6 @@ static const char sql_et_insert[] =
 	"INSERT INTO enrollment_tokens (id, hash, description, expires_at, max_uses, uses,"
 	" auto_approve, revoked, created_at) VALUES (:id, :hash, :desc, :expires, :max, 0,"
 	" :auto, 0, :now)";
-static const char sql_et_list[] =
-	"SELECT id, description, created_at, expires_at, max_uses, uses, auto_approve, revoked"
-	" FROM enrollment_tokens ORDER BY created_at, id";
 static const char sql_et_revoke[] =
 	"UPDATE enrollment_tokens SET revoked = 1 WHERE id = :id";
 
@@ -1363,40 +1361,6 @@ out:
 	return rc;
 }
 
-int store_enrollment_token_list(store *st, struct store_enrollment_token **items, size_t *n,
-				struct margo_error *err)
-{
-	struct conn *c = conn_get(st, err);
-	struct store_enrollment_token *v = NULL, *t;
-	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (c == NULL)
-		return MARGO_ESTORE;
-	PREPARE(s, sql_et_list);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ROW_RESERVE(v, cnt, cap, 16);
-		t = &v[cnt++];
-		memset(t, 0, sizeof(*t));
-		copy_text(t->id, sizeof(t->id), col_text(s, 0));
-		copy_text(t->description, sizeof(t->description), col_text(s, 1));
-		t->created_at = sqlite3_column_int64(s, 2);
-		t->expires_at = sqlite3_column_int64(s, 3);
-		t->max_uses = (long)sqlite3_column_int64(s, 4);
-		t->uses = (long)sqlite3_column_int64(s, 5);
-		t->auto_approve = sqlite3_column_int(s, 6);
-		t->revoked = sqlite3_column_int(s, 7);
-	}
-	ROWS_DONE("enrollment token list");
-	*items = v;
-	*n = cnt;
-	v = NULL;
-out:
-	free(v);
-	return rc;
-}
-
 int store_enrollment_token_revoke(store *st, const char *id, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
@@ -1419,9 +1383,6 @@ out:
 static const char sql_cert_insert[] =
 	"INSERT INTO preregistered_certs (fingerprint, certificate_pem, description, created_at)"
 	" VALUES (:fp, :pem, :desc, :now) ON CONFLICT (fingerprint) DO NOTHING";
-static const char sql_cert_list[] =
-	"SELECT fingerprint, description, created_at FROM preregistered_certs"
-	" ORDER BY created_at, fingerprint";
 static const char sql_cert_delete[] =
 	"DELETE FROM preregistered_certs WHERE fingerprint = :fp";
 
@@ -1444,35 +1405,6 @@ int store_certificate_add(store *st, const char *fingerprint, const char *pem,
 		rc = margo_error_set(err, MARGO_EEXIST, "certificate %s is already registered",
 				     fingerprint);
 out:
-	return rc;
-}
-
-int store_certificate_list(store *st, struct store_certificate **items, size_t *n,
-			   struct margo_error *err)
-{
-	struct conn *c = conn_get(st, err);
-	struct store_certificate *v = NULL;
-	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (c == NULL)
-		return MARGO_ESTORE;
-	PREPARE(s, sql_cert_list);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ROW_RESERVE(v, cnt, cap, 16);
-		memset(&v[cnt], 0, sizeof(v[cnt]));
-		copy_text(v[cnt].fingerprint, sizeof(v[cnt].fingerprint), col_text(s, 0));
-		copy_text(v[cnt].description, sizeof(v[cnt].description), col_text(s, 1));
-		v[cnt].created_at = sqlite3_column_int64(s, 2);
-		cnt++;
-	}
-	ROWS_DONE("certificate list");
-	*items = v;
-	*n = cnt;
-	v = NULL;
-out:
-	free(v);
 	return rc;
 }
 
@@ -1557,11 +1489,6 @@ out:
 
 static const char sql_repo_get[] =
 	"SELECT revision FROM repos WHERE device_id = :id";
-static const char sql_repo_set[] =
-	"INSERT INTO repos (device_id, revision, updated_at) VALUES (:id, :rev, :now)"
-	" ON CONFLICT (device_id) DO UPDATE SET revision = excluded.revision,"
-	" updated_at = excluded.updated_at";
-
 int store_repo_revision_get(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
 			    struct margo_error *err)
 {
@@ -1587,33 +1514,8 @@ out:
 	return rc;
 }
 
-int store_repo_revision_set(store *st, const char *device_id, const char *rev, int64_t now,
-			    struct margo_error *err)
-{
-	struct conn *c = conn_get(st, err);
-	sqlite3_stmt *s;
-	int rc;
-
-	if (c == NULL)
-		return MARGO_ESTORE;
-	PREPARE(s, sql_repo_set);
-	BIND(bind_text(s, ":id", device_id));
-	BIND(bind_text(s, ":rev", rev));
-	BIND(bind_int(s, ":now", now));
-	EXEC(s);
-out:
-	return rc;
-}
-
-static const char sql_dep_put[] =
-	"INSERT INTO deployments (device_id, deployment_id, name, application_id, created_at,"
-	" updated_at) VALUES (:id, :dep, :name, :app, :now, :now)"
-	" ON CONFLICT (device_id, deployment_id) DO UPDATE SET name = excluded.name,"
-	" application_id = excluded.application_id, updated_at = excluded.updated_at";
 static const char sql_dep_get[] =
 	"SELECT name FROM deployments WHERE device_id = :id AND deployment_id = :dep";
-static const char sql_dep_delete[] =
-	"DELETE FROM deployments WHERE device_id = :id AND deployment_id = :dep";
 static const char sql_dep_list[] =
 	"SELECT d.deployment_id, d.name, d.application_id, d.updated_at, s.state, s.received_at,"
 	" s.document FROM deployments d LEFT JOIN deployment_status s ON s.seq ="
@@ -1643,46 +1545,6 @@ int store_deployment_desired_get(store *st, const char *device_id, const char *d
 		rc = db_fail(c->db, err, "deployment get");
 	}
 	sqlite3_reset(s);
-out:
-	return rc;
-}
-
-int store_deployment_desired_put(store *st, const char *device_id, const char *deployment_id,
-				 const char *name, const char *application_id, int64_t now,
-				 struct margo_error *err)
-{
-	struct conn *c = conn_get(st, err);
-	sqlite3_stmt *s;
-	int rc;
-
-	if (c == NULL)
-		return MARGO_ESTORE;
-	PREPARE(s, sql_dep_put);
-	BIND(bind_text(s, ":id", device_id));
-	BIND(bind_text(s, ":dep", deployment_id));
-	BIND(bind_text(s, ":name", name));
-	BIND(bind_text(s, ":app", application_id));
-	BIND(bind_int(s, ":now", now));
-	EXEC(s);
-out:
-	return rc;
-}
-
-int store_deployment_desired_remove(store *st, const char *device_id,
-				    const char *deployment_id, struct margo_error *err)
-{
-	struct conn *c = conn_get(st, err);
-	sqlite3_stmt *s;
-	int rc;
-
-	if (c == NULL)
-		return MARGO_ESTORE;
-	PREPARE(s, sql_dep_delete);
-	BIND(bind_text(s, ":id", device_id));
-	BIND(bind_text(s, ":dep", deployment_id));
-	EXEC(s);
-	if (sqlite3_changes(c->db) == 0)
-		rc = margo_error_set(err, MARGO_ENOTFOUND, "no deployment %s", deployment_id);
 out:
 	return rc;
 }

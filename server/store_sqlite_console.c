@@ -113,9 +113,11 @@ out:
 /* ---- summary ---- */
 
 static const char sql_by_state[] = "SELECT state, count(*) FROM devices GROUP BY state";
+/* Onboarded (no longer pending) in the window: a range of the (state, created_at) index per
+ * state, no table row read. */
 static const char sql_onboarded[] =
-	"SELECT coalesce(sum(created_at > :h1), 0), count(*) FROM devices WHERE created_at > :h24"
-	" AND state != 'pending'";
+	"SELECT coalesce(sum(created_at > :h1), 0), count(*) FROM devices"
+	" WHERE state IN ('active', 'rejected', 'revoked') AND created_at > :h24";
 static const char sql_seen[] = "SELECT count(*) FROM devices WHERE last_seen_at > :since";
 /* Failed reports that are still the latest of their deployment: one pass over the reports
  * (wfmd keeps a bounded history per deployment) and, per Failed row, an index probe of

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <sqlite3.h>
 
 #include "margo/error.h"
@@ -26,6 +27,7 @@ struct conn {
 	struct conn *next;
 	size_t nslots;
 	struct stmt_slot slots[STMT_CACHE_MAX];
+	struct timespec tx_start;       /* when tx_begin asked for the write lock (metrics) */
 };
 
 struct store {
@@ -67,6 +69,15 @@ int64_t col_time(sqlite3_stmt *s, int i);
  * the lock and returns rc (MARGO_ESTORE when the commit fails). */
 int tx_begin(struct conn *c, struct margo_error *err);
 int tx_end(struct conn *c, int rc, struct margo_error *err);
+
+/* Expires pending requests past their lifetime; the devices they created disappear (or go
+ * back to revoked when they had been approved before). Call inside a transaction. */
+int store_purge_expired(struct conn *c, int64_t now, struct margo_error *err);
+
+/* The columns of a device row store_device_from_row reads, in its order. */
+#define DEVICE_COLUMNS "id, state, certificate_fingerprint, keyid, vendor, model_number," \
+	" serial_number, created_at, last_seen_at, first_auth_at"
+void store_device_from_row(sqlite3_stmt *s, struct store_device *d);
 
 /* Shorthands for the store functions: they expect `struct conn *c` and `struct margo_error
  * *err` in scope and jump to `out` with rc set. */

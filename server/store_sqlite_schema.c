@@ -163,6 +163,39 @@ static const char schema_v9[] =
 	" PRIMARY KEY (rollout_id, device_id));"
 	"CREATE INDEX rollout_devices_wave ON rollout_devices (rollout_id, wave, device_id);";
 
+/* Step 3: named operator accounts (roles viewer, operator, admin; tokens hashed at rest), the
+ * audit log of mutating admin calls, and the device indexes the paginated, filtered device
+ * list walks in (created_at, id) order. Plain types only (PostgreSQL-friendly). */
+static const char schema_v3[] =
+	"CREATE TABLE operators ("
+	" name TEXT PRIMARY KEY,"
+	" role TEXT NOT NULL CHECK (role IN ('viewer','operator','admin')),"
+	" token_hash TEXT NOT NULL UNIQUE,"
+	" created_by TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" revoked_at INTEGER);"
+	"CREATE TABLE audit_log ("
+	" seq INTEGER PRIMARY KEY,"
+	" at INTEGER NOT NULL,"
+	" operator TEXT NOT NULL,"
+	" method TEXT NOT NULL,"
+	" route TEXT NOT NULL,"
+	" path TEXT NOT NULL,"
+	" device_id TEXT,"
+	" target TEXT NOT NULL DEFAULT '',"
+	" client_addr TEXT NOT NULL,"
+	" status INTEGER NOT NULL);"
+	"CREATE INDEX audit_log_operator ON audit_log (operator, seq);"
+	"CREATE INDEX audit_log_device ON audit_log (device_id, seq);"
+	"CREATE INDEX audit_log_at ON audit_log (at, seq);"
+	"CREATE INDEX devices_created ON devices (created_at, id);"
+	"CREATE INDEX devices_state_created ON devices (state, created_at, id);"
+	"CREATE INDEX devices_vendor_created ON devices (vendor, created_at, id);"
+	"CREATE INDEX devices_model_created ON devices (model_number, created_at, id);"
+	"CREATE INDEX devices_serial ON devices (serial_number);"
+	"CREATE INDEX devices_last_seen ON devices (last_seen_at);"
+	"CREATE INDEX enrollment_tokens_created ON enrollment_tokens (created_at, id);"
+	"CREATE INDEX preregistered_certs_created ON preregistered_certs (created_at, fingerprint);";
 /* Step 5: enrollment-token CA MACs (store_camac.h, margo/camac.h). */
 static const char schema_v5[] =
 	"CREATE TABLE enrollment_ca_macs ("
@@ -174,6 +207,7 @@ static const char schema_v5[] =
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
 	{ 2, "git objects of the desired state", schema_v2 },
+	{ 3, "operators, audit log, device list indexes", schema_v3 },
 	{ 4, "console sessions", schema_v4 },
 	{ 8, "device labels", schema_v8 },
 	{ 9, "rollouts", schema_v9 },

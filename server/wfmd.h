@@ -29,7 +29,6 @@ struct wfmd {
 	long pending_max;
 	int64_t pending_ttl;
 	int allow_approval_requests;
-	char *repo_root;                /* DIR/repos */
 	int64_t git_token_ttl;
 	struct rollout_engine *rollouts; /* rollout.h; NULL when not running */
 	long poll_interval_active;      /* Margo-Poll-Interval for devices in an active wave */

@@ -3,8 +3,9 @@
 # on 127.0.0.1, serving a bare repository shaped like a wfmd device repository (branch main,
 # "Initialise desired state" with an empty tree, then "Deploy <id> (bench-app)" adding
 # deployments/<id>.yaml). As bench/git.sh:
-#   - GET info/refs and POST git-upload-pack (protocol v2 ls-refs), wrk with keep-alive, the
-#     same requests (bench/git-requests.sh), connections, threads and duration
+#   - GET info/refs and POST git-upload-pack (protocol v2 ls-refs; a v2 fetch of one new
+#     commit), wrk with keep-alive, the same requests (bench/git-requests.sh), connections,
+#     threads and duration
 #   - plain git clients, PARALLEL at a time, COUNT operations per run, one process and TLS
 #     handshake per operation: git ls-remote; git fetch with no change (each parallel client
 #     fetches into its own clone)
@@ -75,10 +76,13 @@ done
 
 git_wrk_scripts "$T" "$T/git_user" "$T/git_token"
 git_wrk_check "$url" "$PEER_CA" "$T"
+git_wrk_fetch1 "$T" "$c2" "$c1"
+git_wrk_fetch1_check "$url" "$PEER_CA" "$T"
 
 echo "git http-backend benchmark: $(nginx -v 2>&1 | sed 's/.*: //'), fcgiwrap -c $FCGI_CHILDREN, $(git --version), $(nproc) cores, median of $RUNS runs" >&2
 inforefs_rps=$(wrk_median "git info/refs v2" "$T/inforefs.lua" "/git/$id.git/info/refs?service=git-upload-pack")
 lsrefs_rps=$(wrk_median "git ls-refs" "$T/lsrefs.lua" "/git/$id.git/git-upload-pack")
+fetch1_rps=$(wrk_median "git fetch of one new commit" "$T/fetch1.lua" "/git/$id.git/git-upload-pack")
 ls=(); fe=()
 for ((i = 1; i <= RUNS; i++)); do
 	ls+=("$(git_rate "$T" ls-remote)"); echo "  git ls-remote run $i: ${ls[-1]}/s" >&2
@@ -88,11 +92,13 @@ done
 
 bench_result peer.githttp_inforefs_rps "$inforefs_rps"
 bench_result peer.githttp_lsrefs_rps "$lsrefs_rps"
+bench_result peer.githttp_fetch1_rps "$fetch1_rps"
 bench_result peer.githttp_lsremote_ops "$(printf '%s\n' "${ls[@]}" | median)"
 bench_result peer.githttp_fetch_ops "$(printf '%s\n' "${fe[@]}" | median)"
 printf '| measure | value |\n|---|---|\n'
 printf '| nginx + fcgiwrap + git http-backend: git GET info/refs (protocol v2), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$inforefs_rps"
 printf '| nginx + fcgiwrap + git http-backend: git POST git-upload-pack ls-refs (protocol v2), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$lsrefs_rps"
+printf '| nginx + fcgiwrap + git http-backend: git POST git-upload-pack fetch of one new commit (protocol v2, want/have/done), requests/s (keep-alive, %s connections, Basic auth) | %s |\n' "$CONNECTIONS" "$fetch1_rps"
 printf '| nginx + fcgiwrap + git http-backend: git ls-remote, operations/s (%s parallel clients, new TLS connection each) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${ls[@]}" | median)"
 printf '| nginx + fcgiwrap + git http-backend: git fetch with no change, operations/s (%s parallel clients) | %s |\n' "$PARALLEL" "$(printf '%s\n' "${fe[@]}" | median)"
 peer_finish

@@ -17,6 +17,9 @@ enum margo_log_level margo_log_get_level(void);
 /* Parses "error", "warn", "info", "debug". Returns 0 or MARGO_EINVAL. */
 int margo_log_level_parse(const char *s, enum margo_log_level *out);
 
+/* "error", "warn", "info" or "debug" (static string). */
+const char *margo_log_level_name(enum margo_log_level level);
+
 /* Logs msg followed by the printf-formatted key=value pairs in kv_fmt (may be NULL).
  * Values that may contain spaces should be quoted by the caller. */
 void margo_log(enum margo_log_level level, const char *msg, const char *kv_fmt, ...)

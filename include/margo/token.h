@@ -10,6 +10,7 @@
 #define MARGO_TOKEN_GIT "wfmgt_"
 #define MARGO_TOKEN_POLL "wfmpt_"
 #define MARGO_TOKEN_ADMIN "wfmadm_"
+#define MARGO_TOKEN_OPERATOR "wfmop_"
 
 /* 64 lowercase hex + NUL */
 #define MARGO_TOKEN_HASH_LEN 65

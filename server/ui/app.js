@@ -66,7 +66,9 @@ function nav(current) {
       h('button.secondary', { type: 'button', id: 'logout', onclick: logout }, 'Log out')));
 }
 
-async function render() {
+// moveFocus: after a navigation, focus goes to the new page (keyboard and screen reader users
+// land on its content, not on the link they left).
+async function render(moveFocus) {
   if (!session) return;
   const { page, args, query } = route();
   const main = h('main', { id: 'main', tabindex: '-1' });
@@ -77,6 +79,7 @@ async function render() {
   document.title = page.title + ' · margo-fleet';
   try {
     await page.render(main, args, query);
+    if (moveFocus === true && !main.contains(document.activeElement)) main.focus();
   } catch (e) {
     replace(main, h('h1', {}, page.title), h('p.notice.error', { role: 'alert' }, errorText(e)));
   }
@@ -123,7 +126,7 @@ async function logout() {
   loginPage('You are logged out.');
 }
 
-window.addEventListener('hashchange', render);
+window.addEventListener('hashchange', () => render(true));
 window.addEventListener('console-logged-out', () => {
   session = null;
   setCsrf(null);

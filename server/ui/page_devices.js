@@ -13,7 +13,7 @@ const QUIET = [['', 'any time'], ['300', '5 minutes'], ['3600', 'an hour'], ['86
 // The admin API's query for the filters (docs/api.md, device list filters).
 function apiQuery(q, after) {
   return {
-    limit: PAGE_SIZE, after,
+    limit: q.get('limit') || PAGE_SIZE, after,
     state: q.get('state'), vendor: q.get('vendor'), modelNumber: q.get('model'),
     idPrefix: q.get('id'), serialPrefix: q.get('serial'), deploymentState: q.get('deployment'),
     lastSeenBefore: q.get('quiet') ? new Date(Date.now() - Number(q.get('quiet')) * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : null,

@@ -159,6 +159,27 @@ try {
 
   step('devices: search and filter');
   await page.getByRole('link', { name: 'Devices' }).click();
+  await page.getByLabel('Id prefix').fill(agentId.slice(0, 8));
+  await page.getByRole('button', { name: 'Filter' }).click();
+  ok(await waitFor(async () => (await page.locator('tbody tr').count()) === 1 &&
+    (await text(page.locator('tbody'))).includes(agentId.slice(0, 8)), 10, 'one row'), 'the id prefix finds the agent\'s device');
+  await page.goto(URL0 + '/ui/#/devices?serial=SN-gw');
+  ok(await waitFor(async () => (await page.locator('tbody tr').count()) === 3, 10, 'three rows'), 'serial prefix SN-gw: three devices');
+  step('devices: server-side pages (2 a page here)');
+  await page.goto(URL0 + '/ui/#/devices?limit=2');
+  const ids = async () => (await page.locator('tbody tr td:nth-child(1) a').allTextContents()).join(' ');
+  ok(await waitFor(async () => (await page.locator('tbody tr').count()) === 2, 10, 'page 1'), 'page 1: two devices');
+  const p1 = await ids();
+  await page.getByRole('button', { name: 'Next →' }).click();
+  ok(await waitFor(async () => /Page 2/.test(await text(page.locator('.pager'))) && (await ids()) !== p1, 10, 'page 2'), 'Next: page 2, other devices');
+  const p2 = await ids();
+  await page.getByRole('button', { name: 'Next →' }).click();
+  ok(await waitFor(async () => /Page 3/.test(await text(page.locator('.pager'))) && (await page.locator('tbody tr').count()) === 1, 10, 'page 3'),
+    'page 3: the fifth device');
+  ok(await page.getByRole('button', { name: 'Next →' }).isDisabled(), 'no page after the last');
+  await page.getByRole('button', { name: '← Previous' }).click();
+  ok(await waitFor(async () => (await ids()) === p2, 10, 'back'), 'Previous: page 2 again');
+  await page.goto(URL0 + '/ui/#/devices');
   await page.getByLabel('State', { exact: true }).selectOption('pending');
   await page.getByRole('button', { name: 'Filter' }).click();
   ok(await waitFor(async () => /No device matches/.test(await text(page.locator('tbody'))), 10, 'no pending'),
@@ -221,6 +242,23 @@ try {
   await page.locator('.card').first().waitFor();
   await shot(page, 'overview');
 
+  step('audit log: the changes made from the console, by whom');
+  await page.goto(URL0 + '/ui/#/audit');
+  const audit = page.locator('table[aria-label="Audit log"] tbody');
+  ok(await waitFor(async () => (await audit.locator('tr').count()) >= 4, 10, 'audit rows'), 'the audit log lists entries');
+  const auditText = await text(audit);
+  ok(auditText.includes(`POST /admin/v1/devices/${env.PENDING_ID}/approve`), 'the approval is there');
+  ok(auditText.includes('POST /admin/v1/enrollment-tokens'), 'the token creation is there');
+  ok(auditText.includes(`PUT /admin/v1/devices/${agentId}/deployments/web-1`), 'the deployment is there');
+  ok(/admin/.test(auditText) && !auditText.includes('wfmet_') && !auditText.includes(token), 'by operator admin, with no secret');
+  await shot(page, 'audit');
+  await page.getByLabel('Device id').fill(agentId);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  ok(await waitFor(async () => {
+    const rows = await audit.locator('tr').allTextContents();
+    return rows.length >= 1 && rows.every(r => r.includes(agentId.slice(0, 8)));
+  }, 10, 'filtered'), 'filtered by device: only that device\'s entries');
+
   step('keyboard: the login form and the navigation work without a mouse');
   const focusable = await page.evaluate(() => [...document.querySelectorAll('nav a, button, input, select, textarea')]
     .every(el => el.tabIndex >= 0));
@@ -234,6 +272,19 @@ try {
   ok(await waitFor(() => page.getByLabel('Operator token').isVisible(), 10, 'login form'), 'back at the login form');
   const after = await page.evaluate(async () => (await fetch('/admin/v1/devices')).status);
   ok(after === 401, 'the admin API refuses the browser after logout');
+
+  step('a viewer: reads, but deploying is refused with the role it needs');
+  await login(page, readFileSync(env.VIEWER_TOKEN_FILE, 'utf8').trim());
+  ok(await waitFor(async () => (await text(page.locator('#role'))) === 'viewer', 10, 'viewer'), 'logged in as a viewer');
+  await page.goto(URL0 + '/ui/#/deploy?device=' + agentId);
+  await page.getByLabel('Deployment id').fill('web-3');
+  await page.getByLabel('ApplicationDeployment (YAML)').fill(GOOD('web-3'));
+  await page.getByRole('button', { name: 'Deploy' }).click();
+  ok(await waitFor(async () => /needs role operator/.test(await text(page.locator('#notice'))), 10, 'refusal'),
+    'the page says the deployment needs role operator: ' + await text(page.locator('#notice')));
+  const dev = await pageApi(page, 'GET', '/admin/v1/devices/' + agentId);
+  ok(dev.status === 200 && !dev.body.deployments.some(d => d.deploymentId === 'web-3'), 'and nothing was deployed');
+  await page.getByRole('button', { name: 'Log out' }).click();
 
   ok(problems.length === 0, 'no CSP violation or script error' + (problems.length ? ': ' + problems.join(' | ') : ''));
 } catch (e) {

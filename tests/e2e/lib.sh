@@ -765,10 +765,11 @@ cert_preregister() {
 		--data-binary "@$T/cert.req.json"
 }
 
-# devices_count [STATE]: number of devices GET /admin/v1/devices[?state=] lists ("?" on error).
+# devices_count [STATE]: number of devices GET /admin/v1/devices[?state=] lists, up to 1000 (one
+# page; "?" on error).
 devices_count() {
-	local q=
-	[[ -n "${1:-}" ]] && q="?state=$1"
+	local q="?limit=1000"
+	[[ -n "${1:-}" ]] && q="$q&state=$1"
 	admin_http GET "/admin/v1/devices$q"
 	if [[ "$HTTP_STATUS" == 200 ]]; then
 		json_length /items || echo '?'
@@ -987,7 +988,7 @@ device_onboard() {
 device_admin_lookup() {
 	local fp field=${2:-id} n i
 	fp=$(device_fingerprint "$1")
-	admin_http GET /admin/v1/devices
+	admin_http GET "/admin/v1/devices?limit=1000"
 	[[ "$HTTP_STATUS" == 200 ]] || return 0
 	n=$(json_length /items 2>/dev/null) || n=0
 	for ((i = 0; i < n; i++)); do
@@ -1070,6 +1071,29 @@ deploy_delete() {
 # deploy_list DEVICE_ID: GET the device's deployments; leaves HTTP_*.
 deploy_list() {
 	admin_http GET "/admin/v1/devices/$1/deployments"
+}
+
+# desired_export DEVICE_ID DIR: the device's repository as wfmd's database holds it (every
+# object of git_objects, main from repos), written as a new bare Git repository DIR: the
+# server's side to compare what clients fetched with. Reads the database, wfmd running or not.
+desired_export() {
+	rm -rf "$2"
+	git init -q --bare -b main "$2"
+	python3 - "$WFM_DIR/wfmd.db" "$1" "$2" <<'PY'
+import os, sqlite3, sys, zlib
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+names = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+for oid, t, content in db.execute("SELECT oid, type, content FROM git_objects"):
+    h = oid.hex()
+    d = os.path.join(sys.argv[3], "objects", h[:2])
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, h[2:]), "wb") as f:
+        f.write(zlib.compress(names[t] + b" %d\0" % len(content) + content))
+row = db.execute("SELECT revision FROM repos WHERE device_id = ?", (sys.argv[2],)).fetchone()
+if row:
+    with open(os.path.join(sys.argv[3], "refs", "heads", "main"), "w") as f:
+        f.write(row[0] + "\n")
+PY
 }
 
 # git_credentials_save NAME [FILE]: keeps the git credential fields of FILE (default: the last

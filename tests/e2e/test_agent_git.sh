@@ -98,10 +98,14 @@ e2e_step "change: Installing, Installed with action update"
 deployment_yaml dep-1 shop "$T/dep-1b.yaml" helm 1.1.0
 deploy_put "$ID" dep-1 "$T/dep-1b.yaml"
 assert_status 200 "replace dep-1"
+REV_1B=$(json_get /revision)
 assert_true "the agent updates dep-1" e2e_wait_for 30 grep -q '^update dep-1 shop$' "$APPLY_LOG"
 assert_true "dep-1 Installed again" e2e_wait_for 10 wfm_is dep-1 Installed
 assert_eq "$(reported dep-1)" "Pending Installing Installed Installing Installed" "status sequence of a change"
 assert_true "the applied copy is the new file" grep -q 'revision: 1.1.0' "$S/applied/dep-1.yaml"
+# libgit2 (the agent's Git client) fetched from wfmd's own Git server: what it holds is sound
+assert_true "libgit2's repository has the deployed commit" git --git-dir="$S/repo" cat-file -e "$REV_1B^{commit}"
+assert_true "libgit2's repository passes git fsck --strict" git --git-dir="$S/repo" fsck --strict --no-dangling
 
 e2e_step "a failing apply command is reported as Failed with its message"
 deployment_yaml dep-2 broken-app "$T/dep-2.yaml" compose

@@ -7,11 +7,29 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_setup
-PENDING_TTL=20   # long enough for the steps below on a loaded machine
+# p1 must still be pending when p3 asks: everything slow (the t1 detour, making keys) happens
+# before p1 is queued, and the TTL leaves room for a loaded machine under ASan.
+PENDING_TTL=30
 wfmd_start --pending-max 2 --pending-ttl "$PENDING_TTL"
 
-e2e_step "a repeated pending request keeps its place and gets a new poll token"
+e2e_step "a single-use token without auto-approve queues; the spent token keeps the place"
+enrollment_token_create --max-uses 1
+device_new t1
+onboard_request t1 --token-file "$ENROLL_TOKEN_FILE"
+assert_status 202 "t1 queued by a single-use token without auto-approve"
+T1_RID=$(<"$T/t1.request_id")
+onboard_request t1 --token-file "$ENROLL_TOKEN_FILE"
+assert_status 202 "t1 repeats with the now spent token and keeps its place"
+assert_json /requestId "$T1_RID"
+admin_http POST "/admin/v1/devices/$(device_admin_lookup t1 id)/approve"
+assert_status 200 "approve t1"
+onboard_poll t1
+assert_status 200 "t1 gets its credentials"
 device_new p1
+device_new p2
+device_new p3
+
+e2e_step "a repeated pending request keeps its place and gets a new poll token"
 onboard_request p1
 assert_status 202 "p1 queued"
 RID1=$(<"$T/p1.request_id")
@@ -26,25 +44,10 @@ onboard_poll p1
 assert_status 202 "the new poll token works"
 assert_eq "$(device_admin_lookup p1 id | wc -l)" 1 "one pending entry for p1"
 
-enrollment_token_create --max-uses 1
-device_new t1
-onboard_request t1 --token-file "$ENROLL_TOKEN_FILE"
-assert_status 202 "t1 queued by a single-use token without auto-approve"
-T1_RID=$(<"$T/t1.request_id")
-onboard_request t1 --token-file "$ENROLL_TOKEN_FILE"
-assert_status 202 "t1 repeats with the now spent token and keeps its place"
-assert_json /requestId "$T1_RID"
-admin_http POST "/admin/v1/devices/$(device_admin_lookup t1 id)/approve"
-assert_status 200 "approve t1"
-onboard_poll t1
-assert_status 200 "t1 gets its credentials"
-
 e2e_step "the queue is bounded: 429 with Retry-After"
-device_new p2
 onboard_request p2
 assert_status 202 "p2 queued (2 of 2)"
 P2_QUEUED=$SECONDS
-device_new p3
 onboard_request p3
 assert_problem 429
 assert_header Retry-After '^[0-9]+$'

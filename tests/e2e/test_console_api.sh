@@ -44,6 +44,10 @@ http GET /ui/nope.js
 assert_problem 404 not-found
 http GET /ui/..%2fadmin.token
 assert_status_any "404 400" "no path out of the embedded files"
+# Every module parses (a syntax error would leave the console blank).
+for f in "$SRC_DIR"/server/ui/*.js; do
+	assert_true "$(basename "$f") parses as an ES module" node --input-type=module --check <"$f"
+done
 # No inline script or style anywhere: what CSP default-src 'self' would block.
 for f in "$SRC_DIR"/server/ui/*; do
 	assert_false "$(basename "$f"): no inline <script> body" grep -qE '<script( [^>]*)?>[^<]' "$f"
@@ -133,6 +137,7 @@ enrollment_token_create
 device_new p
 onboard_request p --token-file "$ENROLL_TOKEN_FILE"
 assert_status 202 "p waits for approval"
+P=$(device_admin_lookup p)
 deployment_yaml web-1 web "$T/web.yaml"
 deploy_put "$A" web-1 "$T/web.yaml"
 assert_status 201 "deploy web-1"
@@ -199,6 +204,51 @@ sqlite3 "$WFM_DIR/wfmd.db" 'UPDATE console_sessions SET expires_at = 1'
 http GET /admin/v1/devices -H "@$T/cookie2.hdr"
 assert_problem 401 session-ended
 assert_match "$HTTP_BODY" expired "the refusal says it expired"
+
+e2e_step "named operators: the session carries the role; revocation ends the session"
+# console_login NAME TOKEN_FILE: logs in, leaves $T/NAME.cookie.hdr and $T/NAME.csrf.hdr.
+console_login() {
+	printf '{"token": "%s"}' "$(<"$2")" >"$T/$1.login.json"
+	http POST /admin/v1/session "${JSON[@]}" "${ORIGIN[@]}" --data-binary "@$T/$1.login.json"
+	assert_status 201 "$1 logs in"
+	printf 'Cookie: %s\n' "$(http_header Set-Cookie | sed 's/;.*//')" >"$T/$1.cookie.hdr"
+	sed 's/^Cookie: __Host-margo_session=//' "$T/$1.cookie.hdr" >"$T/$1.session"
+	e2e_secret "@$T/$1.session"
+	printf 'X-CSRF-Token: %s\n' "$(json_get /csrfToken)" >"$T/$1.csrf.hdr"
+}
+for who in vera:viewer otto:operator; do
+	printf '{"name": "%s", "role": "%s"}' "${who%%:*}" "${who#*:}" >"$T/op.json"
+	admin_http POST /admin/v1/operators "${JSON[@]}" --data-binary "@$T/op.json"
+	assert_status 201 "operator ${who%%:*} (${who#*:})"
+	json_get /token | tr -d '\n' >"$T/${who%%:*}.token"
+	e2e_secret "@$T/${who%%:*}.token"
+done
+console_login vera "$T/vera.token"
+assert_json /operator vera
+assert_json /role viewer
+http GET /admin/v1/summary -H "@$T/vera.cookie.hdr"
+assert_status 200 "a viewer reads with the cookie"
+http PUT "/admin/v1/devices/$A/deployments/web-2" -H "@$T/vera.cookie.hdr" -H "@$T/vera.csrf.hdr" \
+	"${ORIGIN[@]}" -H 'Content-Type: application/yaml' --data-binary "@$T/web.yaml"
+assert_problem 403 insufficient-role
+assert_json /requiredRole operator
+assert_match "$HTTP_BODY" "operator vera has role viewer" "the refusal names who and which role"
+console_login otto "$T/otto.token"
+http POST "/admin/v1/devices/$P/approve" -H "@$T/otto.cookie.hdr" -H "@$T/otto.csrf.hdr" "${ORIGIN[@]}"
+assert_status 200 "an operator approves with the cookie"
+http POST /admin/v1/enrollment-tokens -H "@$T/otto.cookie.hdr" -H "@$T/otto.csrf.hdr" "${ORIGIN[@]}" \
+	"${JSON[@]}" --data-binary "@$T/et.json"
+assert_problem 403 insufficient-role
+assert_json /requiredRole admin
+admin_http DELETE /admin/v1/operators/otto
+assert_status_any "200 204" "revoke otto"
+http GET /admin/v1/devices -H "@$T/otto.cookie.hdr"
+assert_problem 401 session-ended
+assert_match "$HTTP_BODY" "(revoked|ended)" "the refusal says the session ended"
+http GET /admin/v1/session -H "@$T/otto.cookie.hdr"
+assert_problem 401 session-ended
+http GET /admin/v1/session -H "@$T/vera.cookie.hdr"
+assert_status 200 "another operator's session goes on"
 
 e2e_step "no secret in the log or the database"
 assert_no_secrets_in "$WFMD_LOG" "$WFM_DIR/wfmd.db"

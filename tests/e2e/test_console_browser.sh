@@ -13,7 +13,8 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [[ -x "$CHROMIUM" ]] || e2e_die "$CHROMIUM not installed (scripts/install-deps)"
 command -v node >/dev/null || e2e_die "node not installed (scripts/install-deps)"
 "$SRC_DIR/scripts/browser-deps" "$BUILD_DIR" || e2e_die "npm ci of tests/browser failed"
-export NODE_PATH=$BUILD_DIR/browser/node_modules
+# ES modules ignore NODE_PATH: the scenario runs from beside the node_modules it imports from.
+cp "$SRC_DIR/tests/browser/console.test.mjs" "$BUILD_DIR/browser/console.test.mjs"
 
 wfmd_start
 PIN=$("$WFMD_BIN" fingerprint --data-dir "$WFM_DIR")
@@ -28,6 +29,13 @@ onboard_request pending --token-file "$ENROLL_TOKEN_FILE"
 assert_status 202 "the request waits for an operator"
 PENDING_ID=$(device_admin_lookup pending)
 assert_match "$PENDING_ID" '^[0-9a-f-]{36}$' "the operator sees it"
+
+e2e_step "a viewer"
+printf '{"name": "vera", "role": "viewer"}' >"$T/vera.json"
+admin_http POST /admin/v1/operators -H 'Content-Type: application/json' --data-binary "@$T/vera.json"
+assert_status 201 "operator vera (viewer)"
+json_get /token | tr -d '\n' >"$T/vera.token"
+e2e_secret "@$T/vera.token"
 
 e2e_step "three more active devices, so the pages have a fleet to show"
 for g in gw-101 gw-102 gw-103; do
@@ -60,8 +68,8 @@ SHOTS=${CONSOLE_SCREENSHOTS:-$T/shots}
 start=$(date +%s)
 RC=0
 WFM_URL=$WFM_URL WFM_SPKI=$WFM_SPKI ADMIN_TOKEN_FILE=$WFM_DIR/admin.token PENDING_ID=$PENDING_ID \
-	AGENT_CMD=$T/agent.sh SHOTS=$SHOTS CHROMIUM=$CHROMIUM \
-	timeout 150 node "$SRC_DIR/tests/browser/console.test.mjs" >"$T/browser.log" 2>&1 || RC=$?
+	VIEWER_TOKEN_FILE=$T/vera.token AGENT_CMD=$T/agent.sh SHOTS=$SHOTS CHROMIUM=$CHROMIUM \
+	timeout 150 node "$BUILD_DIR/browser/console.test.mjs" >"$T/browser.log" 2>&1 || RC=$?
 [[ -s "$T/agent.pid" ]] && e2e_track "$(<"$T/agent.pid")"
 sed 's/^/  /' "$T/browser.log" >&2
 assert_eq "$RC" 0 "the browser scenario passed ($(grep -c '^ok' "$T/browser.log") checks, $(($(date +%s) - start)) s)"

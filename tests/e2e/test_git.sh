@@ -56,7 +56,9 @@ cp "$T/a.git_token" "$T/a.git_token0"
 device_onboard b
 B=$(device_client_id b)
 git_credentials_save b "$T/b.onboard.json"
-assert_true "the repository exists in the data dir" test -d "$WFM_DIR/repos/$A.git"
+desired_export "$A" "$T/server-a.git"
+assert_true "the repository exists in the database" git --git-dir="$T/server-a.git" rev-parse --verify -q main
+assert_false "no file per device in the data dir" test -e "$WFM_DIR/repos"
 
 e2e_step "a plain git clone with the issued credentials"
 assert_true "git clone succeeds" git_as a clone "$(<"$T/a.git_url")" "$T/clone-a"
@@ -280,7 +282,8 @@ ls_refs_body() {
 	for a in "$@"; do pkt "$a"; done
 	printf '0000'
 }
-REPO_A=$WFM_DIR/repos/$A.git
+REPO_A=$T/server-a.git
+desired_export "$A" "$REPO_A"
 WFMD_VERSION=$("$WFMD_BIN" --version | awk '{print $2}')
 MAIN_A=$(git --git-dir="$REPO_A" rev-parse refs/heads/main)
 CAPS_V0="multi_ack_detailed no-done side-band side-band-64k shallow deepen-since deepen-not deepen-relative no-progress symref=HEAD:refs/heads/main object-format=sha1 agent=wfmd/"

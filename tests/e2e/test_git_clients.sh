@@ -28,7 +28,8 @@ undeploy() {
 	wfmctl undeploy "$A" "$1" >"$T/wfmctl.out" 2>&1 || true
 	assert_true "wfmctl undeploy $1" grep -q "$1" "$T/wfmctl.out"
 	DEPLOYED=("${DEPLOYED[@]/$1/}")
-	REV=$(git --git-dir="$WFM_DIR/repos/$A.git" rev-parse refs/heads/main)
+	desired_export "$A" "$T/server.git"
+	REV=$(git --git-dir="$T/server.git" rev-parse refs/heads/main)
 }
 
 # sees DIR REF WHAT: the checkout at DIR shows the deployed state at REF.
@@ -36,7 +37,7 @@ sees() {
 	local dir=$1 ref=$2 what=$3 want got
 	assert_eq "$(git -C "$dir" rev-parse "$ref")" "$REV" "$what: at the revision wfmctl printed"
 	assert_eq "$(git -C "$dir" rev-parse "$ref^{tree}")" \
-		"$(git --git-dir="$WFM_DIR/repos/$A.git" rev-parse "$REV^{tree}")" "$what: the server's tree"
+		"$(desired_export "$A" "$T/server.git" && git --git-dir="$T/server.git" rev-parse "$REV^{tree}")" "$what: the server's tree"
 	want=$(for d in "${DEPLOYED[@]}"; do [[ -n "$d" ]] && echo "deployments/$d.yaml"; done | sort)
 	got=$(git -C "$dir" ls-tree -r --name-only "$ref" | sort)
 	assert_eq "$got" "$want" "$what: the deployed files"
@@ -82,7 +83,7 @@ for p in 0 2; do
 		assert_true "v0 want with multi_ack_detailed" grep -Eq 'want [0-9a-f]{40} multi_ack_detailed' "$T/v$p-clone.trace"
 	fi
 	sees "$T/v$p" HEAD "v$p clone"
-	NCOMMITS=$(git --git-dir="$WFM_DIR/repos/$A.git" rev-list --count "$REV")
+	NCOMMITS=$(desired_export "$A" "$T/server.git" && git --git-dir="$T/server.git" rev-list --count "$REV")
 	assert_eq "$(git -C "$T/v$p" rev-list --count HEAD)" "$NCOMMITS" "v$p clone: the whole history ($NCOMMITS commits)"
 	assert_true "v$p ls-remote" traced $p "v$p-ls" ls-remote "$URL"
 	assert_eq "$(awk '$2 == "refs/heads/main" {print $1}' "$T/git.out")" "$REV" "v$p ls-remote: main"

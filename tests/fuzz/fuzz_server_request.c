@@ -1,7 +1,7 @@
 /* libFuzzer target for wfmd's request path: route matching and the real route handlers with
  * their header, query, form and JSON body parsing (onboarding request, token form, Basic
  * credentials, capabilities, deployment status, git credentials, admin bodies, deployment
- * YAML), against a real SQLite store and repository root in a temporary directory. Only the
+ * YAML), against a real SQLite store (the desired state included) in a temporary directory. Only the
  * libmicrohttpd connection is missing: the request is built in memory (http_request.fields).
  *
  * Input: "METHOD TARGET\n", then "Name: value\n" header lines, an empty line, the body. In
@@ -100,11 +100,6 @@ static void setup(void)
 	snprintf(path, sizeof(path), "%s/wfmd.db", dir);
 	if (store_open(path, &w.store, &err) < 0)
 		die(err.message);
-	snprintf(path, sizeof(path), "%s/repos", dir);
-	if (mkdir(path, 0700) != 0)
-		die("mkdir");
-	free(w.repo_root);
-	w.repo_root = strdup(path);
 	if (w.access_key == NULL && access_key_new(raw, &w.access_key, &err) < 0)
 		die(err.message);
 	if (admin == NULL && (admin = margo_token_generate(MARGO_TOKEN_ADMIN)) == NULL)

@@ -1,5 +1,5 @@
 /* An in-memory git_source for the Git protocol unit tests: objects made here (ids computed
- * with git_object_id), main set by the test, reads counted. */
+ * with git_tree_oid), main set by the test, reads counted. */
 #ifndef TEST_GIT_MEMSOURCE_H
 #define TEST_GIT_MEMSOURCE_H
 
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "git_object.h"
+#include "git_tree.h"
 #include "git_oid.h"
 #include "git_source.h"
 
@@ -54,10 +54,9 @@ static inline void mem_add(struct mem_source *m, int type, const void *data, siz
 			   unsigned char oid[GIT_SOURCE_OID_LEN])
 {
 	static const char *const names[] = { "", "commit", "tree", "blob", "tag" };
-	char hex[41];
 	struct mem_object *o;
 
-	if (git_object_id(names[type], data, len, hex, NULL) < 0 || git_oid_from_hex(hex, oid) < 0)
+	if (git_tree_oid(names[type], data, len, oid, NULL) < 0)
 		abort();
 	if (mem_find(m, oid) != NULL)
 		return;

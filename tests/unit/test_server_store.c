@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_page.h"
+#include "store_desired.h"
 
 #define T0 1800000000
 
@@ -95,6 +97,8 @@ static void test_token_lifecycle(void **state)
 	struct store_onboard_out out;
 	struct margo_error err;
 	struct store_enrollment_token *toks = NULL;
+	struct store_cursor start = { 0, 0, "" };
+	int more;
 	char b[6][80], first_secret[80];
 	int64_t epoch = 0, epoch2 = 0;
 	size_t n;
@@ -110,7 +114,7 @@ static void test_token_lifecycle(void **state)
 	onboard_in(&in, 2, "et1", T0 + 1, b);
 	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
 	assert_int_equal(out.result, STORE_ONBOARD_TOKEN_INVALID);
-	assert_int_equal(store_enrollment_token_list(f->st, &toks, &n, &err), 0);
+	assert_int_equal(store_enrollment_token_page(f->st, &start, 100, &toks, &n, &more, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(toks[0].uses, 1);
 	free(toks);
@@ -367,6 +371,7 @@ static void test_git_and_desired(void **state)
 	struct store_onboard_out out;
 	struct margo_error err;
 	struct store_desired *items = NULL;
+	struct store_desired_change ch;
 	char b[6][80], dev[MARGO_UUID_LEN], rev[STORE_REVISION_LEN], name[STORE_TEXT_MAX];
 	size_t n;
 
@@ -392,18 +397,27 @@ static void test_git_and_desired(void **state)
 	assert_int_equal(store_git_token_check(f->st, "gt1", T0 + 5, dev, &err), 0);
 	assert_int_equal(store_git_token_check(f->st, "gt3", T0 + 5, dev, &err), 0);
 
-	/* Revision cache and desired deployments. */
+	/* The reference (revision) and desired deployments, changed together (store_desired.h). */
 	assert_int_equal(store_repo_revision_get(f->st, out.device_id, rev, &err), MARGO_ENOTFOUND);
-	assert_int_equal(store_repo_revision_set(f->st, out.device_id, "abc", T0, &err), 0);
-	assert_int_equal(store_repo_revision_set(f->st, out.device_id, "def", T0, &err), 0);
+	ch = (struct store_desired_change){ .device_id = out.device_id, .old_rev = NULL,
+					    .new_rev = "abc", .now = T0 };
+	assert_int_equal(store_desired_commit(f->st, &ch, &err), 0);
+	assert_int_equal(store_desired_commit(f->st, &ch, &err), MARGO_ECONFLICT);
+	ch.old_rev = "abc";
+	ch.new_rev = "def";
+	assert_int_equal(store_desired_commit(f->st, &ch, &err), 0);
 	assert_int_equal(store_repo_revision_get(f->st, out.device_id, rev, &err), 0);
 	assert_string_equal(rev, "def");
 	assert_int_equal(store_deployment_desired_get(f->st, out.device_id, "d1", name, &err),
 			 MARGO_ENOTFOUND);
-	assert_int_equal(store_deployment_desired_put(f->st, out.device_id, "d1", "n1", "app", T0,
-						      &err), 0);
-	assert_int_equal(store_deployment_desired_put(f->st, out.device_id, "d1", "n2", "app",
-						      T0 + 1, &err), 0);
+	ch = (struct store_desired_change){ .device_id = out.device_id, .old_rev = "def",
+					    .new_rev = "def", .op = STORE_DESIRED_PUT,
+					    .deployment_id = "d1", .name = "n1",
+					    .application_id = "app", .now = T0 };
+	assert_int_equal(store_desired_commit(f->st, &ch, &err), 0);
+	ch.name = "n2";
+	ch.now = T0 + 1;
+	assert_int_equal(store_desired_commit(f->st, &ch, &err), 0);
 	assert_int_equal(store_deployment_desired_get(f->st, out.device_id, "d1", name, &err), 0);
 	assert_string_equal(name, "n2");
 	assert_int_equal(store_deployment_status_add(f->st, out.device_id, "d1", "Failed",
@@ -414,9 +428,9 @@ static void test_git_and_desired(void **state)
 	assert_int_equal(items[0].received_at, T0 + 2);
 	assert_string_equal(items[0].status_document, "{\"s\":1}");
 	store_desired_free(items, n);
-	assert_int_equal(store_deployment_desired_remove(f->st, out.device_id, "d1", &err), 0);
-	assert_int_equal(store_deployment_desired_remove(f->st, out.device_id, "d1", &err),
-			 MARGO_ENOTFOUND);
+	ch.op = STORE_DESIRED_REMOVE;
+	assert_int_equal(store_desired_commit(f->st, &ch, &err), 0);
+	assert_int_equal(store_desired_commit(f->st, &ch, &err), MARGO_ENOTFOUND);
 
 	/* Revocation takes the git tokens along. */
 	assert_int_equal(store_device_revoke(f->st, out.device_id, T0 + 6, &err), 0);

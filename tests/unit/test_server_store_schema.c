@@ -104,7 +104,23 @@ static void test_legacy_database(void **state)
 		 " auto_approve INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
 		 " created_at INTEGER NOT NULL);"
 		 "INSERT INTO enrollment_tokens (id, hash, expires_at, max_uses, auto_approve,"
-		 " created_at) VALUES ('t1', 'h1', 2000000000, 1, 0, 1);");
+		 " created_at) VALUES ('t1', 'h1', 2000000000, 1, 0, 1);"
+		 /* The other 0.1 tables later steps index. */
+		 "CREATE TABLE devices (id TEXT PRIMARY KEY, state TEXT NOT NULL,"
+		 " certificate_pem TEXT NOT NULL, certificate_fingerprint TEXT NOT NULL UNIQUE,"
+		 " keyid TEXT NOT NULL, vendor TEXT NOT NULL DEFAULT '',"
+		 " model_number TEXT NOT NULL DEFAULT '', serial_number TEXT NOT NULL DEFAULT '',"
+		 " created_at INTEGER NOT NULL, approved_at INTEGER, last_seen_at INTEGER,"
+		 " first_auth_at INTEGER, credentials_epoch INTEGER NOT NULL DEFAULT 0);"
+		 "CREATE TABLE preregistered_certs (fingerprint TEXT PRIMARY KEY,"
+		 " certificate_pem TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+		 " created_at INTEGER NOT NULL);"
+		 "CREATE TABLE deployment_status (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+		 " device_id TEXT NOT NULL, deployment_id TEXT NOT NULL, state TEXT NOT NULL,"
+		 " document TEXT NOT NULL, received_at INTEGER NOT NULL);"
+		 "CREATE TABLE deployments (device_id TEXT NOT NULL, deployment_id TEXT NOT NULL,"
+		 " name TEXT NOT NULL, application_id TEXT NOT NULL, created_at INTEGER NOT NULL,"
+		 " updated_at INTEGER NOT NULL, PRIMARY KEY (device_id, deployment_id));");
 	assert_int_equal(store_open(f->path, &st, &err), 0);
 	store_close(st);
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM enrollment_tokens"), 1);
