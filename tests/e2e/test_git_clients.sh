@@ -68,6 +68,9 @@ for i in 1 2 3; do
 done
 echo 2.0.0 >"$T/dep1.ver"
 deploy dep1 app1 2.0.0
+# Commit times have 1 s resolution: main's last commit must be a second younger than its
+# parent, or --shallow-since=<its time> below selects the whole history (nothing shallow).
+sleep 1
 undeploy dep2
 REV_BASE=$REV
 
