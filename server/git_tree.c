@@ -55,7 +55,7 @@ static int entry_next(const unsigned char **p, const unsigned char *end, struct 
 int git_tree_find(const unsigned char *tree, size_t len, const char *name,
 		  unsigned char oid[GIT_TREE_OID_LEN], char mode[8])
 {
-	const unsigned char *p = tree, *end = tree + len;
+	const unsigned char *p = tree, *end = tree != NULL ? tree + len : tree; /* NULL: empty */
 	size_t n = strlen(name);
 	struct entry e;
 
@@ -104,7 +104,7 @@ int git_tree_edit(const unsigned char *tree, size_t len, const char *name, const
 		  const unsigned char *oid, unsigned char **out, size_t *out_len, int *found,
 		  struct margo_error *err)
 {
-	const unsigned char *p = tree, *end = tree + len;
+	const unsigned char *p = tree, *end = tree != NULL ? tree + len : tree; /* NULL: empty */
 	size_t n = strlen(name), ml = mode != NULL ? strlen(mode) : 0;
 	int dir = mode != NULL && strcmp(mode, GIT_MODE_TREE) == 0, placed = oid == NULL;
 	unsigned char *buf, *w;
