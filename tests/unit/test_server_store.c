@@ -10,41 +10,20 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_fixture.h"
 #include "store_page.h"
 #include "store_desired.h"
 
 #define T0 1800000000
 
-struct fixture {
-	char dir[64];
-	char path[128];
-	store *st;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct margo_error err;
-
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/test_server_store.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/wfmd.db", f->dir);
-	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	*state = f;
-	return 0;
+	return store_fixture_setup(state, "/tmp/test_server_store.XXXXXX");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	char cmd[256];
-
-	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return store_fixture_teardown(state);
 }
 
 /* An onboarding input for certificate number n. */

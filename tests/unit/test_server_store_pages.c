@@ -13,42 +13,21 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_fixture.h"
 #include "store_operator.h"
 #include "store_page.h"
 
 #define T0 1800000000
 #define NDEV 240
 
-struct fixture {
-	char dir[64];
-	char path[128];
-	store *st;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct margo_error err;
-
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/test_server_store_pages.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/wfmd.db", f->dir);
-	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	*state = f;
-	return 0;
+	return store_fixture_setup(state, "/tmp/test_server_store_pages.XXXXXX");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	char cmd[256];
-
-	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return store_fixture_teardown(state);
 }
 
 static void sql(const char *path, const char *text)
