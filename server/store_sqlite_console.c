@@ -119,15 +119,13 @@ static const char sql_onboarded[] =
 	"SELECT coalesce(sum(created_at > :h1), 0), count(*) FROM devices"
 	" WHERE state IN ('active', 'rejected', 'revoked') AND created_at > :h24";
 static const char sql_seen[] = "SELECT count(*) FROM devices WHERE last_seen_at > :since";
-/* Failed reports that are still the latest of their deployment: one pass over the reports
- * (wfmd keeps a bounded history per deployment) and, per Failed row, an index probe of
- * deployment_status_device. */
+/* Deployments whose latest report is Failed, newest report first: the partial index
+ * deployment_latest_failed (schema step 6) holds exactly those rows, in seq order (named:
+ * without ANALYZE statistics the planner would take deployment_latest_state and sort). */
 static const char sql_failing[] =
-	"SELECT ds.device_id, ds.deployment_id, ds.received_at FROM deployment_status ds"
-	" WHERE ds.state = 'Failed' AND NOT EXISTS (SELECT 1 FROM deployment_status n"
-	"  WHERE n.device_id = ds.device_id AND n.deployment_id = ds.deployment_id"
-	"  AND n.seq > ds.seq)"
-	" ORDER BY ds.seq DESC";
+	"SELECT device_id, deployment_id, received_at FROM deployment_latest"
+	" INDEXED BY deployment_latest_failed WHERE deployment_state = 'Failed'"
+	" ORDER BY seq DESC";
 
 static int summary_counts(struct conn *c, int64_t now, struct store_summary *out,
 			  struct margo_error *err)

@@ -1,6 +1,7 @@
 /* SQLite backend of store_page.h: keyset pages of devices (with filters), enrollment tokens
  * and pre-registered certificates; device counts; the readiness ping. The device query is
- * built from the filters in use, so SQLite can pick the index that fits (schema step 3). */
+ * built from the filters in use, so SQLite can pick the index that fits (schema steps 3 and
+ * 6). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +38,24 @@ static int append(char *sql, size_t *len, const char *text)
 	return 0;
 }
 
+/* Filtered by deployment state, the walk is over deployment_latest_state (schema step 6):
+ * the devices with a desired deployment whose latest report is :dstate, in (created_at, id)
+ * order, each once; CROSS JOIN keeps that index the outer loop, so a page seeks instead of
+ * testing every device in the list. */
+#define DEVICE_FROM_DSTATE " FROM deployment_latest l CROSS JOIN devices" \
+	" WHERE devices.id = l.device_id AND l.deployment_state = :dstate" \
+	" AND EXISTS (SELECT 1 FROM deployments d WHERE d.device_id = l.device_id" \
+	" AND d.deployment_id = l.deployment_id)"
+
 /* The SELECT for f and the cursor: only the conditions in use, so the planner sees them. */
 static int device_sql(const struct store_device_filter *f, const struct store_cursor *after,
 		      char *sql)
 {
+	int dstate = f->deployment_state != NULL;
 	size_t len = 0;
-	int rc = append(sql, &len, "SELECT " DEVICE_COLUMNS " FROM devices WHERE 1");
+	int rc = append(sql, &len, "SELECT " DEVICE_COLUMNS);
+
+	rc |= append(sql, &len, dstate ? DEVICE_FROM_DSTATE : " FROM devices WHERE 1");
 
 	if (f->state != NULL)
 		rc |= append(sql, &len, " AND state = :state");
@@ -59,15 +72,12 @@ static int device_sql(const struct store_device_filter *f, const struct store_cu
 		rc |= append(sql, &len, " AND (last_seen_at IS NULL OR last_seen_at < :before)");
 	if (f->seen_after >= 0)
 		rc |= append(sql, &len, " AND last_seen_at >= :since");
-	if (f->deployment_state != NULL)
-		rc |= append(sql, &len, " AND EXISTS (SELECT 1 FROM deployments d"
-			     " WHERE d.device_id = devices.id AND (SELECT st.state"
-			     " FROM deployment_status st WHERE st.device_id = d.device_id"
-			     " AND st.deployment_id = d.deployment_id ORDER BY st.seq DESC LIMIT 1)"
-			     " = :dstate)");
 	if (after->set)
-		rc |= append(sql, &len, " AND (created_at, id) > (:at, :key)");
-	rc |= append(sql, &len, " ORDER BY created_at, id LIMIT :limit");
+		rc |= append(sql, &len, dstate ? " AND (l.device_created_at, l.device_id) >"
+			     " (:at, :key)" : " AND (created_at, id) > (:at, :key)");
+	rc |= append(sql, &len, dstate ? " GROUP BY l.device_created_at, l.device_id"
+		     " ORDER BY l.device_created_at, l.device_id LIMIT :limit" :
+		     " ORDER BY created_at, id LIMIT :limit");
 	return rc;
 }
 

@@ -204,6 +204,58 @@ static const char schema_v5[] =
 	" ca_fingerprint TEXT NOT NULL,"
 	" ca_mac TEXT NOT NULL);";
 
+/* Step 6: the latest status report of each deployment, kept by triggers in the transaction
+ * of every insert into (or delete from) deployment_status, whoever writes it, and filled from
+ * the reports already there. It carries its device's created_at (which never changes), so the
+ * device list filtered by deployment state seeks deployment_latest_state in the list's
+ * (created_at, id) order instead of scanning every device (store_sqlite_pages.c); the console
+ * summary's failing deployments walk a partial index of the Failed ones. The device's
+ * deployments list seeks (device_id, created_at, deployment_id). */
+static const char schema_v6[] =
+	"CREATE TABLE deployment_latest ("
+	" device_id TEXT NOT NULL,"
+	" deployment_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" deployment_state TEXT NOT NULL,"
+	" received_at INTEGER NOT NULL,"
+	" device_created_at INTEGER NOT NULL,"
+	" PRIMARY KEY (device_id, deployment_id));"
+	"INSERT INTO deployment_latest (device_id, deployment_id, seq, deployment_state,"
+	" received_at, device_created_at)"
+	" SELECT s.device_id, s.deployment_id, s.seq, s.state, s.received_at, d.created_at"
+	" FROM deployment_status s JOIN devices d ON d.id = s.device_id"
+	" WHERE s.seq = (SELECT max(seq) FROM deployment_status m"
+	"  WHERE m.device_id = s.device_id AND m.deployment_id = s.deployment_id);"
+	"CREATE INDEX deployment_latest_state"
+	" ON deployment_latest (deployment_state, device_created_at, device_id);"
+	"CREATE INDEX deployment_latest_failed ON deployment_latest (seq)"
+	" WHERE deployment_state = 'Failed';"
+	/* seq only grows: a new report is the latest. */
+	"CREATE TRIGGER deployment_status_latest_insert AFTER INSERT ON deployment_status BEGIN"
+	" INSERT INTO deployment_latest (device_id, deployment_id, seq, deployment_state,"
+	"  received_at, device_created_at)"
+	"  SELECT NEW.device_id, NEW.deployment_id, NEW.seq, NEW.state, NEW.received_at,"
+	"  created_at FROM devices WHERE id = NEW.device_id"
+	"  ON CONFLICT (device_id, deployment_id) DO UPDATE SET seq = excluded.seq,"
+	"  deployment_state = excluded.deployment_state, received_at = excluded.received_at,"
+	"  device_created_at = excluded.device_created_at;"
+	" END;"
+	/* Trimming the history never deletes the latest; a device's deletion (cascade) does:
+	 * then the newest report left, if any, is the latest. */
+	"CREATE TRIGGER deployment_status_latest_delete AFTER DELETE ON deployment_status"
+	" WHEN OLD.seq = (SELECT seq FROM deployment_latest"
+	"  WHERE device_id = OLD.device_id AND deployment_id = OLD.deployment_id) BEGIN"
+	" DELETE FROM deployment_latest"
+	"  WHERE device_id = OLD.device_id AND deployment_id = OLD.deployment_id;"
+	" INSERT INTO deployment_latest (device_id, deployment_id, seq, deployment_state,"
+	"  received_at, device_created_at)"
+	"  SELECT s.device_id, s.deployment_id, s.seq, s.state, s.received_at, d.created_at"
+	"  FROM deployment_status s JOIN devices d ON d.id = s.device_id"
+	"  WHERE s.device_id = OLD.device_id AND s.deployment_id = OLD.deployment_id"
+	"  ORDER BY s.seq DESC LIMIT 1;"
+	" END;"
+	"CREATE INDEX deployments_created ON deployments (device_id, created_at, deployment_id);";
+
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
 	{ 2, "git objects of the desired state", schema_v2 },
@@ -212,6 +264,7 @@ static const struct schema_step steps[] = {
 	{ 8, "device labels", schema_v8 },
 	{ 9, "rollouts", schema_v9 },
 	{ 5, "enrollment-token CA MACs", schema_v5 },
+	{ 6, "latest deployment status, its indexes", schema_v6 },
 };
 
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))

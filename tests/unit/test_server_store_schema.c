@@ -130,6 +130,60 @@ static void test_legacy_database(void **state)
 				   " WHERE version = 1"), 0);
 }
 
+/* Step 6 on a database that has reports already (written before it, here by undoing it):
+ * deployment_latest is filled with the newest report of each deployment; then its triggers
+ * keep it so through new reports and a device's deletion. */
+static void test_step6_backfill(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	store *st;
+	const char *latest = "SELECT group_concat(device_id || '/' || deployment_id || '/' ||"
+		" deployment_state || '/' || received_at || '/' || device_created_at, ' ')"
+		" FROM (SELECT * FROM deployment_latest ORDER BY device_id, deployment_id)";
+	char text[512];
+	sqlite3 *db;
+
+	assert_int_equal(store_open(f->path, &st, &err), 0);
+	store_close(st);
+	exec_sql(f->path,
+		 "DROP TRIGGER deployment_status_latest_insert;"
+		 "DROP TRIGGER deployment_status_latest_delete;"
+		 "DROP TABLE deployment_latest; DROP INDEX deployments_created;"
+		 "DELETE FROM schema_migrations WHERE version = 6;"
+		 "INSERT INTO devices (id, state, certificate_pem, certificate_fingerprint, keyid,"
+		 " created_at) VALUES ('a', 'active', 'P', 'fa', 'k', 100),"
+		 " ('b', 'active', 'P', 'fb', 'k', 200);"
+		 "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+		 " received_at) VALUES ('a', 'x', 'Installing', '{}', 1), ('a', 'x', 'Failed', '{}', 2),"
+		 " ('a', 'y', 'Installed', '{}', 3), ('b', 'x', 'Failed', '{}', 4),"
+		 " ('b', 'x', 'Installed', '{}', 5);");
+	assert_int_equal(store_open(f->path, &st, &err), 0);
+	store_close(st);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM schema_migrations"),
+			 (int)store_sqlite_schema_nsteps());
+	snprintf(text, sizeof(text), "SELECT (%s) = 'a/x/Failed/2/100 a/y/Installed/3/100"
+		 " b/x/Installed/5/200'", latest);
+	assert_int_equal(query_int(f->path, text), 1);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM deployment_latest"
+				   " INDEXED BY deployment_latest_failed"
+				   " WHERE deployment_state = 'Failed'"), 1);
+	/* A new report replaces the latest; deleting the latest falls back to the one before;
+	 * a device's deletion (cascade) takes its rows. */
+	exec_sql(f->path, "INSERT INTO deployment_status (device_id, deployment_id, state,"
+		 " document, received_at) VALUES ('b', 'x', 'Removing', '{}', 6);"
+		 "DELETE FROM deployment_status WHERE device_id = 'a' AND received_at = 2;");
+	snprintf(text, sizeof(text), "SELECT (%s) = 'a/x/Installing/1/100 a/y/Installed/3/100"
+		 " b/x/Removing/6/200'", latest);
+	assert_int_equal(query_int(f->path, text), 1);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys=ON; DELETE FROM devices"
+				      " WHERE id = 'a'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	snprintf(text, sizeof(text), "SELECT (%s) = 'b/x/Removing/6/200'", latest);
+	assert_int_equal(query_int(f->path, text), 1);
+}
+
 /* A schema newer than this wfmd knows is refused, and the database is left as it was. */
 static void test_newer_refused(void **state)
 {
@@ -162,6 +216,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_legacy_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step6_backfill, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
