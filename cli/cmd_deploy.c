@@ -467,6 +467,8 @@ int wfmctl_device_deployments(struct wfmctl *ctx, int argc, char **argv)
 	}
 	if (print_deployment_table(items, 0) != 0)
 		ret = wfmctl_fail(ctx, "out of memory");
+	else
+		wfmctl_list_more(ctx, resp);
 out:
 	free(path);
 	json_decref(resp);
@@ -506,9 +508,10 @@ int wfmctl_print_device_deployments(struct wfmctl *ctx, const char *device_id, j
 		ret = wfmctl_fail(ctx, "out of memory");
 		goto out;
 	}
-	/* The deployments route (desired state with the latest status); then what the device
-	 * object adds: deployments a device reported that are not (or no longer) desired, or
-	 * everything when this wfmd has no such route. */
+	/* The deployments route (desired state with the latest status; its first page); then
+	 * what the device object adds: the deployments after that page, in the same order,
+	 * those a device reported that are not (or no longer) desired, or everything when this
+	 * wfmd has no such route. */
 	if (resp.status == 200) {
 		doc = json_loadb(resp.body != NULL ? resp.body : "", resp.body_len, 0, NULL);
 		if (wfmctl_json_items(doc) != NULL &&

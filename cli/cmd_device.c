@@ -83,16 +83,25 @@ static const char revoke_help[] =
 	"  wfmctl --data-dir /var/lib/wfmd device revoke 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n";
 
 static const char deployments_help[] =
-	"Usage: wfmctl device deployments ID\n"
+	"Usage: wfmctl device deployments ID [--limit N [--after CURSOR]]\n"
 	"\n"
-	"Lists the deployments of a device (see 'wfmctl deploy'): deployment ID, name,\n"
-	"application, the latest state its agent reported (Pending, Installing, Installed,\n"
-	"Failed, Removing, Removed; 'not reported' before the first report), when, and the\n"
-	"error of a failed one; then each deployment's component states. Errors too long for\n"
-	"the table follow it in full.\n"
+	"Lists the deployments of a device (see 'wfmctl deploy'), first deployed first:\n"
+	"deployment ID, name, application, the latest state its agent reported (Pending,\n"
+	"Installing, Installed, Failed, Removing, Removed; 'not reported' before the first\n"
+	"report), when, and the error of a failed one; then each deployment's component\n"
+	"states. Errors too long for the table follow it in full. The server answers in pages;\n"
+	"wfmctl reads them all (or the first N with --limit, then says how to continue).\n"
+	"\n"
+	"Options:\n"
+	"  --limit N             at most N deployments; then 'More: add --after CURSOR'\n"
+	"  --after CURSOR        continue a --limit listing after CURSOR\n"
+	"\n"
+	"With --json: one document {\"items\": [...], \"next\": CURSOR or null}.\n"
 	"\n"
 	"Examples:\n"
 	"  wfmctl --data-dir /var/lib/wfmd device deployments 6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n"
+	"  wfmctl --data-dir /var/lib/wfmd device deployments --limit 20 \\\n"
+	"         6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40\n"
 	"  wfmctl --data-dir /var/lib/wfmd --json device deployments \\\n"
 	"         6f1c0e9e-2c1b-4a8e-9d3f-0b7c1d2e3f40 | jq '.items[] | {deploymentId, state}'\n";
 

@@ -23,7 +23,7 @@ static const char main_help[] =
 	"  --json               print the server's JSON instead of tables\n"
 	"  --help, -h           help (also after any command)\n"
 	"\n"
-	"Lists (every 'list' command and 'audit'):\n"
+	"Lists (every 'list' command, 'device deployments' and 'audit'):\n"
 	"  --limit N            at most N items (default: all, read page after page)\n"
 	"  --after CURSOR       continue after the cursor a --limit listing printed\n"
 	"  With --json a list is one document {\"items\": [...], \"next\": CURSOR or null}.\n"

@@ -9,6 +9,7 @@
 #include "margo/timeutil.h"
 #include "margo/validate.h"
 #include "api.h"
+#include "api_page.h"
 #include "auth.h"
 #include "desired.h"
 #include "store.h"
@@ -173,6 +174,25 @@ static json_t *status_error(json_t *status_doc)
 			 json_object_get(e, "message"));
 }
 
+/* A deployment of the list: its desired side and the latest report (NULL when out of
+ * memory). */
+static json_t *desired_json(const struct store_desired *d)
+{
+	json_t *doc = d->status_document != NULL ? json_loads(d->status_document, 0, NULL) : NULL;
+	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}",
+			      "deploymentId", d->deployment_id, "name", d->name,
+			      "applicationId", d->application_id,
+			      "state", d->state[0] ? json_string(d->state) : json_null(),
+			      "error", status_error(doc),
+			      "updatedAt", api_time_json(d->received_at >= 0 ? d->received_at :
+							 d->updated_at),
+			      "receivedAt", api_time_json(d->received_at),
+			      "status", doc != NULL ? json_incref(doc) : json_null());
+
+	json_decref(doc);
+	return o;
+}
+
 json_t *api_deployments_json(struct http_request *req, const char *device_id,
 			     int include_reported)
 {
@@ -192,20 +212,8 @@ json_t *api_deployments_json(struct http_request *req, const char *device_id,
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
-		json_t *doc = items[i].status_document != NULL ?
-			json_loads(items[i].status_document, 0, NULL) : NULL;
-		json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}",
-				      "deploymentId", items[i].deployment_id,
-				      "name", items[i].name,
-				      "applicationId", items[i].application_id,
-				      "state", items[i].state[0] ? json_string(items[i].state) :
-				      json_null(),
-				      "error", status_error(doc),
-				      "updatedAt", api_time_json(items[i].received_at >= 0 ?
-						items[i].received_at : items[i].updated_at),
-				      "receivedAt", api_time_json(items[i].received_at),
-				      "status", doc != NULL ? json_incref(doc) : json_null());
-		json_decref(doc);
+		json_t *o = desired_json(&items[i]);
+
 		if (o == NULL || json_array_append_new(arr, o) < 0) {
 			http_fail_error(req, MARGO_ENOMEM, NULL);
 			goto fail;
@@ -243,18 +251,35 @@ fail:
 	return NULL;
 }
 
+/* A page of the device's deployments (docs/api.md "Pages"), in (created_at, deploymentId)
+ * order; reports of deployments not deployed here are on the device object only. */
 int api_admin_deployment_list(struct http_request *req, struct http_response *resp)
 {
+	struct wfmd *w = req->ctx;
+	struct store_desired *items = NULL;
+	struct store_cursor last;
+	struct api_page page;
+	struct margo_error err;
 	char state[16];
+	size_t n = 0;
 	json_t *arr;
-	int rc;
+	int rc, more;
 
-	if ((rc = auth_admin(req)) < 0)
+	if ((rc = auth_admin(req)) < 0 || (rc = route_device(req, state)) < 0 ||
+	    (rc = api_page_parse(req, &page)) < 0)
 		return rc;
-	if ((rc = route_device(req, state)) < 0)
-		return rc;
-	arr = api_deployments_json(req, req->params[0], 0);
-	if (arr == NULL)
-		return -1;
-	return http_respond_json(req, resp, 200, json_pack("{s:o}", "items", arr));
+	margo_error_clear(&err);
+	if ((rc = store_deployment_desired_page(w->store, req->params[0], &page.after,
+						page.limit, &items, &n, &more, &err)) < 0)
+		return http_fail_error(req, rc, &err);
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		api_items_append(&arr, desired_json(&items[i]));
+	memset(&last, 0, sizeof(last));
+	if (n > 0) {
+		last.at = items[n - 1].created_at;
+		snprintf(last.key, sizeof(last.key), "%s", items[n - 1].deployment_id);
+	}
+	store_desired_free(items, n);
+	return api_page_respond(req, resp, arr, more, &last);
 }

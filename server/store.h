@@ -223,6 +223,7 @@ struct store_desired {
 	char deployment_id[STORE_ID_MAX];
 	char name[STORE_TEXT_MAX];
 	char application_id[STORE_TEXT_MAX];
+	int64_t created_at;             /* first deployed: the list's order, with the id */
 	int64_t updated_at;
 	char state[16];                 /* "" until reported */
 	int64_t received_at;            /* -1 until reported */
@@ -233,7 +234,8 @@ struct store_desired {
 int store_deployment_desired_get(store *st, const char *device_id, const char *deployment_id,
 				 char name[STORE_TEXT_MAX], struct margo_error *err);
 /* (Rows are put and removed with their commit: store_desired_commit.) */
-/* Oldest first; *items newly allocated (store_desired_free). */
+/* Oldest first, all of them (a page: store_deployment_desired_page, store_page.h); *items
+ * newly allocated (store_desired_free). */
 int store_deployment_desired_list(store *st, const char *device_id,
 				  struct store_desired **items, size_t *n,
 				  struct margo_error *err);

@@ -10,13 +10,14 @@
 
 #include "store.h"
 
-#define STORE_CURSOR_KEY_MAX 128
+#define STORE_CURSOR_KEY_MAX STORE_ID_MAX  /* a deployment id fits */
 
 /* The position after which a page starts: the sort key of the last item seen. */
 struct store_cursor {
 	int set;                        /* 0: from the start */
 	int64_t at;                     /* created_at of that item */
-	char key[STORE_CURSOR_KEY_MAX]; /* its id (fingerprint for certificates) */
+	char key[STORE_CURSOR_KEY_MAX]; /* its id (fingerprint for certificates, deployment
+					 * id for a device's deployments) */
 };
 
 /* Device filters; each NULL (or -1 for times) when not used, all given ones must hold. */
@@ -49,6 +50,14 @@ int store_enrollment_token_page(store *st, const struct store_cursor *after, siz
 int store_certificate_page(store *st, const struct store_cursor *after, size_t limit,
 			   struct store_certificate **items, size_t *n, int *more,
 			   struct margo_error *err);
+
+/* A device's deployments (store_deployment_desired_list) in (created_at, deployment_id)
+ * order, after the cursor (its key a deployment id), at most limit; *more set when more
+ * follow. *items newly allocated (store_desired_free). */
+int store_deployment_desired_page(store *st, const char *device_id,
+				  const struct store_cursor *after, size_t limit,
+				  struct store_desired **items, size_t *n, int *more,
+				  struct margo_error *err);
 
 /* Devices per state, for metrics and the overview: counts[0..3] = pending, active, rejected,
  * revoked. */

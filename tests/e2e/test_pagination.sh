@@ -3,7 +3,8 @@
 # devices onboarded by bench/fleet-sim (each its own key, signed onboarding over TLS) while a
 # client walks GET /admin/v1/devices seven at a time: no device twice, none that existed
 # before the walk missing; filters; bad limit/cursor/filter -> 400 problem+json; wfmctl reads
-# every page (tables and --json), --limit/--after.
+# every page (tables and --json), --limit/--after; a device's deployments (more than a page)
+# the same way, and the device list filtered by deployment state.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -166,6 +167,83 @@ assert_eq "$rc" 1 "a bad cursor fails"
 assert_match "$out" '^wfmctl: device list: 400 .*after' "in one line"
 wfmctl device list --vendor nobody >"$T/none.out"
 assert_eq "$(<"$T/none.out")" "No device matches." "a filter matching nothing says so"
+
+e2e_step "a device's deployments, a page at a time"
+device_onboard deps
+D=$(device_client_id deps)
+LONG=z$(head -c 127 /dev/zero | tr '\0' y)  # the longest id (128) fits in a cursor
+DEPS=(dep-1 dep-2 dep-3 dep-4 dep-5 "$LONG")
+for dep in "${DEPS[@]}"; do
+	deployment_yaml "$dep" "app-${dep:0:5}" "$T/dep.yaml"
+	deploy_put "$D" "$dep" "$T/dep.yaml"
+	assert_status 201 "deploy ${dep:0:8}"
+done
+# walk_deployments QUERY: every page of the device's deployments, ids one a line into
+# $T/deps.ids; sets DPAGES.
+walk_deployments() {
+	local after= n i
+	: >"$T/deps.ids"
+	DPAGES=0
+	while :; do
+		admin_http GET "/admin/v1/devices/$D/deployments?$1${after:+&after=$after}"
+		[[ "$HTTP_STATUS" == 200 ]] || { fail "deployments page -> $HTTP_STATUS"; return 0; }
+		DPAGES=$((DPAGES + 1))
+		n=$(json_length /items)
+		for ((i = 0; i < n; i++)); do json_get "/items/$i/deploymentId" >>"$T/deps.ids"; done
+		after=$(json_get /next) || after=
+		[[ "$after" != null && -n "$after" ]] || break
+	done
+}
+walk_deployments "limit=2"
+assert_eq "$DPAGES" 3 "six deployments, limit=2: three pages"
+assert_eq "$(tr '\n' ' ' <"$T/deps.ids")" "${DEPS[*]} " "each once, first deployed first"
+admin_http GET "/admin/v1/devices/$D/deployments"
+assert_status 200 "no limit: the default page"
+assert_eq "$(json_length /items)" 6 "all six in the default page"
+assert_json /next null
+assert_json /items/0/name app-dep-1
+admin_http GET "/admin/v1/devices/$D/deployments?limit=5"
+assert_json /items/4/deploymentId dep-5
+after=$(json_get /next)
+admin_http GET "/admin/v1/devices/$D/deployments?limit=5&after=$after"
+assert_eq "$(json_length /items)" 1 "after the first five: one"
+assert_json /items/0/deploymentId "$LONG"
+assert_json /next null
+cat >"$T/failed.json" <<EOS
+{"apiVersion": "deployment.margo/v1", "kind": "DeploymentStatus", "deploymentId": "dep-3",
+ "status": {"state": "Failed", "error": {"code": "E1", "message": "no space"}},
+ "components": []}
+EOS
+device_http deps POST "/device/$D/deployment/dep-3/status" -H 'Content-Type: application/json' \
+	--data-binary "@$T/failed.json"
+assert_status 201 "dep-3 reports Failed"
+admin_http GET "/admin/v1/devices?deploymentState=Failed"
+assert_eq "$(json_length /items)" 1 "deploymentState=Failed: that device"
+assert_json /items/0/id "$D"
+admin_http GET "/admin/v1/devices?deploymentState=Failed&state=active&vendor=nobody"
+assert_eq "$(json_length /items)" 0 "deploymentState with other filters: AND"
+for q in limit=0 limit=1001 limit=x; do
+	admin_http GET "/admin/v1/devices/$D/deployments?$q"
+	assert_problem 400 invalid-parameter
+done
+for c in x "$(printf '1.x.y' | base64 -w0)"; do
+	admin_http GET "/admin/v1/devices/$D/deployments?after=$c"
+	assert_problem 400 invalid-cursor
+done
+admin_http GET "/admin/v1/devices/00000000-0000-4000-8000-000000000000/deployments"
+assert_problem 404
+wfmctl device deployments "$D" >"$T/deps.out"
+assert_eq "$(grep -c -E '^(dep-|zy)' "$T/deps.out")" 6 "wfmctl device deployments: all six"
+wfmctl device deployments "$D" --limit 4 >"$T/deps4.out"
+assert_eq "$(grep -c -E '^(dep-|zy)' "$T/deps4.out")" 4 "--limit 4: four rows"
+cursor=$(sed -n 's/^More: add --after \([^ ]*\) .*/\1/p' "$T/deps4.out")
+assert_true "--limit says how to continue" test -n "$cursor"
+wfmctl device deployments "$D" --limit 4 --after "$cursor" >"$T/deps4b.out"
+assert_eq "$(grep -E '^(dep-|zy)' "$T/deps4b.out" | cut -d' ' -f1 | tr '\n' ' ')" \
+	"dep-5 $LONG " "--after continues where --limit stopped"
+wfmctl --json device deployments "$D" --limit 5 >"$T/deps.json"
+assert_eq "$(json_length /items "$T/deps.json")" 5 "--json --limit 5: five items"
+assert_json_type /next string "$T/deps.json"
 
 wfmd_stop
 e2e_finish

@@ -1,6 +1,8 @@
 /* store_page.h and store_operator.h (SQLite backend) against a real SQLite file: keyset pages
  * of devices walk the whole filtered set exactly once in (created_at, id) order, whatever the
- * page size and whatever rows are added meanwhile; operators and the audit log. Devices are
+ * page size and whatever rows are added meanwhile (filtered by deployment state too, its
+ * latest-status rows kept by schema step 6's triggers); a device's deployments; the console
+ * summary's failing deployments; operators and the audit log. Devices are
  * put in with SQL (set-up only); every read goes through the store. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_console.h"
 #include "store_fixture.h"
 #include "store_operator.h"
 #include "store_page.h"
@@ -38,6 +41,40 @@ static void sql(const char *path, const char *text)
 	sqlite3_busy_timeout(db, 5000);
 	assert_int_equal(sqlite3_exec(db, text, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
+}
+
+/* Reports that must not change the deployment-state filter's answer (m_failed): a second
+ * Failed deployment for i % 14 == 0 (the device is still listed once); for i % 11 == 0, a
+ * Failed report of a deployment wfmd did not deploy; for i % 13 == 0, a deployment whose
+ * Failed report was followed by Installed (both only when i % 7 != 0). */
+static void device_insert_more_reports(const char *path, int i)
+{
+	char id[40], text[1024];
+
+	snprintf(id, sizeof(id), "%08x-0000-4000-8000-%012d", (unsigned)((i * 7919) % 1000003), i);
+	if (i % 14 == 0) {
+		snprintf(text, sizeof(text),
+			 "INSERT INTO deployments (device_id, deployment_id, name, application_id,"
+			 " created_at, updated_at) VALUES ('%s', 'd2', 'n', 'a', 0, 0);"
+			 "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+			 " received_at) VALUES ('%s', 'd2', 'Failed', '{}', 2);", id, id);
+		sql(path, text);
+	}
+	if (i % 11 == 0 && i % 7 != 0) {
+		snprintf(text, sizeof(text),
+			 "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+			 " received_at) VALUES ('%s', 'r1', 'Failed', '{}', 3);", id);
+		sql(path, text);
+	}
+	if (i % 13 == 0 && i % 7 != 0) {
+		snprintf(text, sizeof(text),
+			 "INSERT INTO deployments (device_id, deployment_id, name, application_id,"
+			 " created_at, updated_at) VALUES ('%s', 'd3', 'n', 'a', 0, 0);"
+			 "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+			 " received_at) VALUES ('%s', 'd3', 'Failed', '{}', 4),"
+			 " ('%s', 'd3', 'Installed', '{}', 5);", id, id, id);
+		sql(path, text);
+	}
 }
 
 /* Device i: created at T0 + i / 3 (so created_at ties, broken by id), ids not in creation
@@ -68,6 +105,7 @@ static void device_insert(const char *path, int i)
 			 (unsigned)((i * 7919) % 1000003), i);
 		sql(path, text);
 	}
+	device_insert_more_reports(path, i);
 }
 
 /* Walks every page of f with page size limit; returns the serial numbers seen, in order,
@@ -335,6 +373,87 @@ static void test_counts_and_ping(void **state)
 	assert_int_equal(store_ping(f->st, &err), 0);
 }
 
+/* The console summary's failing deployments (latest report Failed, reported-only ones too):
+ * d1 of every i % 7 == 0, d2 of i % 14 == 0, r1 of i % 11 == 0 (not % 7); never d3. */
+static void test_summary_failing(void **state)
+{
+	struct fixture *f = *state;
+	struct store_summary sum;
+	struct margo_error err;
+	int64_t want = 0;
+
+	for (int i = 0; i < 80; i++) {
+		device_insert(f->path, i);
+		want += (i % 7 == 0) + (i % 14 == 0) + (i % 11 == 0 && i % 7 != 0);
+	}
+	assert_int_equal(store_summary_get(f->st, T0, &sum, &err), 0);
+	assert_int_equal(sum.failing_total, want);
+	assert_true(sum.nfailing > 0 && sum.nfailing <= STORE_SUMMARY_FAILING_MAX);
+	/* Newest report first: device 77's d1 (78's d3 went on to Installed). */
+	assert_string_equal(sum.failing[0].deployment_id, "d1");
+	assert_non_null(strstr(sum.failing[0].device_id, "-000000000077"));
+	/* A later report that is not Failed takes the deployment off the list. */
+	sql(f->path, "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+	    " received_at) SELECT device_id, deployment_id, 'Installed', '{}', 9"
+	    " FROM deployment_status WHERE deployment_id = 'r1'");
+	assert_int_equal(store_summary_get(f->st, T0, &sum, &err), 0);
+	assert_int_equal(sum.failing_total, want - 6);  /* r1: 11, 22, 33, 44, 55, 66 */
+}
+
+/* A device's deployments in (created_at, deployment_id) order walk the same whatever the
+ * page size, with the longest id in the cursor. */
+static void test_deployment_pages(void **state)
+{
+	struct fixture *f = *state;
+	const char *dev = "00000001-0000-4000-8000-000000000001";
+	const size_t limits[] = { 1, 2, 3, 100 };
+	char text[1024], want[4096] = "", got[4096], id[STORE_ID_MAX];
+	struct store_desired *items;
+	struct store_cursor after;
+	struct margo_error err;
+	size_t n;
+	int more;
+
+	device_insert(f->path, 1);
+	sql(f->path, "UPDATE devices SET id = '00000001-0000-4000-8000-000000000001'");
+	/* Created two a second, ids against that order: the walk is by time, then id. */
+	for (int k = 0; k < 9; k++) {
+		if (k == 8)
+			snprintf(id, sizeof(id), "z%0127d", 0);
+		else
+			snprintf(id, sizeof(id), "dep-%d", 9 - k);
+		snprintf(text, sizeof(text),
+			 "INSERT INTO deployments (device_id, deployment_id, name, application_id,"
+			 " created_at, updated_at) VALUES ('%s', '%s', 'n', 'a', %d, 0)", dev, id,
+			 T0 + k / 2);
+		sql(f->path, text);
+	}
+	strcpy(want, "dep-8,dep-9,dep-6,dep-7,dep-4,dep-5,dep-2,dep-3,");
+	snprintf(want + strlen(want), sizeof(want) - strlen(want), "z%0127d,", 0);
+	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+		memset(&after, 0, sizeof(after));
+		got[0] = '\0';
+		do {
+			assert_int_equal(store_deployment_desired_page(f->st, dev, &after, limits[l],
+								       &items, &n, &more, &err), 0);
+			assert_true(n <= limits[l] && (!more || n == limits[l]));
+			for (size_t i = 0; i < n; i++)
+				snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s,",
+					 items[i].deployment_id);
+			if (n > 0) {
+				after.set = 1;
+				after.at = items[n - 1].created_at;
+				snprintf(after.key, sizeof(after.key), "%s", items[n - 1].deployment_id);
+			}
+			store_desired_free(items, n);
+		} while (more);
+		if (strcmp(got, want) != 0)
+			fail_msg("limit %zu: got %s, want %s", limits[l], got, want);
+	}
+	assert_int_equal(store_deployment_desired_page(f->st, dev, &after, 0, &items, &n, &more,
+						       &err), MARGO_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +463,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_operators, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_and_ping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_summary_failing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deployment_pages, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
