@@ -59,7 +59,7 @@ if [[ -n "${perf_pid:-}" ]]; then
 	wait "$perf_pid" || true
 	echo "  perf profile of wfmd during onboarding (self time, top 25):" >&2
 	perf report -i "$T/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
-		grep -E '^ +[0-9]' | head -25 | sed 's/^/    /' >&2
+		grep -E '^ +[0-9]' | awk 'NR <= 25 { print "    " $0 }' >&2
 fi
 
 # 2. the TLS ceiling: a new connection per request, the cheapest request there is

@@ -12,6 +12,7 @@
 #include "margo/timeutil.h"
 #include "margo/token.h"
 #include "api.h"
+#include "desired.h"
 #include "metrics.h"
 #include "auth.h"
 #include "store.h"
@@ -230,6 +231,7 @@ int api_onboarding_post(struct http_request *req, struct http_response *resp)
 	struct wfmd *w = req->ctx;
 	struct store_onboard_in in;
 	struct store_onboard_out out;
+	struct desired_initial repo = { .commit = NULL };
 	struct margo_error err;
 	json_t *doc = NULL, *v, *dev;
 	X509 *cert = NULL;
@@ -314,7 +316,13 @@ int api_onboarding_post(struct http_request *req, struct http_response *resp)
 	in.new_request_id = request_id;
 	in.secret_hash = secret_hash;
 	in.poll_token_hash = poll_hash;
+	/* A device approved now gets its repository in the same transaction. */
 	margo_error_clear(&err);
+	if ((rc = desired_initial_new(device_id, &repo, &err)) < 0) {
+		rc = http_fail_error(req, rc, &err);
+		goto out;
+	}
+	in.repo = &repo.change;
 	if ((rc = store_onboard(w->store, &in, &out, &err)) < 0) {
 		rc = http_fail_error(req, rc, &err);
 		goto out;
@@ -364,6 +372,7 @@ out:
 	json_decref(doc);
 	X509_free(cert);
 	free(pem);
+	desired_initial_free(&repo);
 	margo_secret_free(secret);
 	margo_secret_free(poll);
 	margo_secret_free(git_token);

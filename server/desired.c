@@ -38,15 +38,45 @@ static int object_read(store *st, const unsigned char oid[GIT_TREE_OID_LEN], int
 	return rc;
 }
 
+int desired_initial_new(const char *device_id, struct desired_initial *out,
+			struct margo_error *err)
+{
+	unsigned char tree[GIT_TREE_OID_LEN];
+	size_t commit_len = 0;
+	int64_t now = margo_time_now();
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = git_tree_oid("tree", "", 0, tree, err)) < 0 ||
+	    (rc = git_commit_build(tree, NULL, DESIRED_AUTHOR, now, DESIRED_INIT_MESSAGE,
+				   &out->commit, &commit_len, err)) < 0)
+		goto out;
+	out->obj[0] = (struct store_object){ .type = STORE_OBJECT_TREE, .data = "", .len = 0 };
+	memcpy(out->obj[0].oid, tree, GIT_TREE_OID_LEN);
+	out->obj[1] = (struct store_object){ .type = STORE_OBJECT_COMMIT, .data = out->commit,
+					     .len = commit_len };
+	if ((rc = git_tree_oid("commit", out->commit, commit_len, out->obj[1].oid, err)) < 0)
+		goto out;
+	margo_hex_lower(out->obj[1].oid, GIT_TREE_OID_LEN, out->rev);
+	out->change = (struct store_desired_change){ .device_id = device_id, .old_rev = NULL,
+						     .new_rev = out->rev, .objects = out->obj,
+						     .nobjects = 2, .now = now };
+out:
+	if (rc < 0)
+		desired_initial_free(out);
+	return rc;
+}
+
+void desired_initial_free(struct desired_initial *in)
+{
+	free(in->commit);
+	in->commit = NULL;
+}
+
 int desired_repo_ensure(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
 			int *created, struct margo_error *err)
 {
-	struct store_object obj[2];
-	struct store_desired_change ch;
-	unsigned char tree[GIT_TREE_OID_LEN];
-	char *commit = NULL;
-	size_t commit_len = 0;
-	int64_t now = margo_time_now();
+	struct desired_initial init;
 	int rc;
 
 	if (created != NULL)
@@ -55,33 +85,22 @@ int desired_repo_ensure(store *st, const char *device_id, char rev[STORE_REVISIO
 		return rc < 0 ? store_repo_revision_get(st, device_id, rev, err) : 0;
 	if (!margo_uuid_valid(device_id))
 		return margo_error_set(err, MARGO_ENOTFOUND, "no device %s", device_id);
-	if ((rc = git_tree_oid("tree", "", 0, tree, err)) < 0 ||
-	    (rc = git_commit_build(tree, NULL, DESIRED_AUTHOR, now, DESIRED_INIT_MESSAGE, &commit,
-				   &commit_len, err)) < 0)
-		goto out;
-	obj[0] = (struct store_object){ .type = STORE_OBJECT_TREE, .data = "", .len = 0 };
-	memcpy(obj[0].oid, tree, GIT_TREE_OID_LEN);
-	obj[1] = (struct store_object){ .type = STORE_OBJECT_COMMIT, .data = commit,
-					.len = commit_len };
-	if ((rc = git_tree_oid("commit", commit, commit_len, obj[1].oid, err)) < 0)
-		goto out;
-	margo_hex_lower(obj[1].oid, GIT_TREE_OID_LEN, rev);
-	ch = (struct store_desired_change){ .device_id = device_id, .old_rev = NULL,
-					    .new_rev = rev, .objects = obj, .nobjects = 2,
-					    .now = now };
-	rc = store_desired_commit(st, &ch, err);
+	if ((rc = desired_initial_new(device_id, &init, err)) < 0)
+		return rc;
+	rc = store_desired_commit(st, &init.change, err);
 	if (rc == MARGO_ECONFLICT) {
 		/* Created by a concurrent request meanwhile: that one is the repository. */
 		rc = store_repo_revision_get(st, device_id, rev, err);
 		goto out;
 	}
 	if (rc == 0) {
+		memcpy(rev, init.rev, STORE_REVISION_LEN);
 		if (created != NULL)
 			*created = 1;
 		margo_log_info("repository created", "device_id=%s revision=%s", device_id, rev);
 	}
 out:
-	free(commit);
+	desired_initial_free(&init);
 	return rc;
 }
 

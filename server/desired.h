@@ -14,6 +14,7 @@
 #include "margo/error.h"
 #include "git_source.h"
 #include "store.h"
+#include "store_desired.h"
 
 #define DESIRED_BRANCH "main"
 #define DESIRED_AUTHOR "margo-fleet WFM <wfm@margo-fleet.invalid>"
@@ -24,6 +25,19 @@
  * repository does not exist yet. */
 int desired_revision(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
 		     struct margo_error *err);
+
+/* A new repository's first, empty commit, built in memory: .change creates main at .rev when
+ * given to store_desired_commit, or to store_onboard (store_onboard_in.repo), which writes it
+ * in the onboarding's own transaction. Free with desired_initial_free. */
+struct desired_initial {
+	struct store_desired_change change;
+	struct store_object obj[2];     /* the empty tree and the commit */
+	char *commit;                   /* the commit's content (obj[1].data) */
+	char rev[STORE_REVISION_LEN];
+};
+int desired_initial_new(const char *device_id, struct desired_initial *out,
+			struct margo_error *err);
+void desired_initial_free(struct desired_initial *in);
 
 /* Makes sure the device's repository exists (creating it with the first, empty commit when
  * missing) and writes main's commit id into rev. *created (may be NULL) is set to 1 when it

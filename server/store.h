@@ -72,6 +72,8 @@ enum store_onboard_result {
 	STORE_ONBOARD_UNAUTHORISED,     /* no authorisation and approval requests disabled */
 };
 
+struct store_desired_change;
+
 struct store_onboard_in {
 	const char *fingerprint;
 	const char *keyid;
@@ -90,6 +92,9 @@ struct store_onboard_in {
 	const char *git_token_hash;     /* stored when approved (NULL: none) */
 	int64_t git_token_expires_at;
 	const char *poll_token_hash;    /* stored when pending */
+	/* The new device's first commit (desired_initial_new for new_device_id), written in the
+	 * same transaction when a new device is approved; NULL: none (desired_repo_ensure later). */
+	const struct store_desired_change *repo;
 };
 
 struct store_onboard_out {

@@ -336,7 +336,8 @@ static const char sql_revert_orphan_pending[] =
 	" AND approved_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM onboarding_requests r"
 	" WHERE r.device_id = devices.id AND r.state = 'pending')";
 static const char sql_drop_old_requests[] =
-	"DELETE FROM onboarding_requests WHERE state != 'pending' AND expires_at < :cutoff";
+	"DELETE FROM onboarding_requests WHERE state IN ('approved', 'rejected', 'expired', 'closed')"
+	" AND expires_at < :cutoff";
 
 int store_purge_expired(struct conn *c, int64_t now, struct margo_error *err)
 {
@@ -754,7 +755,8 @@ static int onboard_approve(struct conn *c, const struct store_onboard_in *in, in
 	int rc;
 
 	if (!exists) {
-		if ((rc = insert_device(c, in, "active", err)) < 0)
+		if ((rc = insert_device(c, in, "active", err)) < 0 ||
+		    (in->repo != NULL && (rc = desired_commit_tx(c, in->repo, err)) < 0))
 			goto out;
 		copy_text(out->device_id, sizeof(out->device_id), in->new_device_id);
 	} else {

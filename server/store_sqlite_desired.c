@@ -115,13 +115,20 @@ int store_desired_commit(store *st, const struct store_desired_change *ch,
 		return MARGO_ESTORE;
 	if ((rc = tx_begin(c, err)) < 0)
 		return rc;
+	rc = desired_commit_tx(c, ch, err);
+	return tx_end(c, rc, err);
+}
+
+int desired_commit_tx(struct conn *c, const struct store_desired_change *ch,
+		      struct margo_error *err)
+{
+	int rc;
+
 	if ((rc = db_device_exists(c, ch->device_id, err)) < 0 ||
 	    (rc = ref_move(c, ch, err)) < 0 ||
 	    (rc = objects_put(c, ch->objects, ch->nobjects, err)) < 0)
-		goto out;
-	rc = deployment_row(c, ch, err);
-out:
-	return tx_end(c, rc, err);
+		return rc;
+	return deployment_row(c, ch, err);
 }
 
 int store_object_get(store *st, const unsigned char oid[STORE_OID_LEN], int *type,

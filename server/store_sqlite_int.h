@@ -74,6 +74,11 @@ int tx_end(struct conn *c, int rc, struct margo_error *err);
  * back to revoked when they had been approved before). Call inside a transaction. */
 int store_purge_expired(struct conn *c, int64_t now, struct margo_error *err);
 
+/* store_desired_commit's work inside the caller's transaction (store_sqlite_desired.c). */
+struct store_desired_change;
+int desired_commit_tx(struct conn *c, const struct store_desired_change *ch,
+		      struct margo_error *err);
+
 /* The columns of a device row store_device_from_row reads, in its order. */
 #define DEVICE_COLUMNS "id, state, certificate_fingerprint, keyid, vendor, model_number," \
 	" serial_number, created_at, last_seen_at, first_auth_at"
