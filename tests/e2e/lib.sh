@@ -1153,5 +1153,5 @@ EOS
 		E2E_GIT_USER="$user" E2E_GIT_TOKEN_FILE="$tok" \
 		SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
 		timeout 60 git -c http.sslCAInfo="$WFM_CA" -c credential.helper= -c http.proxy= \
-		"$@" >"$T/git.out" 2>&1
+		"$@" >"${E2E_GIT_OUT:-$T/git.out}" 2>&1
 }

@@ -3,9 +3,9 @@
 # to 200 devices while wfmd is killed with SIGKILL 20 times and restarted. Afterwards every
 # device's deployments (admin API) are as the last change wfmctl reported committed left them
 # (or as the change in flight at a kill left them: either outcome is allowed for that one);
-# and for the CRASH_SAMPLE (20) devices with the most changes, through plain git clones: main
-# is the desired-state revision, the clone passes fsck --strict, every revision wfmctl
-# reported is in main's history, and each deployment file holds the version expected.
+# and for every device, through plain git (a fetch of its main): main is the desired-state
+# revision, what was fetched passes fsck --strict, every revision wfmctl reported is in
+# main's history, and each deployment file holds the version expected.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 e2e_setup
@@ -134,42 +134,79 @@ done <"$T/expected"
 assert_eq "$bad_rows" 0 "every device's deployment rows as the last committed changes left them"
 e2e_log "rows checked at ${SECONDS}s"
 
-# A sample through plain git (a clone per device costs a git process and a pack): the devices
-# with the most committed changes.
-SAMPLE=${CRASH_SAMPLE:-20}
-bad_ref=0 bad_fsck=0 bad_hist=0 bad_dep=0 checked=0
-for dev in $(awk '{print $1, NF - 1}' "$T/revs" | sort -k2,2nr | head -"$SAMPLE" | cut -d' ' -f1); do
-	admin_http GET "/admin/v1/devices/$dev"
-	rev=$(json_get /revision)
-	cp "$T/d-$dev.git_user" "$T/dev.git_user"
-	cp "$T/d-$dev.git_token" "$T/dev.git_token"
-	rm -rf "$T/clone"
-	if ! git_as dev clone -q "$WFM_URL/git/$dev.git" "$T/clone"; then
-		fail "clone of $dev: $(tail -3 "$T/git.out")"
-		continue
+# Every device through plain git: each device's main fetched by git (its own URL and
+# credentials) into one bare repository, refs/dev/<deviceId>; then at once: every ref is the
+# device's desired-state revision, everything fetched passes fsck --strict, every revision
+# wfmctl reported is in that device's history, and each deployment file is as the last
+# committed change left it.
+# fetch_device DEV: git fetch of DEV's main, 4 at a time (no FETCH_HEAD: each writes only
+# its own ref); "fetched" or git's error in $T/fetch-DEV.
+fetch_device() {
+	local -x E2E_GIT_OUT=$T/fetch-$1
+	git_as "d-$1" -C "$T/all.git" fetch -q --no-write-fetch-head "$WFM_URL/git/$1.git" \
+		"+refs/heads/main:refs/dev/$1" && echo fetched >"$E2E_GIT_OUT"
+}
+git init -q --bare "$T/all.git"
+fetchers=() # waited for by pid: wfmd is a child of this shell too
+for dev in "${IDS[@]}"; do
+	fetch_device "$dev" &
+	fetchers+=($!)
+	if ((${#fetchers[@]} >= 4)); then
+		wait "${fetchers[0]}" || true
+		fetchers=("${fetchers[@]:1}")
 	fi
-	checked=$((checked + 1))
-	[[ "$(git -C "$T/clone" rev-parse HEAD)" == "$rev" ]] || { bad_ref=$((bad_ref + 1)); e2e_log "$dev: main != revision $rev"; }
-	git -C "$T/clone" fsck --strict >/dev/null 2>&1 || { bad_fsck=$((bad_fsck + 1)); e2e_log "$dev: fsck failed"; }
-	git -C "$T/clone" rev-list HEAD >"$T/history"
-	# wfmctl prints abbreviated commit ids
-	for r in $(grep "^$dev " "$T/revs" | cut -d' ' -f2-); do
-		grep -q "^$r" "$T/history" || { bad_hist=$((bad_hist + 1)); e2e_log "$dev: reported revision $r not in main's history"; }
-	done
-	while read -r _ dep allowed; do
-		if [[ -f "$T/clone/deployments/$dep.yaml" ]]; then
-			have=$(sed -n 's/.*\(packageLocation\|revision\): .*\([0-9]\)\.0\.0.*/\2/p' "$T/clone/deployments/$dep.yaml" | head -1)
-		else
-			have=0
-		fi
-		[[ ",$allowed," == *",$have,"* ]] || { bad_dep=$((bad_dep + 1)); e2e_log "$dev $dep: has $have, expected one of $allowed"; }
-	done < <(grep "^$dev " "$T/expected")
 done
-e2e_log "$checked devices cloned at ${SECONDS}s"
-assert_true "devices cloned ($checked)" test "$checked" -ge $((SAMPLE / 2))
-assert_eq "$bad_ref" 0 "each clone's main is the device's desired-state revision"
-assert_eq "$bad_fsck" 0 "each clone passes git fsck --strict"
-assert_eq "$bad_hist" 0 "every revision wfmctl reported is in main's history"
-assert_eq "$bad_dep" 0 "each deployment file as the last committed change left it"
+for p in "${fetchers[@]}"; do wait "$p" || true; done
+fetched=0
+for dev in "${IDS[@]}"; do
+	if [[ "$(cat "$T/fetch-$dev")" == fetched ]]; then
+		fetched=$((fetched + 1))
+	else
+		e2e_log "fetch of $dev: $(tail -1 "$T/fetch-$dev")"
+	fi
+done
+e2e_log "$fetched devices fetched at ${SECONDS}s"
+assert_eq "$fetched" "$DEVICES" "every device's main fetched by plain git"
+assert_true "everything fetched passes git fsck --strict" git -C "$T/all.git" fsck --strict --no-progress
+sqlite3 "$WFM_DIR/wfmd.db" "SELECT device_id, revision FROM repos" | tr '|' ' ' | sort >"$T/db-revs"
+git -C "$T/all.git" for-each-ref --format='%(refname:lstrip=2) %(objectname)' refs/dev/ | sort >"$T/git-revs"
+assert_eq "$(comm -23 "$T/db-revs" "$T/git-revs" | wc -l)" 0 \
+	"each device's main (as git fetched it) is its desired-state revision"
+python3 - "$T" <<'PY'
+import os, re, subprocess, sys
+t = sys.argv[1]
+git = ["git", "-C", os.path.join(t, "all.git")]
+bad = 0
+# wfmctl prints abbreviated commit ids
+for line in open(os.path.join(t, "revs")):
+    dev, *reported = line.split()
+    history = subprocess.run(git + ["rev-list", "refs/dev/" + dev], capture_output=True,
+                             text=True, check=True).stdout.split()
+    for r in reported:
+        if not any(h.startswith(r) for h in history):
+            print("# %s: reported revision %s not in main's history" % (dev, r))
+            bad += 1
+expected = [l.split() for l in open(os.path.join(t, "expected"))]
+query = "".join("refs/dev/%s:deployments/%s.yaml\n" % (d, dep) for d, dep, _ in expected)
+out = subprocess.run(git + ["cat-file", "--batch"], input=query.encode(), capture_output=True,
+                     check=True).stdout
+pos = 0
+for dev, dep, allowed in expected:
+    nl = out.index(b"\n", pos)
+    head = out[pos:nl].split()
+    pos = nl + 1
+    have = "0"
+    if head[-1] != b"missing":
+        size = int(head[2])
+        m = re.search(rb"(packageLocation|revision): .*([0-9])\.0\.0", out[pos:pos + size])
+        have = m.group(2).decode() if m else "?"
+        pos += size + 1
+    if have not in allowed.split(","):
+        print("# %s %s: has %s, expected one of %s" % (dev, dep, have, allowed))
+        bad += 1
+open(os.path.join(t, "git-bad"), "w").write("%d\n" % bad)
+PY
+assert_eq "$(cat "$T/git-bad")" 0 \
+	"every reported revision in main's history, each deployment file as the last committed change left it"
 wfmd_stop
 e2e_finish
