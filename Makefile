@@ -79,7 +79,7 @@ deb-check: deb build
 # libFuzzer targets (clang, tests/fuzz/fuzz_*.c), each run for FUZZ_SECONDS under ASan+UBSan,
 # seeded from tests/fuzz/corpus/ (see docs/development.md). fuzz-ci: the short CI run.
 FUZZ_SECONDS ?= 60
-FUZZ_CI_SECONDS ?= 15
+FUZZ_CI_SECONDS ?= 10
 FUZZ_BUILD ?= build-fuzz
 $(FUZZ_BUILD)/build.ninja: | deps
 	@command -v clang >/dev/null && dpkg-query -W -f='$${Status}' libclang-rt-14-dev 2>/dev/null | grep -q 'ok installed' || \
@@ -95,13 +95,13 @@ fuzz: fuzz-build
 fuzz-ci: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CI_SECONDS)
 
-# Soak under faults (tests/soak/soak.sh): 200 agents, 30 minutes; soak-ci: 30 agents, 2 minutes.
+# Soak under faults (tests/soak/soak.sh): 200 agents, 30 minutes; soak-ci: 30 agents, 80 s.
 soak: build
 	BUILD_DIR=$(BUILD) tests/soak/soak.sh
 
 soak-ci: build
-	BUILD_DIR=$(BUILD) DURATION=120 AGENTS=30 POLL=3 DEPLOY_EVERY=20 FAULT_EVERY=20 OUTAGE=5 \
-		LONG_OUTAGE=20 SAMPLE_EVERY=5 CONVERGE_TIMEOUT=60 tests/soak/soak.sh
+	BUILD_DIR=$(BUILD) DURATION=80 AGENTS=30 POLL=3 DEPLOY_EVERY=15 FAULT_EVERY=15 OUTAGE=5 \
+		LONG_OUTAGE=15 SAMPLE_EVERY=4 CONVERGE_TIMEOUT=60 tests/soak/soak.sh
 
 # Leak loop (tests/soak/leak-loop.sh): 1,000 onboard/token/git-credentials/revoke iterations.
 leak-loop: build

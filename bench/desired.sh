@@ -32,12 +32,18 @@ field() {
 	awk -v p="phase=$1" -v k="$2" '$1 == p { for (i = 2; i <= NF; i++) { split($i, kv, "=");
 		if (kv[1] == k) print kv[2] } }' "$3"
 }
-simrun() { # simrun OUT ARGS...: fleet-sim against this wfmd; dies on failed requests
-	local out=$1
+simrun() { # simrun OUT ARGS...: fleet-sim against this wfmd; dies on failed requests; its
+	local out=$1 # user+system CPU seconds in OUT.cpu
 	shift
-	"$sim" --url "$WFM_URL" --ca-file "$WFM_CA" --admin-token-file "$WFM_DIR/admin.token" \
+	/usr/bin/time -f '%U %S' -o "$out.cpu" "$sim" --url "$WFM_URL" --ca-file "$WFM_CA" --admin-token-file "$WFM_DIR/admin.token" \
 		--concurrency "$CONC" "$@" >"$out" 2>&1 || { tail -30 "$out" >&2; e2e_die "fleet-sim failed"; }
 }
+# wfmd's CPU time so far (user + system), in clock ticks
+wfmd_ticks() { awk '{print $14 + $15}' "/proc/$WFMD_PID/stat"; }
+HZ=$(getconf CLK_TCK)
+# per_ms TICKS_OR_SECONDS N [HZ]: milliseconds of CPU per unit
+per_ms() { awk -v t="$1" -v n="$2" -v hz="${3:-1}" 'BEGIN { printf "%.2f", 1000 * t / hz / n }'; }
+sim_cpu() { awk '{print $1 + $2}' "$1.cpu"; }
 dir_bytes() { du -sb "$WFM_DIR" | cut -f1; }
 dir_files() { find "$WFM_DIR" | wc -l; }
 
@@ -51,7 +57,13 @@ if [[ "${PROFILE:-0}" == 1 ]] && command -v perf >/dev/null; then
 	perf record -q -g -p "$WFMD_PID" -o "$T/perf.data" -- sleep 8 >/dev/null 2>&1 &
 	perf_pid=$!
 fi
+ticks0=$(wfmd_ticks)
 simrun "$T/onboard.out" --devices "$STORE_DEVICES" --phases onboard --state "$T/devices.state"
+onb_srv_ms=$(per_ms $(($(wfmd_ticks) - ticks0)) "$STORE_DEVICES" "$HZ")
+# the simulator's CPU less its untimed key generation (seconds x threads)
+keygen_cpu=$(awk '$1 == "keygen" { for (i = 2; i <= NF; i++) { split($i, kv, "=");
+	v[kv[1]] = kv[2] } print v["seconds"] * v["threads"] }' "$T/onboard.out")
+onb_sim_ms=$(per_ms "$(awk -v a="$(sim_cpu "$T/onboard.out")" -v b="${keygen_cpu:-0}" 'BEGIN { print a - b }')" "$STORE_DEVICES")
 onb_dps=$(field onboard devices_per_s "$T/onboard.out")
 onb_err=$(field onboard errors "$T/onboard.out")
 echo "  onboarding: $onb_dps devices/s, $onb_err errors, p50 $(field onboard p50_ms "$T/onboard.out") ms" >&2
@@ -63,11 +75,18 @@ if [[ -n "${perf_pid:-}" ]]; then
 fi
 
 # 2. the TLS ceiling: a new connection per request, the cheapest request there is
+ticks0=$(wfmd_ticks)
 simrun "$T/tls.out" --state "$T/devices.state" --phases poll --connections request \
 	--polls-per-visit 1 --duration "$DUR"
 tls_cps=$(field poll req_per_s "$T/tls.out")
+# (the token phase before the polls makes new connections too)
+tls_conns=$(( $(field token connections "$T/tls.out") + $(field poll connections "$T/tls.out") ))
+tls_srv_ms=$(per_ms $(($(wfmd_ticks) - ticks0)) "$tls_conns" "$HZ")
+tls_sim_ms=$(per_ms "$(sim_cpu "$T/tls.out")" "$tls_conns")
 echo "  new TLS connections (one 304 poll each): $tls_cps/s; onboarding reaches" \
 	"$(awk -v a="$onb_dps" -v b="$tls_cps" 'BEGIN { printf "%.0f%%", 100 * a / b }') of it" >&2
+echo "  CPU ms per onboarded device: wfmd $onb_srv_ms, fleet-sim $onb_sim_ms; per new TLS" \
+	"connection: wfmd $tls_srv_ms, fleet-sim $tls_sim_ms" >&2
 
 # 3. polls with keep-alive
 simrun "$T/poll.out" --state "$T/devices.state" --phases poll --duration "$DUR"
@@ -157,6 +176,10 @@ bench_result desired.devices "$STORE_DEVICES"
 bench_result desired.onboard_dps "$onb_dps"
 bench_result desired.onboard_errors "$onb_err"
 bench_result desired.tls_cps "$tls_cps"
+bench_result desired.onboard_wfmd_cpu_ms "$onb_srv_ms"
+bench_result desired.onboard_sim_cpu_ms "$onb_sim_ms"
+bench_result desired.tls_wfmd_cpu_ms "$tls_srv_ms"
+bench_result desired.tls_sim_cpu_ms "$tls_sim_ms"
 bench_result desired.poll_rps "$poll_rps"
 bench_result desired.bytes_per_device "$per_dev"
 bench_result desired.files_per_device "$files_dev"
