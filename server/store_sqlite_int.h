@@ -28,6 +28,8 @@ struct conn {
 	size_t nslots;
 	struct stmt_slot slots[STMT_CACHE_MAX];
 	struct timespec tx_start;       /* when tx_begin asked for the write lock (metrics) */
+	int tx_depth;                   /* open tx_begin calls: > 1 are savepoints */
+	int tx_lost;                    /* SQLite rolled the transaction back under a savepoint */
 };
 
 struct store {
