@@ -6,6 +6,7 @@
 # the CA and adds a new name; a bad --public-url is one clear line and exit status 2.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_ha.sh"
 
 e2e_setup
 SEED=$T/seed
@@ -39,27 +40,9 @@ assert_true "it names the option" grep -q -- '--public-url' "$T/bad.err"
 assert_false "no data dir made" test -e "$T/bad"
 
 e2e_step "two replicas from copies of the seed"
-cp -a "$SEED" "$T/r1"
-cp -a "$SEED" "$T/r2"
-# replica_start N: wfmd on $T/rN at a free loopback port, its public URL the balancer's
-# (https://wfm.test:8443, as behind HAProxy); sets RN_PID and RN_ADDR (127.0.0.1:port).
-replica_start() {
-	local n=$1 port pid code i
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	"$WFMD_BIN" serve --data-dir "$T/r$n" --listen "127.0.0.1:$port" 		--public-url https://wfm.test:8443 >>"$T/r$n.log" 2>&1 &
-	pid=$!
-	e2e_track "$pid"
-	for ((i = 0; i < 200; i++)); do
-		code=$("${E2E_CURL[@]}" --cacert "$SEED/ca.crt" --connect-to "wfm.test:8443:127.0.0.1:$port" 			-o /dev/null -w '%{http_code}' https://wfm.test:8443/readyz 2>/dev/null) || code=000
-		[[ "$code" == 200 ]] && break
-		sleep 0.1
-	done
-	assert_eq "$code" 200 "replica $n serves, trusted through the seed's CA for the public name"
-	printf -v "R${n}_PID" %s "$pid"
-	printf -v "R${n}_ADDR" %s "127.0.0.1:$port"
-}
-replica_start 1
-replica_start 2
+HA_SEED=$SEED HA_CA=$SEED/ca.crt HA_PUBLIC_URL=https://wfm.test:8443
+ha_replica_start 1
+ha_replica_start 2
 # leaf CERT_FILE ADDR: the server certificate ADDR presents (PEM), verified against the seed's
 # CA for the public name.
 leaf() {
@@ -67,20 +50,19 @@ leaf() {
 		-CAfile "$SEED/ca.crt" -verify_hostname wfm.test </dev/null 2>/dev/null |
 		openssl x509 >"$1" 2>/dev/null || true
 }
-leaf "$T/leaf1.pem" "$R1_ADDR"
-leaf "$T/leaf2.pem" "$R2_ADDR"
+leaf "$T/leaf1.pem" "$HA_ADDR_1"
+leaf "$T/leaf2.pem" "$HA_ADDR_2"
 assert_true "replica 1 presents a certificate the seed's CA verifies" test -s "$T/leaf1.pem"
 assert_true "both present the same server certificate" cmp -s "$T/leaf1.pem" "$T/leaf2.pem"
 printf 'Authorization: Bearer %s\n' "$(<"$SEED/admin.token")" >"$T/admin.hdr"
 e2e_secret "@$SEED/admin.token"
-for a in "$R1_ADDR" "$R2_ADDR"; do
-	code=$("${E2E_CURL[@]}" --cacert "$SEED/ca.crt" --connect-to "wfm.test:8443:$a" \
-		-H @"$T/admin.hdr" -o "$T/devices.json" -w '%{http_code}' \
-		https://wfm.test:8443/admin/v1/devices) || code=000
+for a in "$HA_ADDR_1" "$HA_ADDR_2"; do
+	code=$(HA_CONNECT=$a ha_curl -H @"$T/admin.hdr" -o "$T/devices.json" -w '%{http_code}' \
+		https://wfm.test/admin/v1/devices) || code=000
 	assert_eq "$code" 200 "the seed's admin token works on $a"
 done
 assert_true "each replica made its own database at start" test -s "$T/r1/wfmd.db" -a -s "$T/r2/wfmd.db"
-for p in "$R1_PID" "$R2_PID"; do
+for p in "$HA_PID_1" "$HA_PID_2"; do
 	kill -TERM "$p"
 	wait "$p" && rc=0 || rc=$?
 	e2e_untrack "$p"
