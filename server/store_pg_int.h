@@ -1,0 +1,82 @@
+/* Internal to the PostgreSQL backend of store.h (store_pg*.c, compiled only when libpq is
+ * found: WFMD_HAVE_POSTGRESQL): the connection of each thread, the schema's migrations, and
+ * the mapping of every libpq failure to a margo_error. Nothing outside the backend includes
+ * this.
+ *
+ * Every failure is MARGO_ESTORE, which the HTTP layer answers with 503, Retry-After and
+ * problem+json "store-unavailable" (server/http.c, http_fail_error). The message says which:
+ * "store unavailable" (no connection: PostgreSQL down, unreachable, restarting, out of
+ * connections), "store timeout" (statement_timeout cancelled the statement), or "database
+ * error" (anything else). A connection found broken is reconnected on the thread's next call,
+ * so wfmd recovers by itself when PostgreSQL returns. */
+#ifndef WFMD_STORE_PG_INT_H
+#define WFMD_STORE_PG_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+#include "margo/error.h"
+
+/* statement_timeout of every connection unless the caller asks otherwise (milliseconds). */
+#define PG_STATEMENT_TIMEOUT_MS 5000
+/* libpq's connect_timeout (seconds, libpq's smallest useful value is 2). */
+#define PG_CONNECT_TIMEOUT_S 2
+
+struct pg_conn;
+
+/* The connections of one store: one per thread that uses it, opened on first use (like the
+ * SQLite backend's), so the pool is as large as the HTTP workers plus the rollout engine. */
+struct pg_pool {
+	char *conninfo;                 /* libpq URL or key=value string; may hold a password */
+	int statement_timeout_ms;
+	pthread_key_t key;
+	pthread_mutex_t lock;           /* guards conns */
+	struct pg_conn *conns;
+};
+
+struct pg_conn {
+	PGconn *db;
+	struct pg_pool *pool;
+	struct pg_conn *next;
+};
+
+/* A pool for conninfo (copied) whose connections run with statement_timeout_ms (0: none).
+ * Connects once to check that the server answers (MARGO_ESTORE "store unavailable"
+ * otherwise). The error message never contains the conninfo (it may hold a password). */
+int pg_pool_new(const char *conninfo, int statement_timeout_ms, struct pg_pool **out,
+		struct margo_error *err);
+/* Closes every connection and frees the pool. NULL is a no-op. */
+void pg_pool_free(struct pg_pool *pool);
+
+/* This thread's connection: opened on first use, reconnected when the last call found it
+ * broken. NULL (err set: "store unavailable") when PostgreSQL cannot be reached. */
+struct pg_conn *pg_conn_get(struct pg_pool *pool, struct margo_error *err);
+
+/* Runs sql with nparams text parameters ($1, $2, ...; NULL is SQL NULL). Returns the result
+ * (PGRES_COMMAND_OK or PGRES_TUPLES_OK; the caller PQclear()s it), or NULL with err set
+ * (the failure logged with what, the operation's name). */
+PGresult *pg_exec(struct pg_conn *c, const char *sql, int nparams, const char *const *params,
+		  struct margo_error *err, const char *what);
+/* pg_exec for statements whose result is not needed: 0 or MARGO_ESTORE. */
+int pg_exec_cmd(struct pg_conn *c, const char *sql, int nparams, const char *const *params,
+		struct margo_error *err, const char *what);
+/* Runs several ;-separated statements without parameters (a schema step): 0 or
+ * MARGO_ESTORE. */
+int pg_exec_script(struct pg_conn *c, const char *sql, struct margo_error *err,
+		   const char *what);
+/* The SQLSTATE of a failed result ("" when none), e.g. "23505" for a unique violation. */
+const char *pg_sqlstate(const PGresult *res);
+
+/* ---- schema (store_pg_schema.c) ---- */
+
+/* The newest schema step this wfmd knows, and how many steps it has. */
+int pg_schema_latest(void);
+size_t pg_schema_nsteps(void);
+/* Applies the steps not yet recorded in schema_migrations, in one transaction holding
+ * pg_advisory_xact_lock (replicas starting together apply each step once: the second waits
+ * for the first and then finds them recorded). Refuses (MARGO_ESTORE) a database whose
+ * schema is newer than this wfmd's. */
+int pg_schema_migrate(struct pg_conn *c, int64_t now, struct margo_error *err);
+
+#endif

@@ -1,0 +1,430 @@
+/* The PostgreSQL backend's foundations (store_pg_int.h) against a real PostgreSQL: the
+ * schema's migrations (the same tables, columns and indexes as SQLite's; applied once by
+ * replicas starting together; a newer schema refused), the latest-status triggers, and the
+ * connections (statement_timeout, reconnect after a lost connection, an unreachable server,
+ * a bad connection string). WFMD_TEST_PG names a PostgreSQL (a libpq URL ending in the
+ * database name) where each test creates and drops its own database; ctest's pg/ entries run
+ * this under tests/pg/pgtmp.sh, which starts one in a temp dir. Without WFMD_TEST_PG (or
+ * without libpq) every test is skipped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#ifdef WFMD_HAVE_POSTGRESQL
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store.h"
+#include "store_pg_int.h"
+
+#define T0 1800000000
+
+struct fixture {
+	char dbname[64];
+	char conninfo[512];
+	PGconn *admin;          /* on the server's own database: creates and drops ours */
+	struct pg_pool *pool;
+	struct pg_conn *c;
+};
+
+static void admin_exec(PGconn *db, const char *sql)
+{
+	PGresult *res = PQexec(db, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(db));
+	PQclear(res);
+}
+
+/* The test database's conninfo: WFMD_TEST_PG with its database name replaced. */
+static void test_conninfo(struct fixture *f, const char *url)
+{
+	const char *slash = strrchr(url, '/');
+
+	assert_non_null(slash);
+	snprintf(f->conninfo, sizeof(f->conninfo), "%.*s/%s", (int)(slash - url), url, f->dbname);
+}
+
+static int setup(void **state)
+{
+	static int counter;
+	const char *url = getenv("WFMD_TEST_PG");
+	struct fixture *f;
+	char sql[128];
+
+	assert_non_null(url);
+	f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dbname, sizeof(f->dbname), "wfmd_test_%d_%d", (int)getpid(), ++counter);
+	test_conninfo(f, url);
+	f->admin = PQconnectdb(url);
+	assert_int_equal(PQstatus(f->admin), CONNECTION_OK);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
+	admin_exec(f->admin, sql);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char sql[128];
+
+	pg_pool_free(f->pool);
+	snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", f->dbname);
+	admin_exec(f->admin, sql);
+	PQfinish(f->admin);
+	free(f);
+	return 0;
+}
+
+/* The fixture's pool on its database, migrated. */
+static void open_migrated(struct fixture *f, int timeout_ms)
+{
+	struct margo_error err;
+
+	assert_int_equal(pg_pool_new(f->conninfo, timeout_ms, &f->pool, &err), 0);
+	f->c = pg_conn_get(f->pool, &err);
+	assert_non_null(f->c);
+	if (pg_schema_migrate(f->c, T0, &err) < 0)
+		fail_msg("migrate: %s", err.message);
+}
+
+static long query_long(struct pg_conn *c, const char *sql)
+{
+	struct margo_error err;
+	PGresult *res = pg_exec(c, sql, 0, NULL, &err, "test");
+	long v;
+
+	if (res == NULL)
+		fail_msg("%s: %s", sql, err.message);
+	assert_int_equal(PQntuples(res), 1);
+	v = PQgetisnull(res, 0, 0) ? -1 : atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static void exec_ok(struct pg_conn *c, const char *sql)
+{
+	struct margo_error err;
+
+	if (pg_exec_script(c, sql, &err, "test") < 0)
+		fail_msg("%s: %s", sql, err.message);
+}
+
+/* Every "table.column" (or index name) of a fresh SQLite store, one per line, sorted. */
+static char *sqlite_names(const char *sql)
+{
+	char dir[] = "/tmp/test_server_store_pg.XXXXXX", path[128], cmd[160];
+	struct margo_error err;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	store *st;
+	size_t len = 0, cap = 1 << 16;
+	char *out = calloc(1, cap);
+
+	assert_non_null(out);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/wfmd.db", dir);
+	assert_int_equal(store_open(path, &st, &err), 0);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		len += snprintf(out + len, cap - len, "%s\n", sqlite3_column_text(s, 0));
+		assert_true(len < cap);
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	return out;
+}
+
+static char *pg_names(struct pg_conn *c, const char *sql)
+{
+	struct margo_error err;
+	PGresult *res = pg_exec(c, sql, 0, NULL, &err, "test");
+	size_t len = 0, cap = 1 << 16;
+	char *out = calloc(1, cap);
+
+	assert_non_null(res);
+	assert_non_null(out);
+	for (int i = 0; i < PQntuples(res); i++) {
+		len += snprintf(out + len, cap - len, "%s\n", PQgetvalue(res, i, 0));
+		assert_true(len < cap);
+	}
+	PQclear(res);
+	return out;
+}
+
+static void assert_same_names(const char *sqlite_sql, struct pg_conn *c, const char *pg_sql)
+{
+	char *a = sqlite_names(sqlite_sql), *b = pg_names(c, pg_sql);
+
+	assert_true(strlen(a) > 0);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
+/* A fresh database gets every step, recorded once; the same tables, columns, indexes and
+ * triggers as SQLite's (schema_version is SQLite's 0.1 legacy only); a second migration
+ * changes nothing. */
+static void test_migrate_fresh_like_sqlite(void **state)
+{
+	struct fixture *f = *state;
+
+	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM schema_migrations"),
+			 (long)pg_schema_nsteps());
+	assert_int_equal(query_long(f->c, "SELECT max(version) FROM schema_migrations"),
+			 pg_schema_latest());
+	assert_same_names(
+		"SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p"
+		" WHERE m.type = 'table' AND m.name NOT IN ('sqlite_sequence', 'schema_version')"
+		" ORDER BY 1 COLLATE BINARY",
+		f->c,
+		"SELECT table_name || '.' || column_name FROM information_schema.columns"
+		" WHERE table_schema = 'public'"
+		" ORDER BY (table_name || '.' || column_name) COLLATE \"C\"");
+	assert_same_names(
+		"SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+		" ORDER BY 1 COLLATE BINARY",
+		f->c,
+		"SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
+		" AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+		" ORDER BY indexname COLLATE \"C\"");
+	assert_same_names(
+		"SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY 1 COLLATE BINARY",
+		f->c,
+		"SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname COLLATE \"C\"");
+
+	struct margo_error err;
+	assert_int_equal(pg_schema_migrate(f->c, T0 + 1, &err), 0);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM schema_migrations"),
+			 (long)pg_schema_nsteps());
+	assert_int_equal(query_long(f->c, "SELECT max(applied_at) FROM schema_migrations"), T0);
+}
+
+#define NREPLICAS 4
+
+struct replica {
+	const char *conninfo;
+	pthread_barrier_t *start;
+	int rc;
+	char message[MARGO_ERROR_MSG_MAX];
+};
+
+static void *replica_start(void *p)
+{
+	struct replica *r = p;
+	struct margo_error err = { 0 };
+	struct pg_pool *pool = NULL;
+	struct pg_conn *c;
+
+	r->rc = pg_pool_new(r->conninfo, PG_STATEMENT_TIMEOUT_MS, &pool, &err);
+	pthread_barrier_wait(r->start);
+	if (r->rc == 0) {
+		c = pg_conn_get(pool, &err);
+		r->rc = c != NULL ? pg_schema_migrate(c, T0, &err) : MARGO_ESTORE;
+	}
+	snprintf(r->message, sizeof(r->message), "%s", err.message);
+	pg_pool_free(pool);
+	return NULL;
+}
+
+/* Replicas starting together on an empty database: every one starts, each step is applied
+ * once (without the advisory lock, the losers' CREATE TABLE would fail). */
+static void test_migrate_concurrent_once(void **state)
+{
+	struct fixture *f = *state;
+	struct replica r[NREPLICAS];
+	pthread_t tid[NREPLICAS];
+	pthread_barrier_t start;
+	struct margo_error err;
+
+	assert_int_equal(pthread_barrier_init(&start, NULL, NREPLICAS), 0);
+	for (int i = 0; i < NREPLICAS; i++) {
+		r[i] = (struct replica){ .conninfo = f->conninfo, .start = &start };
+		assert_int_equal(pthread_create(&tid[i], NULL, replica_start, &r[i]), 0);
+	}
+	for (int i = 0; i < NREPLICAS; i++) {
+		pthread_join(tid[i], NULL);
+		if (r[i].rc != 0)
+			fail_msg("replica %d: %s", i, r[i].message);
+	}
+	pthread_barrier_destroy(&start);
+	assert_int_equal(pg_pool_new(f->conninfo, 0, &f->pool, &err), 0);
+	f->c = pg_conn_get(f->pool, &err);
+	assert_non_null(f->c);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM schema_migrations"),
+			 (long)pg_schema_nsteps());
+}
+
+/* A database migrated by a newer wfmd: refused with a message that says what to do, and
+ * nothing applied. */
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	char sql[128];
+
+	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%d, %d)",
+		 pg_schema_latest() + 1, T0);
+	exec_ok(f->c, sql);
+	exec_ok(f->c, "DELETE FROM schema_migrations WHERE version = 8");
+	assert_int_equal(pg_schema_migrate(f->c, T0, &err), MARGO_ESTORE);
+	assert_non_null(strstr(err.message, "newer than this wfmd"));
+	/* Rolled back: step 8 was not re-applied, and the connection still works. */
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM schema_migrations"),
+			 (long)pg_schema_nsteps());
+}
+
+/* Step 6's triggers: the newest report is the latest, also when reports commit out of seq
+ * order; trimming falls back to the newest left; deleting the device removes it. */
+static void test_latest_triggers(void **state)
+{
+	struct fixture *f = *state;
+	const char *latest = "SELECT seq FROM deployment_latest WHERE device_id = 'd1'"
+			     " AND deployment_id = 'x'";
+
+	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	exec_ok(f->c, "INSERT INTO devices (id, state, certificate_pem, certificate_fingerprint,"
+		" keyid, created_at) VALUES ('d1', 'active', 'pem', 'fp1', 'k1', 100)");
+	exec_ok(f->c, "INSERT INTO deployment_status (seq, device_id, deployment_id, state,"
+		" document, received_at) VALUES (10, 'd1', 'x', 'Pending', '{}', 1),"
+		" (20, 'd1', 'x', 'Installed', '{}', 2)");
+	assert_int_equal(query_long(f->c, latest), 20);
+	/* A report with a lower seq committed later does not move the latest back. */
+	exec_ok(f->c, "INSERT INTO deployment_status (seq, device_id, deployment_id, state,"
+		" document, received_at) VALUES (15, 'd1', 'x', 'Failed', '{}', 3)");
+	assert_int_equal(query_long(f->c, latest), 20);
+	assert_int_equal(query_long(f->c, "SELECT device_created_at FROM deployment_latest"), 100);
+	exec_ok(f->c, "DELETE FROM deployment_status WHERE seq = 20");
+	assert_int_equal(query_long(f->c, latest), 15);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM deployment_latest"
+				    " WHERE deployment_state = 'Failed'"), 1);
+	exec_ok(f->c, "DELETE FROM devices WHERE id = 'd1'");
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM deployment_latest"), 0);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM deployment_status"), 0);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A statement longer than the pool's statement_timeout is cancelled ("store timeout",
+ * MARGO_ESTORE: 503 on the wire) well before it would end; the connection goes on. */
+static void test_statement_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	double t;
+
+	open_migrated(f, 200);
+	t = now_s();
+	assert_null(pg_exec(f->c, "SELECT pg_sleep(3)", 0, NULL, &err, "sleep"));
+	assert_true(now_s() - t < 2.0);
+	assert_int_equal(err.code, MARGO_ESTORE);
+	assert_non_null(strstr(err.message, "store timeout"));
+	assert_int_equal(query_long(f->c, "SELECT 1"), 1);
+}
+
+/* The server ends the connection (PostgreSQL restarted, an operator's pg_terminate_backend):
+ * the call that finds out fails as "store unavailable", the thread's next call reconnects,
+ * with statement_timeout set again. */
+static void test_reconnect(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	char sql[96];
+	int pid;
+
+	open_migrated(f, 300);
+	pid = PQbackendPID(f->c->db);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", pid);
+	admin_exec(f->admin, sql);
+	assert_null(pg_exec(f->c, "SELECT 1", 0, NULL, &err, "after kill"));
+	assert_int_equal(err.code, MARGO_ESTORE);
+	assert_non_null(strstr(err.message, "store unavailable"));
+	assert_ptr_equal(pg_conn_get(f->pool, &err), f->c);
+	assert_int_not_equal(PQbackendPID(f->c->db), pid);
+	assert_int_equal(query_long(f->c, "SELECT 1"), 1);
+	assert_int_equal(query_long(f->c, "SELECT setting::int FROM pg_settings"
+				    " WHERE name = 'statement_timeout'"), 300);
+}
+
+/* Nothing listens: "store unavailable" within the connect timeout, the password nowhere in
+ * the message; a malformed connection string is invalid input, not unavailability. */
+static void test_unreachable_and_invalid(void **state)
+{
+	struct pg_pool *pool = NULL;
+	struct margo_error err;
+	double t = now_s();
+
+	assert_int_equal(pg_pool_new("postgresql://wfmd:sekrit@127.0.0.1:1/wfmd", 1000, &pool,
+				     &err), MARGO_ESTORE);
+	assert_null(pool);
+	assert_true(now_s() - t < PG_CONNECT_TIMEOUT_S + 2);
+	assert_non_null(strstr(err.message, "store unavailable"));
+	assert_null(strstr(err.message, "sekrit"));
+	assert_int_equal(pg_pool_new("postgresql://wfmd:sekrit@[::1/x", 1000, &pool, &err),
+			 MARGO_EINVAL);
+	assert_null(strstr(err.message, "sekrit"));
+	assert_int_equal(pg_pool_new("host=127.0.0.1 nosuchkey=1", 1000, &pool, &err),
+			 MARGO_EINVAL);
+}
+
+static void test_no_postgresql(void **state)
+{
+	skip();
+}
+
+int main(void)
+{
+	const char *url = getenv("WFMD_TEST_PG");
+	const struct CMUnitTest none[] = { cmocka_unit_test(test_no_postgresql) };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_migrate_fresh_like_sqlite, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_concurrent_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_latest_triggers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statement_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable_and_invalid, setup, teardown),
+	};
+
+	/* ctest's pg/test_server_store_pg runs this with a PostgreSQL of its own. */
+	if (url == NULL || url[0] == '\0')
+		return cmocka_run_group_tests(none, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#else
+
+static void test_no_postgresql(void **state)
+{
+	skip();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = { cmocka_unit_test(test_no_postgresql) };
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#endif
