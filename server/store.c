@@ -84,6 +84,16 @@ void store_close(store *st)
 		st->ops->close(st);
 }
 
+int store_batch_begin(store *st, struct margo_error *err)
+{
+	return st->ops->batch_begin(st, err);
+}
+
+int store_batch_end(store *st, int rc, struct margo_error *err)
+{
+	return st->ops->batch_end(st, rc, err);
+}
+
 /* ---- store.h ---- */
 
 int store_device_list(store *st, const char *state, int64_t now, struct store_device **items,

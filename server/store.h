@@ -34,6 +34,14 @@ int store_url_check(const char *url, struct margo_error *err);
 /* Closes every connection. NULL is a no-op. */
 void store_close(store *st);
 
+/* Several store calls of this thread as one transaction (holding the store's write lock until
+ * store_batch_end): store_batch_end commits them together when rc == 0, else rolls all of
+ * them back. Inside a batch each store call's own transaction is a savepoint: a call that
+ * fails undoes only its own writes and the batch goes on. Returns rc, or the commit's error.
+ * For bulk writers (the rollout engine) that would otherwise commit row by row. */
+int store_batch_begin(store *st, struct margo_error *err);
+int store_batch_end(store *st, int rc, struct margo_error *err);
+
 /* ---- devices ---- */
 
 struct store_device {

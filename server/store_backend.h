@@ -27,6 +27,9 @@ struct store_ops {
 	const char *name;                       /* "sqlite", "postgresql" */
 	/* Closes every connection and frees st. */
 	void (*close)(store *st);
+	/* store_batch_begin/end: one transaction around several calls of this thread */
+	int (*batch_begin)(store *st, struct margo_error *err);
+	int (*batch_end)(store *st, int rc, struct margo_error *err);
 	/* store.h */
 	int (*device_list)(store *st, const char *state, int64_t now, struct store_device **items,
 			   size_t *n, struct margo_error *err);

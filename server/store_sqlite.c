@@ -12,6 +12,8 @@
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sqlite_close,
+	.batch_begin = sqlite_batch_begin,
+	.batch_end = sqlite_batch_end,
 	.device_list = sqlite_device_list,
 	.device_get = sqlite_device_get,
 	.device_approve = sqlite_device_approve,
@@ -102,6 +104,22 @@ out:
 	if (rc < 0)
 		sqlite_close(&st->base);
 	return rc;
+}
+
+int sqlite_batch_begin(store *st, struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+
+	return c != NULL ? tx_begin(c, err) : MARGO_ESTORE;
+}
+
+int sqlite_batch_end(store *st, int rc, struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+
+	if (c == NULL || c->tx_depth == 0)
+		return margo_error_set(err, MARGO_EINVAL, "store_batch_end without store_batch_begin");
+	return tx_end(c, rc, err);
 }
 
 void sqlite_close(store *base)

@@ -173,6 +173,12 @@ int exec_stmt(struct conn *c, sqlite3_stmt *s, struct margo_error *err)
 	int locked = sqlite3_get_autocommit(c->db) && !sqlite3_stmt_readonly(s);
 	int rc;
 
+	if (c->tx_depth > 0 && locked) {
+		/* Inside tx_begin with the transaction gone (tx_lost): a write now would be
+		 * committed on its own, and the write lock is this thread's already. */
+		c->tx_lost = 1;
+		return margo_error_set(err, MARGO_ESTORE, "the store's transaction was rolled back");
+	}
 	if (locked)
 		pthread_mutex_lock(&c->st->write_lock);
 	rc = sqlite3_step(s);
@@ -209,23 +215,69 @@ int64_t col_time(sqlite3_stmt *s, int i)
 static const char sql_begin[] = "BEGIN IMMEDIATE";
 static const char sql_commit[] = "COMMIT";
 static const char sql_rollback[] = "ROLLBACK";
+static const char sql_savepoint[] = "SAVEPOINT nested";
+static const char sql_release[] = "RELEASE nested";
+static const char sql_rollback_to[] = "ROLLBACK TO nested";
+
+/* A tx_begin inside a transaction of the same thread (store_batch_begin): a savepoint, so the
+ * inner call's failure undoes only its own writes. */
+static int savepoint_begin(struct conn *c, struct margo_error *err)
+{
+	sqlite3_stmt *s;
+
+	if (c->tx_lost)
+		return margo_error_set(err, MARGO_ESTORE, "the store's transaction was rolled back");
+	s = stmt_get(c, sql_savepoint, err);
+	if (s == NULL || exec_stmt(c, s, err) < 0)
+		return MARGO_ESTORE;
+	c->tx_depth++;
+	return 0;
+}
+
+static int savepoint_end(struct conn *c, int rc, struct margo_error *err)
+{
+	sqlite3_stmt *s;
+
+	c->tx_depth--;
+	if (sqlite3_get_autocommit(c->db)) {
+		/* An error (SQLITE_FULL, ...) ended the whole transaction: the outermost
+		 * tx_end must not report it committed. */
+		c->tx_lost = 1;
+		return rc < 0 ? rc : margo_error_set(err, MARGO_ESTORE, "the store's "
+						     "transaction was rolled back");
+	}
+	if (rc < 0 && ((s = stmt_get(c, sql_rollback_to, NULL)) == NULL ||
+		       exec_stmt(c, s, NULL) < 0))
+		c->tx_lost = 1;
+	s = stmt_get(c, sql_release, NULL);
+	if ((s == NULL || exec_stmt(c, s, NULL) < 0) && rc == 0) {
+		c->tx_lost = 1;
+		rc = margo_error_set(err, MARGO_ESTORE, "the store could not release a savepoint");
+	}
+	return rc;
+}
 
 /* Begins a write transaction holding the store's write lock; every successful tx_begin is
- * paired with one tx_end, which releases it. */
+ * paired with one tx_end, which releases it. Nested calls are savepoints. */
 int tx_begin(struct conn *c, struct margo_error *err)
 {
-	sqlite3_stmt *s = stmt_get(c, sql_begin, err);
+	sqlite3_stmt *s;
 	int rc;
 
-	if (s == NULL)
+	if (c->tx_depth > 0)
+		return savepoint_begin(c, err);
+	if ((s = stmt_get(c, sql_begin, err)) == NULL)
 		return MARGO_ESTORE;
 	clock_gettime(CLOCK_MONOTONIC, &c->tx_start);
 	/* Not exec_stmt: BEGIN IMMEDIATE is not read-only and would take the lock again. */
 	pthread_mutex_lock(&c->st->write_lock);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE) {
+		c->tx_depth = 1;
+		c->tx_lost = 0;
 		return 0;
+	}
 	pthread_mutex_unlock(&c->st->write_lock);
 	return db_fail(c->db, err, "begin");
 }
@@ -235,6 +287,11 @@ int tx_end(struct conn *c, int rc, struct margo_error *err)
 	struct timespec now;
 	sqlite3_stmt *s;
 
+	if (c->tx_depth > 1)
+		return savepoint_end(c, rc, err);
+	c->tx_depth = 0;
+	if (rc == 0 && c->tx_lost)
+		rc = margo_error_set(err, MARGO_ESTORE, "the store's transaction was rolled back");
 	if (rc == 0) {
 		s = stmt_get(c, sql_commit, err);
 		if (s != NULL && exec_stmt(c, s, err) == 0)

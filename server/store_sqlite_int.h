@@ -29,6 +29,8 @@ struct conn {
 	size_t nslots;
 	struct stmt_slot slots[STMT_CACHE_MAX];
 	struct timespec tx_start;       /* when tx_begin asked for the write lock (metrics) */
+	int tx_depth;                   /* open tx_begin calls: > 1 are savepoints */
+	int tx_lost;                    /* SQLite rolled the transaction back under a savepoint */
 };
 
 struct sqlite_store {
@@ -115,6 +117,8 @@ void sqlite_device_from_row(sqlite3_stmt *s, struct store_device *d);
 /* The functions of sqlite_ops: the store_* function of the same name without its prefix,
  * on SQLite (store_sqlite_<concern>.c). */
 void sqlite_close(store *st);
+int sqlite_batch_begin(store *st, struct margo_error *err);
+int sqlite_batch_end(store *st, int rc, struct margo_error *err);
 /* store.h */
 int sqlite_device_list(store *st, const char *state, int64_t now, struct store_device **items,
 		       size_t *n, struct margo_error *err);

@@ -418,6 +418,53 @@ static void test_git_and_desired(void **state)
 			 MARGO_EAUTH);
 }
 
+/* store_batch_begin/end: one transaction around several calls; a failing call inside undoes
+ * only its own writes; a batch ended with an error undoes all of them. */
+static void test_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct store_onboard_in in;
+	struct store_onboard_out out;
+	struct store_device d;
+	struct margo_error err;
+	char b[6][80], d1[MARGO_UUID_LEN], d2[MARGO_UUID_LEN];
+
+	onboard_in(&in, 1, NULL, T0, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_PENDING);
+	strcpy(d1, out.device_id);
+	onboard_in(&in, 2, NULL, T0, b);
+	assert_int_equal(store_onboard(f->st, &in, &out, &err), 0);
+	strcpy(d2, out.device_id);
+
+	assert_int_equal(store_batch_end(f->st, 0, &err), MARGO_EINVAL);
+	assert_int_equal(store_batch_begin(f->st, &err), 0);
+	assert_int_equal(store_device_approve(f->st, d1, T0 + 1, &err), 0);
+	assert_int_equal(store_device_approve(f->st, d1, T0 + 1, &err), MARGO_ECONFLICT);
+	assert_int_equal(store_device_reject(f->st, d2, T0 + 1, &err), 0);
+	assert_int_equal(store_batch_end(f->st, 0, &err), 0);
+	assert_int_equal(store_device_get(f->st, d1, T0 + 2, &d, &err), 0);
+	assert_string_equal(d.state, "active");
+	store_device_clear(&d);
+	assert_int_equal(store_device_get(f->st, d2, T0 + 2, &d, &err), 0);
+	assert_string_equal(d.state, "rejected");
+	store_device_clear(&d);
+
+	/* Ended with an error: the revocation inside is undone. */
+	assert_int_equal(store_batch_begin(f->st, &err), 0);
+	assert_int_equal(store_device_revoke(f->st, d1, T0 + 3, &err), 0);
+	assert_int_equal(store_batch_end(f->st, MARGO_ECONFLICT, &err), MARGO_ECONFLICT);
+	assert_int_equal(store_device_get(f->st, d1, T0 + 4, &d, &err), 0);
+	assert_string_equal(d.state, "active");
+	store_device_clear(&d);
+
+	/* And the store is usable on its own after the batches. */
+	assert_int_equal(store_device_revoke(f->st, d1, T0 + 5, &err), 0);
+	assert_int_equal(store_device_get(f->st, d1, T0 + 6, &d, &err), 0);
+	assert_string_equal(d.state, "revoked");
+	store_device_clear(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +473,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pending_expiry_and_repeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_documents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_git_and_desired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
