@@ -162,44 +162,27 @@ out:
 	return ret;
 }
 
+static void cert_row(json_t *c, const char **cells, char *buf)
+{
+	(void)buf;
+	cells[0] = wfmctl_json_str(c, "fingerprint");
+	cells[1] = wfmctl_json_str(c, "description");
+	cells[2] = wfmctl_json_str(c, "createdAt");
+}
+
 static int cert_list(struct wfmctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "FINGERPRINT", "DESCRIPTION", "ADDED" };
-	struct wfmctl_table *table = NULL;
-	json_t *resp = NULL, *items, *c;
+	static const struct wfmctl_list list = {
+		3, headers, "No pre-registered certificates. Add one with 'wfmctl cert add FILE'.",
+		cert_row
+	};
 	int npos, ret;
-	size_t i;
 
 	ret = wfmctl_parse_args(ctx, argc, argv, NULL, NULL, 0, &npos);
 	if (ret != 0 || ctx->help)
 		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_cert_commands[1]);
-	ret = wfmctl_get_items(ctx, CERT_PATH, &resp, &items);
-	if (ret != 0 || items == NULL)
-		goto out;
-	if (json_array_size(items) == 0) {
-		printf("No pre-registered certificates. Add one with 'wfmctl cert add FILE'.\n");
-		goto out;
-	}
-	table = wfmctl_table_new(3, headers);
-	if (table == NULL) {
-		ret = wfmctl_fail(ctx, "out of memory");
-		goto out;
-	}
-	json_array_foreach(items, i, c) {
-		const char *row[3] = { wfmctl_json_str(c, "fingerprint"),
-				       wfmctl_json_str(c, "description"),
-				       wfmctl_json_str(c, "createdAt") };
-
-		if (wfmctl_table_add(table, row) != 0) {
-			ret = wfmctl_fail(ctx, "out of memory");
-			goto out;
-		}
-	}
-	wfmctl_table_print(table);
-out:
-	wfmctl_table_free(table);
-	json_decref(resp);
-	return ret;
+	return wfmctl_list_table(ctx, CERT_PATH, &list);
 }
 
 /* "sha256:<64 lowercase hex>" from the forms people paste (prefix optional, any case,

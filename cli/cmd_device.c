@@ -145,6 +145,22 @@ static char *filter_path(const struct device_filter *f, size_t n)
 	return path;
 }
 
+/* A device list row; buf holds the shortened fingerprint. */
+static void device_row(json_t *d, const char **cells, char *buf)
+{
+	const char *last = wfmctl_json_str(d, "lastSeenAt");
+
+	cells[0] = wfmctl_json_str(d, "id");
+	cells[1] = wfmctl_json_str(d, "state");
+	cells[2] = wfmctl_json_str(d, "vendor");
+	cells[3] = wfmctl_json_str(d, "modelNumber");
+	cells[4] = wfmctl_json_str(d, "serialNumber");
+	cells[5] = short_fingerprint(wfmctl_json_str(d, "certificateFingerprint"), buf,
+				     WFMCTL_ROW_BUF);
+	cells[6] = wfmctl_json_str(d, "createdAt");
+	cells[7] = last != NULL ? last : "never";
+}
+
 static int device_list(struct wfmctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "ID", "STATE", "VENDOR", "MODEL", "SERIAL",
@@ -163,9 +179,8 @@ static int device_list(struct wfmctl *ctx, int argc, char **argv)
 		{ f[4].opt, &f[4].value, NULL }, { f[5].opt, &f[5].value, NULL },
 		{ f[6].opt, &f[6].value, NULL }, { f[7].opt, &f[7].value, NULL },
 		{ "selector", &selector, NULL }, { NULL, NULL, NULL } };
-	struct wfmctl_table *table = NULL;
-	json_t *resp = NULL, *items, *d;
-	char *path = NULL, fp[32];
+	struct wfmctl_list list = { 8, headers, NULL, device_row };
+	char *path = NULL, empty[64] = "No device matches.";
 	int npos, ret, known = 0, filtered = 0;
 	size_t i;
 
@@ -190,48 +205,11 @@ static int device_list(struct wfmctl *ctx, int argc, char **argv)
 	if (path == NULL)
 		return wfmctl_fail(ctx, "out of memory");
 	filtered |= state != NULL;
-	ret = wfmctl_get_items(ctx, path, &resp, &items);
-	if (ret != 0 || items == NULL)
-		goto out;
-	if (json_array_size(items) == 0) {
-		if (filtered && state != NULL && strchr(path, '&') == NULL)
-			printf("No %s devices.\n", state);
-		else if (filtered)
-			printf("No device matches.\n");
-		else
-			printf("No devices yet.\n");
-		goto out;
-	}
-	table = wfmctl_table_new(8, headers);
-	if (table == NULL) {
-		ret = wfmctl_fail(ctx, "out of memory");
-		goto out;
-	}
-	json_array_foreach(items, i, d) {
-		const char *last = wfmctl_json_str(d, "lastSeenAt");
-		const char *row[8] = {
-			wfmctl_json_str(d, "id"),
-			wfmctl_json_str(d, "state"),
-			wfmctl_json_str(d, "vendor"),
-			wfmctl_json_str(d, "modelNumber"),
-			wfmctl_json_str(d, "serialNumber"),
-			short_fingerprint(wfmctl_json_str(d, "certificateFingerprint"), fp,
-					  sizeof(fp)),
-			wfmctl_json_str(d, "createdAt"),
-			last != NULL ? last : "never",
-		};
-
-		if (wfmctl_table_add(table, row) != 0) {
-			ret = wfmctl_fail(ctx, "out of memory");
-			goto out;
-		}
-	}
-	wfmctl_table_print(table);
-	wfmctl_list_more(ctx, resp);
-out:
-	wfmctl_table_free(table);
+	if (filtered && state != NULL && strchr(path, '&') == NULL)
+		snprintf(empty, sizeof(empty), "No %s devices.", state);
+	list.empty = !filtered ? "No devices yet." : empty;
+	ret = wfmctl_list_table(ctx, path, &list);
 	free(path);
-	json_decref(resp);
 	return ret;
 }
 

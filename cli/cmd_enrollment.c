@@ -181,52 +181,32 @@ out:
 	return ret;
 }
 
+static void enrollment_row(json_t *t, const char **cells, char *buf)
+{
+	uses_text(t, buf, WFMCTL_ROW_BUF);
+	cells[0] = wfmctl_json_str(t, "id");
+	cells[1] = wfmctl_json_str(t, "description");
+	cells[2] = wfmctl_json_str(t, "createdAt");
+	cells[3] = wfmctl_json_str(t, "expiresAt");
+	cells[4] = buf;
+	cells[5] = json_is_true(json_object_get(t, "autoApprove")) ? "yes" : "no";
+	cells[6] = token_state(t);
+}
+
 static int enrollment_list(struct wfmctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "ID", "DESCRIPTION", "CREATED", "EXPIRES",
 					       "USES", "AUTO-APPROVE", "STATE" };
-	struct wfmctl_table *table = NULL;
-	json_t *resp = NULL, *items, *t;
-	char uses[64];
+	static const struct wfmctl_list list = {
+		7, headers, "No enrollment tokens. Create one with 'wfmctl enrollment create'.",
+		enrollment_row
+	};
 	int npos, ret;
-	size_t i;
 
 	ret = wfmctl_parse_args(ctx, argc, argv, NULL, NULL, 0, &npos);
 	if (ret != 0 || ctx->help)
 		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_enrollment_commands[1]);
-	ret = wfmctl_get_items(ctx, ENROLLMENT_PATH, &resp, &items);
-	if (ret != 0 || items == NULL)
-		goto out;
-	if (json_array_size(items) == 0) {
-		printf("No enrollment tokens. Create one with 'wfmctl enrollment create'.\n");
-		goto out;
-	}
-	table = wfmctl_table_new(7, headers);
-	if (table == NULL) {
-		ret = wfmctl_fail(ctx, "out of memory");
-		goto out;
-	}
-	json_array_foreach(items, i, t) {
-		const char *row[7];
-
-		uses_text(t, uses, sizeof(uses));
-		row[0] = wfmctl_json_str(t, "id");
-		row[1] = wfmctl_json_str(t, "description");
-		row[2] = wfmctl_json_str(t, "createdAt");
-		row[3] = wfmctl_json_str(t, "expiresAt");
-		row[4] = uses;
-		row[5] = json_is_true(json_object_get(t, "autoApprove")) ? "yes" : "no";
-		row[6] = token_state(t);
-		if (wfmctl_table_add(table, row) != 0) {
-			ret = wfmctl_fail(ctx, "out of memory");
-			goto out;
-		}
-	}
-	wfmctl_table_print(table);
-out:
-	wfmctl_table_free(table);
-	json_decref(resp);
-	return ret;
+	return wfmctl_list_table(ctx, ENROLLMENT_PATH, &list);
 }
 
 static int enrollment_revoke(struct wfmctl *ctx, int argc, char **argv)

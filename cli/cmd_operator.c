@@ -110,47 +110,29 @@ static int operator_add(struct wfmctl *ctx, int argc, char **argv)
 	return ret;
 }
 
+static void operator_row(json_t *o, const char **cells, char *buf)
+{
+	(void)buf;
+	cells[0] = wfmctl_json_str(o, "name");
+	cells[1] = wfmctl_json_str(o, "role");
+	cells[2] = wfmctl_json_str(o, "createdBy");
+	cells[3] = wfmctl_json_str(o, "createdAt");
+	cells[4] = wfmctl_json_str(o, "revokedAt");
+}
+
 static int operator_list(struct wfmctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "NAME", "ROLE", "CREATED BY", "CREATED",
 					       "REVOKED" };
-	struct wfmctl_table *table = NULL;
-	json_t *resp = NULL, *items, *o;
+	static const struct wfmctl_list list = {
+		5, headers, "No operators yet (only the bootstrap admin).", operator_row
+	};
 	int npos, ret;
-	size_t i;
 
 	ret = wfmctl_parse_args(ctx, argc, argv, NULL, NULL, 0, &npos);
 	if (ret != 0 || ctx->help)
 		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_operator_commands[1]);
-	ret = wfmctl_get_items(ctx, OPERATORS_PATH, &resp, &items);
-	if (ret != 0 || items == NULL)
-		goto out;
-	if (json_array_size(items) == 0) {
-		printf("No operators yet (only the bootstrap admin).\n");
-		goto out;
-	}
-	table = wfmctl_table_new(5, headers);
-	if (table == NULL) {
-		ret = wfmctl_fail(ctx, "out of memory");
-		goto out;
-	}
-	json_array_foreach(items, i, o) {
-		const char *row[5] = { wfmctl_json_str(o, "name"), wfmctl_json_str(o, "role"),
-				       wfmctl_json_str(o, "createdBy"),
-				       wfmctl_json_str(o, "createdAt"),
-				       wfmctl_json_str(o, "revokedAt") };
-
-		if (wfmctl_table_add(table, row) != 0) {
-			ret = wfmctl_fail(ctx, "out of memory");
-			goto out;
-		}
-	}
-	wfmctl_table_print(table);
-	wfmctl_list_more(ctx, resp);
-out:
-	wfmctl_table_free(table);
-	json_decref(resp);
-	return ret;
+	return wfmctl_list_table(ctx, OPERATORS_PATH, &list);
 }
 
 static int operator_revoke(struct wfmctl *ctx, int argc, char **argv)

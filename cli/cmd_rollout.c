@@ -216,53 +216,37 @@ static long jint(json_t *o, const char *k)
 	return (long)json_integer_value(json_object_get(o, k));
 }
 
+static void rollout_row(json_t *r, const char **cells, char *buf)
+{
+	char *wave = buf, *devices = buf + WFMCTL_ROW_BUF / 2;
+
+	snprintf(wave, WFMCTL_ROW_BUF / 2, "%ld/%ld", jint(r, "currentWave") + 1, jint(r, "waves"));
+	snprintf(devices, WFMCTL_ROW_BUF / 2, "%ld", jint(r, "devices"));
+	cells[0] = wfmctl_json_str(r, "id");
+	cells[1] = wfmctl_json_str(r, "deploymentId");
+	cells[2] = wfmctl_json_str(r, "state");
+	cells[3] = wave;
+	cells[4] = devices;
+	cells[5] = wfmctl_json_str(r, "createdAt");
+}
+
 static int rollout_list(struct wfmctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "ID", "DEPLOYMENT", "STATE", "WAVE", "DEVICES",
 					       "CREATED" };
+	static const struct wfmctl_list list = { 6, headers, "No rollouts.", rollout_row };
 	const char *state = NULL;
 	struct wfmctl_opt opts[] = { { "state", &state, NULL }, { NULL, NULL, NULL } };
-	struct wfmctl_table *table = NULL;
-	json_t *resp = NULL, *items, *r;
 	char *path = NULL;
 	int npos, ret;
-	size_t i;
 
 	ret = wfmctl_parse_args(ctx, argc, argv, opts, NULL, 0, &npos);
 	if (ret != 0 || ctx->help)
 		return ret != 0 ? ret : wfmctl_print_help(&wfmctl_rollout_commands[1]);
 	if (state != NULL && asprintf(&path, "%s?state=%s", ROLLOUTS_PATH, state) < 0)
 		return wfmctl_fail(ctx, "out of memory");
-	ret = wfmctl_get_items(ctx, path != NULL ? path : ROLLOUTS_PATH, &resp, &items);
-	if (ret != 0 || items == NULL)
-		goto out;
-	if (json_array_size(items) == 0) {
-		printf("No rollouts.\n");
-		goto out;
-	}
-	table = wfmctl_table_new(6, headers);
-	json_array_foreach(items, i, r) {
-		char wave[32], devices[32];
-		const char *row[6];
-
-		snprintf(wave, sizeof(wave), "%ld/%ld", jint(r, "currentWave") + 1, jint(r, "waves"));
-		snprintf(devices, sizeof(devices), "%ld", jint(r, "devices"));
-		row[0] = wfmctl_json_str(r, "id");
-		row[1] = wfmctl_json_str(r, "deploymentId");
-		row[2] = wfmctl_json_str(r, "state");
-		row[3] = wave;
-		row[4] = devices;
-		row[5] = wfmctl_json_str(r, "createdAt");
-		if (table == NULL || wfmctl_table_add(table, row) != 0) {
-			ret = wfmctl_fail(ctx, "out of memory");
-			goto out;
-		}
-	}
-	wfmctl_table_print(table);
-out:
-	wfmctl_table_free(table);
+	ret = wfmctl_list_table(ctx, path != NULL ? path : ROLLOUTS_PATH, &list);
 	free(path);
-	json_decref(resp);
 	return ret;
 }
 

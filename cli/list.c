@@ -140,3 +140,41 @@ void wfmctl_list_more(struct wfmctl *ctx, json_t *resp)
 		printf("More: add --after %s (with the same --limit and filters).\n", next);
 	(void)ctx;
 }
+
+int wfmctl_list_table(struct wfmctl *ctx, const char *path, const struct wfmctl_list *l)
+{
+	struct wfmctl_table *table = NULL;
+	json_t *resp = NULL, *items, *it;
+	const char *cells[16];
+	char buf[WFMCTL_ROW_BUF];
+	size_t i;
+	int ret;
+
+	if (l->ncols > sizeof(cells) / sizeof(cells[0]))
+		return wfmctl_fail(ctx, "internal error: too many columns");
+	ret = wfmctl_get_items(ctx, path, &resp, &items);
+	if (ret != 0 || items == NULL)
+		goto out;
+	if (json_array_size(items) == 0) {
+		printf("%s\n", l->empty);
+		goto out;
+	}
+	if ((table = wfmctl_table_new(l->ncols, l->headers)) == NULL) {
+		ret = wfmctl_fail(ctx, "out of memory");
+		goto out;
+	}
+	json_array_foreach(items, i, it) {
+		memset(cells, 0, sizeof(cells));
+		l->row(it, cells, buf);
+		if (wfmctl_table_add(table, cells) != 0) {
+			ret = wfmctl_fail(ctx, "out of memory");
+			goto out;
+		}
+	}
+	wfmctl_table_print(table);
+	wfmctl_list_more(ctx, resp);
+out:
+	wfmctl_table_free(table);
+	json_decref(resp);
+	return ret;
+}

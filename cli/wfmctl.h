@@ -159,6 +159,20 @@ int wfmctl_get_items(struct wfmctl *ctx, const char *path, json_t **resp, json_t
  * (the cursor is kept in *resp as "next"). */
 void wfmctl_list_more(struct wfmctl *ctx, json_t *resp);
 
+#define WFMCTL_ROW_BUF 256
+/* A list command's table: the columns, what to say when the list is empty, and how an item
+ * becomes a row (cells[0..ncols), NULL shows as "-"; buf, WFMCTL_ROW_BUF bytes, holds any
+ * cell made for the row). */
+struct wfmctl_list {
+	size_t ncols;
+	const char *const *headers;
+	const char *empty;
+	void (*row)(json_t *item, const char **cells, char *buf);
+};
+/* GETs path through wfmctl_get_items (every page, or --limit; --json prints the items) and
+ * prints l's table and the "More:" hint, or l->empty. Returns an exit code. */
+int wfmctl_list_table(struct wfmctl *ctx, const char *path, const struct wfmctl_list *l);
+
 /* ---- table.c ---- */
 
 struct wfmctl_table;

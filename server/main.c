@@ -38,6 +38,7 @@
 
 static const char usage_text[] =
 "Usage: wfmd serve --data-dir DIR [options]\n"
+"       wfmd init --data-dir DIR [--public-url URL] [--san NAME]...\n"
 "       wfmd fingerprint --data-dir DIR\n"
 "       wfmd --help | --version\n"
 "\n"
@@ -49,6 +50,11 @@ static const char usage_text[] =
 "Commands:\n"
 "  serve        Initialise DIR on first start (root CA, server certificate, admin token,\n"
 "               database) and serve in the foreground until SIGTERM or SIGINT.\n"
+"  init         Make DIR's keys and certificates (root CA, server certificate for\n"
+"               --public-url and --san, admin token, access-token key) and exit, without a\n"
+"               database: what serve's first start would make. Run it once, then copy DIR\n"
+"               to every replica of one WFM so they share the CA, the server certificate\n"
+"               and the token keys (docs/wfmd.md). Prints the root CA pin.\n"
 "  fingerprint  Print the root CA pin (sha256:<hex>) that devices are given to trust us.\n"
 "\n"
 "Options for serve:\n"
@@ -171,6 +177,53 @@ static int split_listen(const char *s, char *host, size_t hsize, char *port, siz
 	return 0;
 }
 
+/* The server certificate's extra names: every --san and the host of --public-url. Returns 0,
+ * or 2 (usage) after saying why. */
+static int cert_names(const struct options *o, const char **names, size_t *n, char *pub_host,
+		      size_t pub_host_size)
+{
+	uint16_t pub_port;
+
+	*n = 0;
+	for (size_t i = 0; i < o->nsans; i++)
+		names[(*n)++] = o->sans[i];
+	if (o->public_url == NULL)
+		return 0;
+	if (public_url_split(o->public_url, pub_host, pub_host_size, &pub_port, NULL, 0) < 0)
+		return fail("--public-url wants https://HOST[:PORT], got '%s'", o->public_url);
+	names[(*n)++] = pub_host;
+	return 0;
+}
+
+/* Makes the data directory's keys and certificates (as serve's first start would), without a
+ * database: the directory to copy to every replica of one WFM (docs/wfmd.md). */
+static int cmd_init(const struct options *o)
+{
+	struct datadir dd;
+	struct margo_error err;
+	const char *names[MAX_SANS + 1];
+	char pub_host[256], fp[MARGO_FINGERPRINT_LEN];
+	size_t nnames = 0;
+	int rc = 1;
+
+	memset(&dd, 0, sizeof(dd));
+	margo_error_clear(&err);
+	if ((rc = cert_names(o, names, &nnames, pub_host, sizeof(pub_host))) != 0)
+		return rc;
+	rc = 1;
+	umask(077);
+	if (datadir_open(o->data_dir, names, nnames, &dd, &err) < 0 ||
+	    datadir_fingerprint(o->data_dir, fp, &err) < 0) {
+		fprintf(stderr, "wfmd: data directory %s: %s\n", o->data_dir, err.message);
+		goto out;
+	}
+	printf("Data directory %s is ready: root CA pin %s\n", o->data_dir, fp);
+	rc = 0;
+out:
+	datadir_clear(&dd);
+	return rc;
+}
+
 static int cmd_fingerprint(const struct options *o)
 {
 	struct margo_error err;
@@ -229,7 +282,6 @@ static int cmd_serve(const struct options *o)
 	struct advertise *adv = NULL;
 	struct addrinfo hints, *ai = NULL;
 	char host[256], port[16], pub_host[256];
-	uint16_t pub_port;
 	const char *names[MAX_SANS + 1];
 	size_t nnames = 0;
 	uint16_t bound = 0;
@@ -241,15 +293,9 @@ static int cmd_serve(const struct options *o)
 	margo_error_clear(&err);
 	if (split_listen(o->listen, host, sizeof(host), port, sizeof(port)) < 0)
 		return fail("--listen wants HOST:PORT or [IPV6]:PORT, got '%s'", o->listen);
-	for (size_t i = 0; i < o->nsans; i++)
-		names[nnames++] = o->sans[i];
-	if (o->public_url != NULL) {
-		if (public_url_split(o->public_url, pub_host, sizeof(pub_host), &pub_port, NULL,
-				     0) < 0)
-			return fail("--public-url wants https://HOST[:PORT], got '%s'",
-				    o->public_url);
-		names[nnames++] = pub_host;
-	}
+	if ((rc = cert_names(o, names, &nnames, pub_host, sizeof(pub_host))) != 0)
+		return rc;
+	rc = 1;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -495,11 +541,14 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
-	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "fingerprint") != 0)
+	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "fingerprint") != 0 &&
+	    strcmp(cmd, "init") != 0)
 		return fail("unknown command '%s' (try 'wfmd --help')", cmd);
 	if (o.data_dir == NULL)
 		return fail("%s needs --data-dir DIR", cmd);
 	if (strcmp(cmd, "fingerprint") == 0)
 		return cmd_fingerprint(&o);
+	if (strcmp(cmd, "init") == 0)
+		return cmd_init(&o);
 	return cmd_serve(&o);
 }

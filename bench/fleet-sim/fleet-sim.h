@@ -41,6 +41,7 @@ struct fs_stats {
 	unsigned long units, unit_errors;
 	unsigned long requests, errors;
 	unsigned long connections; /* new TCP+TLS connections */
+	unsigned long retries_connection, retries_503; /* attempts repeated (--retries) */
 	double connect_ms;         /* sum of their set-up times (TCP connect + TLS handshake) */
 	struct fs_kind oks[FS_MAX_KINDS], errs[FS_MAX_KINDS];
 	size_t noks, nerrs;
@@ -55,6 +56,9 @@ void fs_stats_free(struct fs_stats *s);
 /* Records one HTTP request (or a failed check, status 0) on route: its latency, and an error
  * unless ok. Takes the route string by reference: it must outlive the statistics. */
 void fs_stats_request(struct fs_stats *s, const char *route, long status, int ok, double ms);
+enum fs_retry { FS_RETRY_NONE, FS_RETRY_CONNECTION, FS_RETRY_503 };
+/* Records one attempt that failed in a way a device retries (not an error). */
+void fs_stats_retry(struct fs_stats *s, enum fs_retry kind);
 /* Records a new connection and its set-up time. */
 void fs_stats_connection(struct fs_stats *s, double ms);
 /* Records one unit (a device onboarded, a git operation, a request) and its latency; name
@@ -96,6 +100,7 @@ struct fs_sim {
 	double duration;
 	double rate;
 	long timeout;
+	unsigned retries;         /* attempts after a retryable failure (0: none) */
 	enum fs_conn_mode conn_mode;
 	unsigned polls_per_visit;
 	char *enrollment_token;

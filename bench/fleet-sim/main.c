@@ -43,6 +43,7 @@ static const char usage_text[] =
 "Usage: fleet-sim --url URL --ca-file F --admin-token-file F --devices N --concurrency C\n"
 "                 [--phases " DEFAULT_PHASES "] [--duration S] [--rate R]\n"
 "                 [--connections device|request] [--polls-per-visit K] [--timeout S]\n"
+"                 [--retries N]\n"
 "                 [--state FILE] [--poll-interval S] [--poll-interval-min S]\n"
 "                 [--poll-interval-max S] [--apply-delay S] [--failure-ratio R]\n"
 "                 [--failure-deployment ID] [--seed N] [--start-spread S]\n"
@@ -95,6 +96,12 @@ static const char usage_text[] =
 "  --rate R               caps device onboardings per second (onboard) or requests per\n"
 "                         second (poll, git, status) over all workers (default: no cap)\n"
 "  --timeout S            per-request timeout (default 30)\n"
+"  --retries N            repeats a request up to N times (default 0) after a failure a\n"
+"                         device retries: connection refused, reset or closed without an\n"
+"                         answer, or 503 with Retry-After (waiting as it says, at most\n"
+"                         10 s; otherwise 0.1 s doubling to 2 s). Repeated attempts are\n"
+"                         counted as retries_connection= and retries_503= on the phase\n"
+"                         line, not as errors; timeouts and other statuses are errors\n"
 "  --state FILE           with onboard: afterwards writes the onboarded devices'\n"
 "                         credentials to FILE (0600); without onboard: the devices are\n"
 "                         read from FILE (--devices, if given, caps their number)\n"
@@ -765,7 +772,7 @@ fail:
 enum { OPT_URL = 256, OPT_CA, OPT_ADMIN, OPT_DEVICES, OPT_CONC, OPT_PHASES, OPT_DURATION,
        OPT_RATE, OPT_TIMEOUT, OPT_CONNECTIONS, OPT_POLLS, OPT_STATE, OPT_HELP, OPT_POLL_INTERVAL,
        OPT_POLL_MIN, OPT_POLL_MAX, OPT_APPLY_DELAY, OPT_FAILURE_RATIO, OPT_FAILURE_DEPLOYMENT,
-       OPT_SEED, OPT_START_SPREAD };
+       OPT_SEED, OPT_START_SPREAD, OPT_RETRIES };
 
 static const struct option long_options[] = {
 	{ "url", required_argument, NULL, OPT_URL },
@@ -777,6 +784,7 @@ static const struct option long_options[] = {
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "polls-per-visit", required_argument, NULL, OPT_POLLS },
 	{ "state", required_argument, NULL, OPT_STATE },
@@ -880,6 +888,11 @@ int main(int argc, char **argv)
 			if (parse_num(optarg, 1, 3600, &v) != 0)
 				goto usage;
 			s.timeout = (long)v;
+			break;
+		case OPT_RETRIES:
+			if (parse_num(optarg, 0, 100, &v) != 0)
+				goto usage;
+			s.retries = (unsigned)v;
 			break;
 		case OPT_CONNECTIONS:
 			if (strcmp(optarg, "device") == 0)

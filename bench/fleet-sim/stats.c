@@ -113,6 +113,16 @@ void fs_stats_unit(struct fs_stats *s, const char *name, int ok, double ms)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void fs_stats_retry(struct fs_stats *s, enum fs_retry kind)
+{
+	pthread_mutex_lock(&s->lock);
+	if (kind == FS_RETRY_503)
+		s->retries_503++;
+	else
+		s->retries_connection++;
+	pthread_mutex_unlock(&s->lock);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -156,11 +166,12 @@ void fs_stats_print(struct fs_stats *s)
 		printf(" %s=%lu %s_per_s=%.1f", s->unit, s->units, s->unit, (double)s->units / secs);
 	printf(" errors=%lu seconds=%.2f requests=%lu req_per_s=%.1f request_errors=%lu "
 	       "connections=%lu connect_mean_ms=%.2f latency_of=%s p50_ms=%.2f p90_ms=%.2f "
-	       "p99_ms=%.2f max_ms=%.2f\n", s->unit_errors, secs, s->requests,
+	       "p99_ms=%.2f max_ms=%.2f retries_connection=%lu retries_503=%lu\n", s->unit_errors,
+	       secs, s->requests,
 	       (double)s->requests / secs, s->errors, s->connections,
 	       s->connections ? s->connect_ms / (double)s->connections : 0.0, s->unit,
 	       pct(&s->lat, 50), pct(&s->lat, 90), pct(&s->lat, 99),
-	       s->lat.n ? s->lat.v[s->lat.n - 1] : 0.0);
+	       s->lat.n ? s->lat.v[s->lat.n - 1] : 0.0, s->retries_connection, s->retries_503);
 	for (size_t i = 0; i < s->nnamed; i++)
 		print_kind("unit", s->phase, &s->named[i]);
 	for (size_t i = 0; i < s->noks; i++)

@@ -1,0 +1,150 @@
+# shellcheck shell=bash
+# Fixtures for several wfmd behind HAProxy (scale-out, issue 10), sourced after lib.sh:
+#
+#     ha_seed https://wfm.test:$HA_PORT     # wfmd init: the keys every replica shares
+#     ha_replica_start 1 [wfmd serve args]  # wfmd on a copy of the seed, a free port
+#     ha_replica_start 2
+#     haproxy_start                         # HAProxy on $HA_PORT in front of them
+#     ha_curl https://wfm.test:$HA_PORT/...  # through HAProxy, the seed's CA pinned
+#
+# HAProxy passes TLS through (mode tcp): a device's TLS session ends at a wfmd, so devices
+# keep pinning the WFM's own CA end to end and HAProxy holds no key. HAProxy checks each
+# replica with GET /readyz over TLS (verifying the server certificate against the same CA):
+# a replica whose store does not answer leaves the rotation, and comes back when it does.
+# Everything lives in $T; every process is tracked, so the EXIT trap stops it.
+
+HAPROXY_BIN=${HAPROXY_BIN:-$(command -v haproxy || echo /usr/sbin/haproxy)}
+HA_NAME=wfm.test
+
+# ha_free_port: a free TCP port on 127.0.0.1.
+ha_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ha_seed PUBLIC_URL: `wfmd init` into $T/seed; sets HA_SEED, HA_CA, HA_PUBLIC_URL.
+ha_seed() {
+	HA_PUBLIC_URL=$1
+	HA_SEED=$T/seed
+	HA_CA=$HA_SEED/ca.crt
+	"$WFMD_BIN" init --data-dir "$HA_SEED" --public-url "$HA_PUBLIC_URL" >"$T/init.out" 2>"$T/init.log" ||
+		e2e_die "wfmd init failed: $(tail -n 1 "$T/init.log")"
+	printf 'Authorization: Bearer %s\n' "$(<"$HA_SEED/admin.token")" >"$T/admin.hdr"
+	e2e_secret "@$HA_SEED/admin.token"
+}
+
+# ha_curl ARGS...: curl pinned to the seed's CA, every connection to $HA_NAME going to
+# HA_CONNECT (127.0.0.1:port: HAProxy by default, or one replica).
+ha_curl() {
+	"${E2E_CURL[@]}" --cacert "$HA_CA" --connect-to "$HA_NAME::${HA_CONNECT:-127.0.0.1:$HA_PORT}" "$@"
+}
+
+# ha_ready ADDR: 0 when the wfmd at ADDR answers /readyz 200 for the public name.
+ha_ready() {
+	local code
+	code=$(HA_CONNECT=$1 ha_curl -o /dev/null -w '%{http_code}' "https://$HA_NAME/readyz" 2>/dev/null) ||
+		return 1
+	[[ "$code" == 200 ]]
+}
+
+# ha_replica_start N [wfmd serve args]: wfmd on $T/rN (a copy of the seed on first start) at
+# a free port (the same port on a restart), waits until ready; sets HA_PID_N, HA_ADDR_N.
+ha_replica_start() {
+	local n=$1 addr_var=HA_ADDR_$1 pid_var=HA_PID_$1 port pid
+	shift
+	[[ -d "$T/r$n" ]] || cp -a "$HA_SEED" "$T/r$n"
+	if [[ -n "${!addr_var:-}" ]]; then
+		port=${!addr_var##*:}
+	else
+		port=$(ha_free_port)
+	fi
+	printf '# --- replica %s on 127.0.0.1:%s (%s)\n' "$n" "$port" "$(date -u +%T)" >>"$T/r$n.log"
+	"$WFMD_BIN" serve --data-dir "$T/r$n" --listen "127.0.0.1:$port" \
+		--public-url "$HA_PUBLIC_URL" "$@" >>"$T/r$n.log" 2>&1 &
+	pid=$!
+	e2e_track "$pid"
+	printf -v "$pid_var" %s "$pid"
+	printf -v "$addr_var" %s "127.0.0.1:$port"
+	e2e_wait_for "$E2E_START_TIMEOUT" ha_ready "127.0.0.1:$port" ||
+		e2e_die "replica $n not ready on 127.0.0.1:$port (log: $T/r$n.log)"
+	e2e_log "replica $n pid $pid on 127.0.0.1:$port"
+}
+
+# ha_replica_kill N: SIGKILL, reaped.
+ha_replica_kill() {
+	local pid_var=HA_PID_$1
+	kill -KILL "${!pid_var}" 2>/dev/null || true
+	wait "${!pid_var}" 2>/dev/null || true
+	e2e_untrack "${!pid_var}"
+}
+
+# haproxy_start: HAProxy on 127.0.0.1:$HA_PORT (HA_PORT picked when unset) in front of every
+# replica started so far; waits until it has every one UP. Sets HA_PORT, HAPROXY_PID.
+haproxy_start() {
+	local cfg=$T/haproxy.cfg n addr_var
+	HA_PORT=${HA_PORT:-$(ha_free_port)}
+	cat >"$cfg" <<-EOF
+	global
+	    stats socket $T/haproxy.sock mode 600 level admin
+	    # checks need no more than this; no CA bundle from the environment is used
+	    ssl-server-verify required
+
+	defaults
+	    mode tcp
+	    timeout connect 2s
+	    timeout client 90s
+	    timeout server 90s
+	    timeout check 2s
+
+	frontend wfm
+	    bind 127.0.0.1:$HA_PORT
+	    default_backend replicas
+
+	backend replicas
+	    balance roundrobin
+	    option httpchk
+	    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host $HA_NAME
+	    http-check expect status 200
+	    default-server check check-ssl check-sni $HA_NAME verify required ca-file $HA_CA verifyhost $HA_NAME inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
+	EOF
+	for ((n = 1; ; n++)); do
+		addr_var=HA_ADDR_$n
+		[[ -n "${!addr_var:-}" ]] || break
+		printf '    server r%d %s\n' "$n" "${!addr_var}" >>"$cfg"
+	done
+	"$HAPROXY_BIN" -c -f "$cfg" >"$T/haproxy-check.log" 2>&1 ||
+		{ cat "$T/haproxy-check.log" >&2; e2e_die "haproxy refused its configuration"; }
+	"$HAPROXY_BIN" -db -f "$cfg" >>"$T/haproxy.log" 2>&1 &
+	HAPROXY_PID=$!
+	e2e_track "$HAPROXY_PID"
+	for ((n = 1; ; n++)); do
+		addr_var=HA_ADDR_$n
+		[[ -n "${!addr_var:-}" ]] || break
+		e2e_wait_for 20 ha_server_is "r$n" UP || e2e_die "haproxy: r$n not UP (log: $T/haproxy.log)"
+	done
+	e2e_log "haproxy pid $HAPROXY_PID on 127.0.0.1:$HA_PORT"
+}
+
+# haproxy_cmd COMMAND: one command on HAProxy's stats socket; prints the answer.
+haproxy_cmd() {
+	python3 - "$T/haproxy.sock" "$1" <<-'EOF'
+	import socket, sys
+	s = socket.socket(socket.AF_UNIX)
+	s.connect(sys.argv[1])
+	s.sendall(sys.argv[2].encode() + b"\n")
+	out = b""
+	while True:
+	    b = s.recv(65536)
+	    if not b:
+	        break
+	    out += b
+	sys.stdout.write(out.decode())
+	EOF
+}
+
+# ha_server_state SERVER: UP, DOWN, ... as HAProxy's "show stat" has it (empty: unknown).
+ha_server_state() {
+	haproxy_cmd "show stat" 2>/dev/null |
+		awk -F, -v s="$1" '$1 == "replicas" && $2 == s { split($18, a, " "); print a[1] }'
+}
+# ha_server_is SERVER STATE
+ha_server_is() { [[ "$(ha_server_state "$1")" == "$2" ]]; }
