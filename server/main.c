@@ -59,6 +59,10 @@ static const char usage_text[] =
 "\n"
 "Options for serve:\n"
 "  --data-dir DIR          state directory (created 0700; see docs/wfmd.md)\n"
+"  --store URL             keep the fleet's state in PostgreSQL instead of SQLite in DIR:\n"
+"                          postgresql://USER@HOST[:PORT]/DBNAME (libpq's URI). No password\n"
+"                          in the URL (refused): libpq reads it from ~/.pgpass or the\n"
+"                          file PGPASSFILE names. DIR still holds the keys\n"
 "  --listen HOST:PORT      address to listen on (default 0.0.0.0:8443; [::]:PORT for\n"
 "                          IPv6; port 0 picks a free port, see DIR/public-url)\n"
 "  --public-url URL        base URL devices use, e.g. https://wfm.example:8443 (default\n"
@@ -94,10 +98,12 @@ static const char usage_text[] =
 "Example:\n"
 "  wfmd serve --data-dir /var/lib/wfmd --listen 0.0.0.0:8443 \\\n"
 "       --public-url https://wfm.example:8443 --san 192.0.2.10\n"
+"  wfmd serve --data-dir /var/lib/wfmd --store postgresql://wfmd@db.example/wfmd\n"
 "  wfmd fingerprint --data-dir /var/lib/wfmd   # give this pin to margo-agent\n";
 
 struct options {
 	const char *data_dir;
+	const char *store_url;          /* NULL: SQLite in data_dir */
 	const char *listen;
 	const char *public_url;
 	const char *sans[MAX_SANS];
@@ -313,8 +319,10 @@ static int cmd_serve(const struct options *o)
 		fprintf(stderr, "wfmd: data directory %s: %s\n", o->data_dir, err.message);
 		goto out;
 	}
-	if (store_open(dd.db_path, &w.store, &err) < 0) {
-		fprintf(stderr, "wfmd: database %s: %s\n", dd.db_path, err.message);
+	if (store_open_url(o->store_url, dd.db_path, &w.store, &err) < 0) {
+		/* The URL is not repeated: the store's message says what failed. */
+		fprintf(stderr, "wfmd: database %s: %s\n",
+			o->store_url != NULL ? "(--store)" : dd.db_path, err.message);
 		goto out;
 	}
 	w.ca_pem = dd.ca_pem;
@@ -412,6 +420,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 'S' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "public-url", required_argument, NULL, 'u' },
 		{ "san", required_argument, NULL, 's' },
@@ -457,6 +466,11 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.data_dir = optarg; break;
+		case 'S':
+			if (store_url_check(optarg, &err) < 0)
+				return fail("--store: %s", err.message);
+			o.store_url = optarg;
+			break;
 		case 'l': o.listen = optarg; break;
 		case 'u': o.public_url = optarg; break;
 		case 's':

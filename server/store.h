@@ -1,4 +1,5 @@
-/* The WFM's persistent state behind a small interface (SQLite today, PostgreSQL later).
+/* The WFM's persistent state behind a small interface, one backend per database behind a
+ * table of functions (store_backend.h): SQLite, and PostgreSQL when built with libpq.
  * No SQL leaves the store; every function that changes several rows does so in one
  * transaction. Secrets and tokens are passed in and stored only as their SHA-256 hex hashes
  * (margo_token_hash). Times are seconds since the epoch. Thread-safe: each thread uses its own
@@ -18,8 +19,18 @@ typedef struct store store;
 #define STORE_TEXT_MAX 256      /* description, vendor, model number, serial number */
 #define STORE_ID_MAX 129        /* deployment ids: up to 128 characters + NUL */
 
-/* Opens (creating when missing) the database at path, migrating the schema. */
+/* Opens (creating when missing) the SQLite database at path, migrating the schema. */
 int store_open(const char *path, store **out, struct margo_error *err);
+/* Opens the store url names: PostgreSQL for postgresql://... or postgres://... (libpq's
+ * connection URI; MARGO_EUNSUPPORTED when this wfmd was built without it), SQLite at
+ * sqlite_path when url is NULL. MARGO_EINVAL for any other scheme, and for a URL that carries
+ * a password (it belongs in libpq's password file, never in argv or logs). */
+int store_open_url(const char *url, const char *sqlite_path, store **out,
+		   struct margo_error *err);
+/* What store_open_url checks before connecting: 0 when this wfmd can open url, else
+ * MARGO_EINVAL or MARGO_EUNSUPPORTED with err saying why in one line that never repeats what
+ * follows the URL's scheme (it may hold a secret). */
+int store_url_check(const char *url, struct margo_error *err);
 /* Closes every connection. NULL is a no-op. */
 void store_close(store *st);
 

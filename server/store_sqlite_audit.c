@@ -13,7 +13,7 @@ static const char sql_audit_insert[] =
 	" client_addr, status) VALUES (:at, :op, :method, :route, :path, :device, :target,"
 	" :addr, :status)";
 
-int store_audit_add(store *st, const struct store_audit *e, struct margo_error *err)
+int sqlite_audit_add(store *st, const struct store_audit *e, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -66,9 +66,9 @@ static void audit_from_row(sqlite3_stmt *s, struct store_audit *e)
 	e->status = sqlite3_column_int(s, 9);
 }
 
-int store_audit_page(store *st, const struct store_audit_filter *f, int64_t after_seq,
-		     size_t limit, struct store_audit **items, size_t *n, int *more,
-		     struct margo_error *err)
+int sqlite_audit_page(store *st, const struct store_audit_filter *f, int64_t after_seq,
+		      size_t limit, struct store_audit **items, size_t *n, int *more,
+		      struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	struct store_audit *v = NULL;

@@ -13,7 +13,7 @@ static const char sql_ca_mac_get[] =
 	" WHERE m.lookup = :lookup AND t.revoked = 0 AND t.uses < t.max_uses"
 	" AND t.expires_at > :now";
 
-int store_ca_mac_add(store *st, const struct store_ca_mac *m, struct margo_error *err)
+int sqlite_ca_mac_add(store *st, const struct store_ca_mac *m, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -34,8 +34,8 @@ out:
 	return rc;
 }
 
-int store_ca_mac_get(store *st, const char *lookup, int64_t now, struct store_ca_mac *out,
-		     struct margo_error *err)
+int sqlite_ca_mac_get(store *st, const char *lookup, int64_t now, struct store_ca_mac *out,
+		      struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;

@@ -5,8 +5,6 @@
 #include "store_console.h"
 #include "store_sqlite_int.h"
 
-const char *const store_summary_states[4] = { "pending", "active", "rejected", "revoked" };
-
 static const char sql_session_sweep[] = "DELETE FROM console_sessions WHERE expires_at <= :now";
 static const char sql_session_insert[] =
 	"INSERT INTO console_sessions (hash, operator, role, bootstrap, created_at, expires_at)"
@@ -18,8 +16,8 @@ static const char sql_session_delete[] = "DELETE FROM console_sessions WHERE has
 static const char sql_session_delete_operator[] =
 	"DELETE FROM console_sessions WHERE operator = :operator";
 
-int store_session_create(store *st, const char *hash, const struct store_session *in,
-			 int64_t now, struct margo_error *err)
+int sqlite_session_create(store *st, const char *hash, const struct store_session *in,
+			  int64_t now, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -44,8 +42,8 @@ out:
 	return tx_end(c, rc, err);
 }
 
-int store_session_get(store *st, const char *hash, int64_t now, struct store_session *out,
-		      struct margo_error *err)
+int sqlite_session_get(store *st, const char *hash, int64_t now, struct store_session *out,
+		       struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -77,7 +75,7 @@ out:
 	return rc;
 }
 
-int store_session_delete(store *st, const char *hash, struct margo_error *err)
+int sqlite_session_delete(store *st, const char *hash, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -92,8 +90,8 @@ out:
 	return rc;
 }
 
-int store_session_delete_operator(store *st, const char *operator_name, size_t *n,
-				  struct margo_error *err)
+int sqlite_session_delete_operator(store *st, const char *operator_name, size_t *n,
+				   struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -180,8 +178,8 @@ out:
 	return rc;
 }
 
-int store_summary_get(store *st, int64_t now, struct store_summary *out,
-		      struct margo_error *err)
+int sqlite_summary_get(store *st, int64_t now, struct store_summary *out,
+		       struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	int rc;
@@ -200,9 +198,9 @@ static const char sql_history[] =
 	"SELECT deployment_id, state, received_at, document FROM deployment_status"
 	" WHERE device_id = :id AND deployment_id = :dep ORDER BY seq DESC LIMIT :limit";
 
-int store_deployment_history(store *st, const char *device_id, const char *deployment_id,
-			     size_t limit, struct store_deployment **items, size_t *n,
-			     struct margo_error *err)
+int sqlite_deployment_history(store *st, const char *device_id, const char *deployment_id,
+			      size_t limit, struct store_deployment **items, size_t *n,
+			      struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	struct store_deployment *v = NULL;

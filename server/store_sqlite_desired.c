@@ -105,8 +105,8 @@ out:
 	return rc;
 }
 
-int store_desired_commit(store *st, const struct store_desired_change *ch,
-			 struct margo_error *err)
+int sqlite_desired_commit(store *st, const struct store_desired_change *ch,
+			  struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	int rc;
@@ -131,8 +131,8 @@ int desired_commit_tx(struct conn *c, const struct store_desired_change *ch,
 	return deployment_row(c, ch, err);
 }
 
-int store_object_get(store *st, const unsigned char oid[STORE_OID_LEN], int *type,
-		     unsigned char **data, size_t *len, struct margo_error *err)
+int sqlite_object_get(store *st, const unsigned char oid[STORE_OID_LEN], int *type,
+		      unsigned char **data, size_t *len, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -170,7 +170,7 @@ out:
 	return rc;
 }
 
-int store_object_stats(store *st, struct store_object_stats *out, struct margo_error *err)
+int sqlite_object_stats(store *st, struct store_object_stats *out, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -188,6 +188,33 @@ int store_object_stats(store *st, struct store_object_stats *out, struct margo_e
 		rc = 0;
 	} else {
 		rc = db_fail(c->db, err, "object stats");
+	}
+	sqlite3_reset(s);
+out:
+	return rc;
+}
+
+static const char sql_repo_get[] =
+	"SELECT revision FROM repos WHERE device_id = :id";
+int sqlite_repo_revision_get(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
+			     struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_repo_get);
+	BIND(bind_text(s, ":id", device_id));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		copy_text(rev, STORE_REVISION_LEN, col_text(s, 0));
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = margo_error_set(err, MARGO_ENOTFOUND, "no repository for %s", device_id);
+	} else {
+		rc = db_fail(c->db, err, "repo get");
 	}
 	sqlite3_reset(s);
 out:

@@ -39,8 +39,8 @@ out:
 	return rc;
 }
 
-int store_labels_get(store *st, const char *device_id, struct store_label **items, size_t *n,
-		     struct margo_error *err)
+int sqlite_labels_get(store *st, const char *device_id, struct store_label **items, size_t *n,
+		      struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	int rc;
@@ -89,9 +89,9 @@ out:
 	return rc;
 }
 
-int store_labels_update(store *st, const char *device_id, const struct store_label *set,
-			size_t nset, const char *const *remove, size_t nremove,
-			struct margo_error *err)
+int sqlite_labels_update(store *st, const char *device_id, const struct store_label *set,
+			 size_t nset, const char *const *remove, size_t nremove,
+			 struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	int rc;
@@ -250,9 +250,9 @@ static int scan(store *st, const char *state, const char *after, const char *onl
 	}
 }
 
-int store_fleet_scan(store *st, const char *state, const char *after,
-		     int (*fn)(void *ctx, const struct store_fleet_device *d), void *ctx,
-		     struct margo_error *err)
+int sqlite_fleet_scan(store *st, const char *state, const char *after,
+		      int (*fn)(void *ctx, const struct store_fleet_device *d), void *ctx,
+		      struct margo_error *err)
 {
 	return scan(st, state, after, NULL, fn, ctx, err);
 }
@@ -272,9 +272,9 @@ static int get_one(void *ctx, const struct store_fleet_device *d)
 	return g->fn(g->ctx, d);
 }
 
-int store_fleet_get(store *st, const char *id,
-		    int (*fn)(void *ctx, const struct store_fleet_device *d), void *ctx,
-		    struct margo_error *err)
+int sqlite_fleet_get(store *st, const char *id,
+		     int (*fn)(void *ctx, const struct store_fleet_device *d), void *ctx,
+		     struct margo_error *err)
 {
 	struct get_ctx g = { fn, ctx, 0 };
 	int rc = scan(st, NULL, NULL, id, get_one, &g, err);

@@ -24,8 +24,8 @@ static const char sql_operator_insert[] =
 	"INSERT INTO operators (name, role, token_hash, created_by, created_at)"
 	" VALUES (:name, :role, :hash, :by, :at)";
 
-int store_operator_add(store *st, const struct store_operator *op, const char *token_hash,
-		       struct margo_error *err)
+int sqlite_operator_add(store *st, const struct store_operator *op, const char *token_hash,
+			struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -89,14 +89,14 @@ out:
 	return rc;
 }
 
-int store_operator_by_token(store *st, const char *token_hash, struct store_operator *out,
-			    struct margo_error *err)
+int sqlite_operator_by_token(store *st, const char *token_hash, struct store_operator *out,
+			     struct margo_error *err)
 {
 	return operator_find(st, sql_operator_by_token, token_hash, out, err);
 }
 
-int store_operator_get(store *st, const char *name, struct store_operator *out,
-		       struct margo_error *err)
+int sqlite_operator_get(store *st, const char *name, struct store_operator *out,
+			struct margo_error *err)
 {
 	return operator_find(st, sql_operator_get, name, out, err);
 }
@@ -104,7 +104,7 @@ int store_operator_get(store *st, const char *name, struct store_operator *out,
 static const char sql_operator_revoke[] =
 	"UPDATE operators SET revoked_at = coalesce(revoked_at, :now) WHERE name = :name";
 
-int store_operator_revoke(store *st, const char *name, int64_t now, struct margo_error *err)
+int sqlite_operator_revoke(store *st, const char *name, int64_t now, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -125,9 +125,9 @@ static const char sql_operator_page[] =
 	"SELECT " OPERATOR_COLUMNS " FROM operators WHERE :after IS NULL OR name > :after"
 	" ORDER BY name LIMIT :limit";
 
-int store_operator_page(store *st, const char *after, size_t limit,
-			struct store_operator **items, size_t *n, int *more,
-			struct margo_error *err)
+int sqlite_operator_page(store *st, const char *after, size_t limit,
+			 struct store_operator **items, size_t *n, int *more,
+			 struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	struct store_operator *v = NULL;

@@ -118,9 +118,9 @@ static int device_bind(sqlite3_stmt *s, const struct store_device_filter *f,
 	return rc;
 }
 
-int store_device_page(store *st, const struct store_device_filter *f,
-		      const struct store_cursor *after, size_t limit, int64_t now,
-		      struct store_device **items, size_t *n, int *more, struct margo_error *err)
+int sqlite_device_page(store *st, const struct store_device_filter *f,
+		       const struct store_cursor *after, size_t limit, int64_t now,
+		       struct store_device **items, size_t *n, int *more, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	struct store_device *v = NULL;
@@ -136,7 +136,7 @@ int store_device_page(store *st, const struct store_device_filter *f,
 		return margo_error_set(err, MARGO_EINVAL, "device filter too long");
 	if ((rc = tx_begin(c, err)) < 0)
 		return rc;
-	if ((rc = store_purge_expired(c, now, err)) < 0)
+	if ((rc = sqlite_purge_expired(c, now, err)) < 0)
 		goto out;
 	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK) {
 		rc = db_fail(c->db, err, "device page prepare");
@@ -149,7 +149,7 @@ int store_device_page(store *st, const struct store_device_filter *f,
 			continue;
 		}
 		ROW_RESERVE(v, cnt, cap, limit < 64 ? limit : 64);
-		store_device_from_row(s, &v[cnt++]);
+		sqlite_device_from_row(s, &v[cnt++]);
 	}
 	ROWS_DONE("device page");
 out:
@@ -169,9 +169,9 @@ static const char sql_et_page[] =
 	" FROM enrollment_tokens WHERE NOT :set OR (created_at, id) > (:at, :key)"
 	" ORDER BY created_at, id LIMIT :limit";
 
-int store_enrollment_token_page(store *st, const struct store_cursor *after, size_t limit,
-				struct store_enrollment_token **items, size_t *n, int *more,
-				struct margo_error *err)
+int sqlite_enrollment_token_page(store *st, const struct store_cursor *after, size_t limit,
+				 struct store_enrollment_token **items, size_t *n, int *more,
+				 struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	struct store_enrollment_token *v = NULL, *t;
@@ -216,9 +216,9 @@ static const char sql_cert_page[] =
 	" WHERE NOT :set OR (created_at, fingerprint) > (:at, :key)"
 	" ORDER BY created_at, fingerprint LIMIT :limit";
 
-int store_certificate_page(store *st, const struct store_cursor *after, size_t limit,
-			   struct store_certificate **items, size_t *n, int *more,
-			   struct margo_error *err)
+int sqlite_certificate_page(store *st, const struct store_cursor *after, size_t limit,
+			    struct store_certificate **items, size_t *n, int *more,
+			    struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	struct store_certificate *v = NULL;
@@ -256,7 +256,7 @@ out:
 static const char sql_count_by_state[] =
 	"SELECT state, count(*) FROM devices GROUP BY state";
 
-int store_device_count_by_state(store *st, int64_t counts[4], struct margo_error *err)
+int sqlite_device_count_by_state(store *st, int64_t counts[4], struct margo_error *err)
 {
 	static const char *const states[4] = { "pending", "active", "rejected", "revoked" };
 	struct conn *c = conn_get(st, err);
@@ -281,7 +281,7 @@ static const char sql_ping[] = "SELECT count(*) FROM schema_migrations";
 
 /* A read inside a write transaction: the database answers and this process can write (no
  * other writer holds it past the busy timeout). */
-int store_ping(store *st, struct margo_error *err)
+int sqlite_ping(store *st, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;

@@ -46,25 +46,9 @@ static const char sql_status_seq[] =
 	"SELECT coalesce(max(seq), 0) FROM deployment_status"
 	" WHERE device_id = :dev AND deployment_id = :dep";
 
-void store_rollout_clear(struct store_rollout *r)
-{
-	if (r == NULL)
-		return;
-	free(r->selector);
-	free(r->yaml);
-	r->selector = r->yaml = NULL;
-}
-
-void store_rollouts_free(struct store_rollout *items, size_t n)
-{
-	for (size_t i = 0; items != NULL && i < n; i++)
-		store_rollout_clear(&items[i]);
-	free(items);
-}
-
-int store_rollout_create(store *st, const struct store_rollout *r,
-			 char (*device_ids)[MARGO_UUID_LEN], const long *waves, size_t n,
-			 int64_t now, struct margo_error *err)
+int sqlite_rollout_create(store *st, const struct store_rollout *r,
+			  char (*device_ids)[MARGO_UUID_LEN], const long *waves, size_t n,
+			  int64_t now, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -136,8 +120,8 @@ static int rollout_row(sqlite3_stmt *s, struct store_rollout *r, struct margo_er
 	return 0;
 }
 
-int store_rollout_get(store *st, const char *id, struct store_rollout *out,
-		      struct margo_error *err)
+int sqlite_rollout_get(store *st, const char *id, struct store_rollout *out,
+		       struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -169,8 +153,8 @@ out:
 	return rc;
 }
 
-int store_rollout_list(store *st, const char *state, struct store_rollout **items, size_t *n,
-		       struct margo_error *err)
+int sqlite_rollout_list(store *st, const char *state, struct store_rollout **items, size_t *n,
+			struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	struct store_rollout *v = NULL;
@@ -203,8 +187,8 @@ out:
 	return rc;
 }
 
-int store_rollout_update(store *st, const char *id, const char *expect_state,
-			 const struct store_rollout *r, int64_t now, struct margo_error *err)
+int sqlite_rollout_update(store *st, const char *id, const char *expect_state,
+			  const struct store_rollout *r, int64_t now, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -240,16 +224,9 @@ out:
 	return rc;
 }
 
-void store_rollout_devices_free(struct store_rollout_device *items, size_t n)
-{
-	for (size_t i = 0; items != NULL && i < n; i++)
-		free(items[i].previous_yaml);
-	free(items);
-}
-
-int store_rollout_devices(store *st, const char *rollout_id, const char *deployment_id,
-			  long wave, int with_previous, struct store_rollout_device **items,
-			  size_t *n, struct margo_error *err)
+int sqlite_rollout_devices(store *st, const char *rollout_id, const char *deployment_id,
+			   long wave, int with_previous, struct store_rollout_device **items,
+			   size_t *n, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	struct store_rollout_device *v = NULL;
@@ -298,9 +275,9 @@ out:
 	return rc;
 }
 
-int store_rollout_device_set(store *st, const char *rollout_id, const char *device_id,
-			     const char *state, const char *previous, size_t previous_len,
-			     int64_t status_seq, struct margo_error *err)
+int sqlite_rollout_device_set(store *st, const char *rollout_id, const char *device_id,
+			      const char *state, const char *previous, size_t previous_len,
+			      int64_t status_seq, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;
@@ -325,8 +302,8 @@ out:
 	return rc;
 }
 
-int store_deployment_status_seq(store *st, const char *device_id, const char *deployment_id,
-				int64_t *seq, struct margo_error *err)
+int sqlite_deployment_status_seq(store *st, const char *device_id, const char *deployment_id,
+				 int64_t *seq, struct margo_error *err)
 {
 	struct conn *c = conn_get(st, err);
 	sqlite3_stmt *s;

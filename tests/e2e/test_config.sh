@@ -42,6 +42,34 @@ for args in "serve" "serve --data-dir $T/x --listen nonsense" \
 done
 assert_false "usage errors created no data dir" test -e "$T/x"
 
+e2e_step "--store: other schemes and URLs with a password refused in one line, never echoed"
+# The password belongs in libpq's password file, never in argv: such a URL is refused before
+# wfmd touches anything, and the message does not repeat it (nor anything past the scheme).
+for url in "mysql://wfmd:hunter2@db.example/wfmd" "postgresql://wfmd:hunter2@db.example/wfmd" \
+	"postgres://db.example/wfmd?sslmode=require&password=hunter2" "/var/lib/wfmd/wfmd.db"; do
+	run_wfmd serve --data-dir "$T/x" --store "$url"
+	assert_eq "$RC" 2 "--store $url: exit status 2"
+	assert_eq "$(printf '%s\n' "$ERR" | wc -l)" 1 "--store $url: one line ($ERR)"
+	assert_match "$ERR" "^wfmd: --store: (unknown store URL scheme|the store URL carries a password|a store URL starts with)" \
+		"--store $url: says why"
+	assert_false "--store $url: the message does not repeat the password" grep -q hunter2 "$T/run.err"
+done
+run_wfmd serve --data-dir "$T/x" --store "postgresql://wfmd:hunter2@db.example/wfmd"
+assert_match "$ERR" '~/\.pgpass' "a password in the URL: the message names ~/.pgpass"
+# A URL without password: a wfmd built without libpq says so (exit 2, before the data dir);
+# one built with it tries to connect, and nothing listens on port 1.
+run_wfmd serve --data-dir "$T/pg" --listen 127.0.0.1:0 --store "postgresql://wfmd@127.0.0.1:1/wfmd"
+if ldd "$WFMD_BIN" | grep -q 'libpq\.so'; then
+	assert_eq "$RC" 1 "PostgreSQL not reachable: exit status 1"
+	assert_true "and a line saying why" grep -q '^wfmd: database (--store): ' "$T/run.err"
+else
+	assert_eq "$RC" 2 "PostgreSQL not built in: exit status 2"
+	assert_eq "$ERR" "wfmd: --store: this wfmd was built without PostgreSQL support" \
+		"PostgreSQL not built in: one clear line"
+	assert_false "and no data dir" test -e "$T/pg"
+fi
+assert_false "refused --store URLs created no data dir" test -e "$T/x"
+
 e2e_step "a port in use: exit 1 with one clear line"
 wfmd_start
 PORT=$WFMD_PORT
