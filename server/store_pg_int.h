@@ -1,5 +1,5 @@
 /* Internal to the PostgreSQL backend of store.h (store_pg*.c, compiled only when libpq is
- * found: WFMD_HAVE_POSTGRESQL): the connection of each thread, the schema's migrations, and
+ * found: server/CMakeLists.txt): the connection of each thread, the schema's migrations, and
  * the mapping of every libpq failure to a margo_error. Nothing outside the backend includes
  * this.
  *

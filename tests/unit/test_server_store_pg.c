@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#ifdef WFMD_HAVE_POSTGRESQL
+#ifdef WFMD_HAVE_LIBPQ
 #include <pthread.h>
 #include <sqlite3.h>
 
