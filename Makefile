@@ -33,8 +33,9 @@ $(ASAN_BUILD)/build.ninja: | deps
 # out to keep CI near its budget (ASAN_EXCLUDE= runs everything): the browser (chromium's
 # time), pagination at 300 devices (unit test_server_store_pages), the leak loop and the
 # SIGKILL crash loop (unit test_server_desired, e2e test_desired_import), HAProxy's health
-# checks and fleet-sim's retries (wfmd answers only /readyz and the CA there: test_wfmd_init).
-ASAN_EXCLUDE ?= test_console_browser|test_pagination|test_leak_loop|test_desired_crash|test_haproxy|test_fleet_sim_retries
+# checks and fleet-sim's retries (wfmd answers only /readyz and the CA there: test_wfmd_init),
+# the tests' PostgreSQL harness (a shell script: no code of ours to instrument).
+ASAN_EXCLUDE ?= test_console_browser|test_pagination|test_leak_loop|test_desired_crash|test_haproxy|test_fleet_sim_retries|test_pgtmp
 test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
