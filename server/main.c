@@ -256,6 +256,18 @@ static int import_repositories(const char *data_dir, store *st)
 	return rc < 0 ? 1 : 0;
 }
 
+/* This wfmd's name among several sharing one store: host and the data dir's real path. */
+static char *instance_name(const char *data_dir)
+{
+	char host[256] = "", *real = realpath(data_dir, NULL), *name = NULL;
+
+	gethostname(host, sizeof(host) - 1);
+	if (asprintf(&name, "%s:%s", host, real != NULL ? real : data_dir) < 0)
+		name = NULL;
+	free(real);
+	return name;
+}
+
 /* DNS-SD is a convenience: a failure to start it is a warning, never fatal. */
 static struct advertise *advertise_or_warn(const struct options *o, const char *url,
 					   const char *data_dir)
@@ -341,6 +353,10 @@ static int cmd_serve(const struct options *o)
 	rc = 1;
 	w.poll_interval_active = o->poll_active;
 	w.poll_interval_rest = o->poll_rest;
+	if ((w.instance = instance_name(o->data_dir)) == NULL) {
+		fprintf(stderr, "wfmd: out of memory\n");
+		goto out;
+	}
 	if (rollout_engine_start(&w, ROLLOUT_TICK_MS, &engine, &err) < 0) {
 		fprintf(stderr, "wfmd: %s\n", err.message);
 		goto out;
@@ -407,6 +423,7 @@ out:
 	metrics_free();
 	store_close(w.store);
 	free(w.public_url);
+	free(w.instance);
 	access_key_free(w.access_key);
 	datadir_clear(&dd);
 	if (ai != NULL)

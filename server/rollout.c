@@ -25,7 +25,14 @@ struct rollout_engine {
 	pthread_rwlock_t active_lock;
 	char (*active)[MARGO_UUID_LEN];
 	size_t nactive;
+	/* Several wfmd may share one store: only the holder of the store's "rollout-engine"
+	 * lease moves rollouts; the others only rebuild their pacing set. */
+	char holder[STORE_LEASE_HOLDER_MAX];
+	int leader;                     /* -1 until the first tick */
 };
+
+#define LEASE_NAME "rollout-engine"
+#define LEASE_TTL 15    /* seconds: renewed every tick and every batch of a wave */
 
 /* ---- creation ---- */
 
@@ -224,8 +231,28 @@ static int deploy_device(struct wfmd *w, struct store_rollout *r,
 	return rc;
 }
 
-/* Deploys the current wave, DEPLOY_BATCH devices per transaction. A crash loses at most the
- * open batch, whose devices are still "waiting" (or "deploying") at the next tick. */
+/* Takes or renews the engine's lease (always held when no engine runs: rollout_tick called
+ * directly). 0 with *held, or an error. */
+static int lease(struct wfmd *w, int *held, struct margo_error *err)
+{
+	struct rollout_engine *e = w->rollouts;
+	int rc;
+
+	*held = 1;
+	if (e == NULL)
+		return 0;
+	rc = store_lease_take(w->store, LEASE_NAME, e->holder, margo_time_now(), LEASE_TTL, held,
+			      err);
+	if (rc == 0 && *held != e->leader)
+		margo_log_info(*held ? "rollout engine leads" : "rollout engine follows",
+			       "holder=%s", e->holder);
+	e->leader = rc == 0 && *held;
+	return rc;
+}
+
+/* Deploys the current wave, DEPLOY_BATCH devices per transaction, renewing the lease before
+ * each (another wfmd takes over a wave whose engine stopped). A crash loses at most the open
+ * batch, whose devices are still "waiting" (or "deploying") at the next tick. */
 static int deploy_wave(struct wfmd *w, struct store_rollout *r,
 		       struct store_rollout_device *d, size_t n, int64_t now,
 		       struct margo_error *err)
@@ -234,7 +261,13 @@ static int deploy_wave(struct wfmd *w, struct store_rollout *r,
 
 	for (size_t i = 0; rc == 0 && i < n; i += DEPLOY_BATCH) {
 		size_t end = i + DEPLOY_BATCH < n ? i + DEPLOY_BATCH : n;
+		int held;
 
+		if ((rc = lease(w, &held, err)) < 0)
+			break;
+		if (!held)
+			return margo_error_set(err, MARGO_ECONFLICT, "another wfmd took over the "
+					       "rollout engine");
 		if ((rc = store_batch_begin(w->store, err)) < 0)
 			break;
 		for (size_t j = i; rc == 0 && j < end; j++)
@@ -375,9 +408,10 @@ static int active_add(struct active_set *a, const struct store_rollout_device *d
 
 static int active_extend(struct wfmd *w, const struct store_rollout_device *d, size_t n);
 
-/* One running rollout: deploy the current wave, or judge it. */
+/* One running rollout: deploy the current wave, or judge it; a follower (not holding the
+ * lease) only takes the wave's devices into its pacing set. */
 static int step(struct wfmd *w, struct store_rollout *r, int64_t now, struct active_set *a,
-		struct margo_error *err)
+		int leader, struct margo_error *err)
 {
 	struct store_rollout_device *d = NULL;
 	size_t n = 0;
@@ -385,6 +419,12 @@ static int step(struct wfmd *w, struct store_rollout *r, int64_t now, struct act
 
 	rc = store_rollout_devices(w->store, r->id, r->deployment_id, r->current_wave, 0, &d, &n,
 				   err);
+	if (!leader) {
+		if (rc == 0)
+			rc = active_add(a, d, n);
+		store_rollout_devices_free(d, n);
+		return rc;
+	}
 	/* The wave's devices are paced as active from their first commit on, not only after
 	 * the whole wave is written: one polling in between would otherwise get the rest
 	 * interval and learn of the wave that much later. */
@@ -456,8 +496,10 @@ int rollout_tick(struct wfmd *w, int64_t now, struct margo_error *err)
 	struct store_rollout *items = NULL;
 	struct active_set a = { NULL, 0, 0 };
 	size_t n = 0;
-	int rc, first = 0;
+	int rc, first = 0, leader;
 
+	if ((rc = lease(w, &leader, err)) < 0)
+		return rc;
 	rc = store_rollout_list(w->store, NULL, &items, &n, err);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct store_rollout r;
@@ -468,8 +510,9 @@ int rollout_tick(struct wfmd *w, int64_t now, struct margo_error *err)
 			continue;
 		if ((rc = store_rollout_get(w->store, items[i].id, &r, err)) < 0)
 			break;
-		one = strcmp(r.state, "running") == 0 ? step(w, &r, now, &a, err) :
-			strcmp(r.state, "rolling-back") == 0 ? roll_back(w, &r, now, err) : 0;
+		one = strcmp(r.state, "running") == 0 ? step(w, &r, now, &a, leader, err) :
+			strcmp(r.state, "rolling-back") == 0 && leader ? roll_back(w, &r, now, err) :
+			0;
 		/* Another rollout goes on even when this one could not move now. */
 		if (one < 0 && one != MARGO_ECONFLICT) {
 			margo_log_warn("rollout step failed", "rollout_id=%s error=\"%s\"", r.id,
@@ -515,15 +558,37 @@ static void *engine_main(void *arg)
 	return NULL;
 }
 
+/* The engine's name as a lease holder: w->instance (host and data dir: the same across a
+ * restart, so a restarted wfmd takes its lease back at once), else a random id. */
+static int holder_name(const struct wfmd *w, char *out, size_t cap, struct margo_error *err)
+{
+	char id[MARGO_UUID_LEN];
+
+	if (w->instance != NULL) {
+		snprintf(out, cap, "%s", w->instance);
+		return 0;
+	}
+	if (margo_uuid_v4(id) < 0)
+		return margo_error_set(err, MARGO_ENOMEM, "no random id for the rollout engine");
+	snprintf(out, cap, "%s", id);
+	return 0;
+}
+
 int rollout_engine_start(struct wfmd *w, unsigned tick_ms, struct rollout_engine **out,
 			 struct margo_error *err)
 {
 	struct rollout_engine *e = calloc(1, sizeof(*e));
+	int rc;
 
 	if (e == NULL)
 		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
 	e->w = w;
 	e->tick_ms = tick_ms > 0 ? tick_ms : ROLLOUT_TICK_MS;
+	e->leader = -1;
+	if ((rc = holder_name(w, e->holder, sizeof(e->holder), err)) < 0) {
+		free(e);
+		return rc;
+	}
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cond, NULL);
 	pthread_rwlock_init(&e->active_lock, NULL);

@@ -457,6 +457,12 @@ int store_deployment_status_seq(store *st, const char *device_id, const char *de
 	return st->ops->deployment_status_seq(st, device_id, deployment_id, seq, err);
 }
 
+int store_lease_take(store *st, const char *name, const char *holder, int64_t now, int64_t ttl,
+		     int *held, struct margo_error *err)
+{
+	return st->ops->lease_take(st, name, holder, now, ttl, held, err);
+}
+
 /* ---- what the backends return ---- */
 
 const char *const store_summary_states[4] = { "pending", "active", "rejected", "revoked" };

@@ -159,6 +159,8 @@ struct store_ops {
 				  int64_t status_seq, struct margo_error *err);
 	int (*deployment_status_seq)(store *st, const char *device_id, const char *deployment_id,
 				     int64_t *seq, struct margo_error *err);
+	int (*lease_take)(store *st, const char *name, const char *holder, int64_t now,
+			  int64_t ttl, int *held, struct margo_error *err);
 };
 
 /* The first member of each backend's own struct (struct sqlite_store, struct pg_store): a

@@ -81,6 +81,14 @@ int store_rollout_devices(store *st, const char *rollout_id, const char *deploym
 int store_rollout_device_set(store *st, const char *rollout_id, const char *device_id,
 			     const char *state, const char *previous, size_t previous_len,
 			     int64_t status_seq, struct margo_error *err);
+/* A named lease for one of several wfmd sharing the store (the rollout engine's
+ * "rollout-engine": only its holder moves rollouts). Taken for holder until now + ttl when it
+ * is free, expired or holder's already (so taking it again renews it); *held says whether
+ * holder has it now. */
+#define STORE_LEASE_NAME_MAX 64
+#define STORE_LEASE_HOLDER_MAX 256
+int store_lease_take(store *st, const char *name, const char *holder, int64_t now, int64_t ttl,
+		     int *held, struct margo_error *err);
 /* The sequence number of the device's newest status report for deployment_id (0: none). */
 int store_deployment_status_seq(store *st, const char *device_id, const char *deployment_id,
 				int64_t *seq, struct margo_error *err);

@@ -71,6 +71,7 @@ static const struct store_ops sqlite_ops = {
 	.rollout_devices = sqlite_rollout_devices,
 	.rollout_device_set = sqlite_rollout_device_set,
 	.deployment_status_seq = sqlite_deployment_status_seq,
+	.lease_take = sqlite_lease_take,
 };
 
 int store_sqlite_open(const char *path, store **out, struct margo_error *err)

@@ -242,6 +242,8 @@ int sqlite_rollout_devices(store *st, const char *rollout_id, const char *deploy
 int sqlite_rollout_device_set(store *st, const char *rollout_id, const char *device_id,
 			      const char *state, const char *previous, size_t previous_len,
 			      int64_t status_seq, struct margo_error *err);
+int sqlite_lease_take(store *st, const char *name, const char *holder, int64_t now,
+		      int64_t ttl, int *held, struct margo_error *err);
 int sqlite_deployment_status_seq(store *st, const char *device_id, const char *deployment_id,
 				 int64_t *seq, struct margo_error *err);
 

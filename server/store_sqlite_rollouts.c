@@ -325,3 +325,30 @@ int sqlite_deployment_status_seq(store *st, const char *device_id, const char *d
 out:
 	return rc;
 }
+
+static const char sql_lease_take[] =
+	"INSERT INTO leases (name, holder, expires_at) VALUES (:name, :holder, :until)"
+	" ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+	" expires_at = excluded.expires_at"
+	" WHERE leases.holder = excluded.holder OR leases.expires_at <= :now";
+
+int sqlite_lease_take(store *st, const char *name, const char *holder, int64_t now,
+		      int64_t ttl, int *held, struct margo_error *err)
+{
+	struct conn *c = conn_get(st, err);
+	sqlite3_stmt *s;
+	int rc;
+
+	*held = 0;
+	if (c == NULL)
+		return MARGO_ESTORE;
+	PREPARE(s, sql_lease_take);
+	BIND(bind_text(s, ":name", name));
+	BIND(bind_text(s, ":holder", holder));
+	BIND(bind_int(s, ":until", now + ttl));
+	BIND(bind_int(s, ":now", now));
+	EXEC(s);
+	*held = sqlite3_changes(c->db) > 0;
+out:
+	return rc;
+}

@@ -256,6 +256,14 @@ static const char schema_v6[] =
 	" END;"
 	"CREATE INDEX deployments_created ON deployments (device_id, created_at, deployment_id);";
 
+/* Leases: which of several wfmd sharing the store runs a singleton job (the rollout
+ * engine), until when. */
+static const char schema_v10[] =
+	"CREATE TABLE leases ("
+	" name TEXT PRIMARY KEY,"
+	" holder TEXT NOT NULL,"
+	" expires_at INTEGER NOT NULL);";
+
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
 	{ 2, "git objects of the desired state", schema_v2 },
@@ -265,6 +273,7 @@ static const struct schema_step steps[] = {
 	{ 9, "rollouts", schema_v9 },
 	{ 5, "enrollment-token CA MACs", schema_v5 },
 	{ 6, "latest deployment status, its indexes", schema_v6 },
+	{ 10, "leases", schema_v10 },
 };
 
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))

@@ -33,6 +33,9 @@ struct wfmd {
 	struct rollout_engine *rollouts; /* rollout.h; NULL when not running */
 	long poll_interval_active;      /* Margo-Poll-Interval for devices in an active wave */
 	long poll_interval_rest;        /* ... for the others; 0: no header */
+	/* This wfmd among several sharing one store ("host:/data/dir"); NULL: unnamed. Names
+	 * it as the holder of store leases (the rollout engine's). */
+	char *instance;
 };
 
 #endif

@@ -13,6 +13,7 @@
 #include "store_fixture.h"
 #include "store_page.h"
 #include "store_desired.h"
+#include "store_rollout.h"
 
 #define T0 1800000000
 
@@ -465,6 +466,32 @@ static void test_batch(void **state)
 	store_device_clear(&d);
 }
 
+/* Leases: one holder at a time; renewed by its holder; taken over once expired. */
+static void test_lease(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	int held = -1;
+
+	assert_int_equal(store_lease_take(f->st, "job", "a", T0, 10, &held, &err), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(store_lease_take(f->st, "job", "b", T0 + 1, 10, &held, &err), 0);
+	assert_int_equal(held, 0);
+	/* Another name is another lease. */
+	assert_int_equal(store_lease_take(f->st, "other", "b", T0 + 1, 10, &held, &err), 0);
+	assert_int_equal(held, 1);
+	/* a renews until T0 + 19: b still cannot at T0 + 12, when a's first term is over. */
+	assert_int_equal(store_lease_take(f->st, "job", "a", T0 + 9, 10, &held, &err), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(store_lease_take(f->st, "job", "b", T0 + 12, 10, &held, &err), 0);
+	assert_int_equal(held, 0);
+	/* Expired: b takes it, and a has lost it. */
+	assert_int_equal(store_lease_take(f->st, "job", "b", T0 + 19, 10, &held, &err), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(store_lease_take(f->st, "job", "a", T0 + 20, 10, &held, &err), 0);
+	assert_int_equal(held, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +501,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_documents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_git_and_desired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
