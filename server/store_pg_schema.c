@@ -254,6 +254,13 @@ static const char schema_v9[] =
 	" PRIMARY KEY (rollout_id, device_id));"
 	"CREATE INDEX rollout_devices_wave ON rollout_devices (rollout_id, wave, device_id);";
 
+/* Step 10: named leases (the rollout engine's leader among replicas). */
+static const char schema_v10[] =
+	"CREATE TABLE leases ("
+	" name TEXT PRIMARY KEY,"
+	" holder TEXT NOT NULL,"
+	" expires_at BIGINT NOT NULL);";
+
 static const struct schema_step steps[] = {
 	{ 1, "devices, credentials, tokens, deployments", schema_v1 },
 	{ 2, "git objects of the desired state", schema_v2 },
@@ -263,6 +270,7 @@ static const struct schema_step steps[] = {
 	{ 6, "latest deployment status, its indexes", schema_v6 },
 	{ 8, "device labels", schema_v8 },
 	{ 9, "rollouts", schema_v9 },
+	{ 10, "leases", schema_v10 },
 };
 
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))
