@@ -178,6 +178,13 @@ static int conn_revive(struct pg_conn *c, struct margo_error *err)
 {
 	if (PQstatus(c->db) == CONNECTION_OK)
 		return 0;
+	/* Inside pg_tx_begin: its transaction is gone; a new connection would run the rest of
+	 * its statements on their own. Reconnect once pg_tx_end has reported the loss. */
+	if (c->tx_depth > 0) {
+		c->tx_lost = 1;
+		return margo_error_set(err, MARGO_ESTORE, "store unavailable: the connection was "
+				       "lost in a transaction");
+	}
 	PQreset(c->db);
 	if (PQstatus(c->db) != CONNECTION_OK)
 		return conn_unavailable(c->db, err, "reconnect");

@@ -39,6 +39,9 @@ struct pg_conn {
 	PGconn *db;
 	struct pg_pool *pool;
 	struct pg_conn *next;
+	int tx_depth;           /* pg_tx_begin calls not yet ended (1: a transaction, more:
+				 * savepoints in it) */
+	int tx_lost;            /* the transaction ended under us (connection lost) */
 };
 
 /* A pool for conninfo (copied) whose connections run with statement_timeout_ms (0: none).
@@ -67,6 +70,16 @@ int pg_exec_script(struct pg_conn *c, const char *sql, struct margo_error *err,
 		   const char *what);
 /* The SQLSTATE of a failed result ("" when none), e.g. "23505" for a unique violation. */
 const char *pg_sqlstate(const PGresult *res);
+
+/* ---- transactions (store_pg_tx.c) ---- */
+
+/* Begins a transaction (READ COMMITTED), or a savepoint inside this connection's open one;
+ * every successful pg_tx_begin is paired with one pg_tx_end(c, rc, err), which commits (or
+ * releases the savepoint) when rc == 0, else rolls back (to the savepoint), and returns rc,
+ * or MARGO_ESTORE when the commit fails or the transaction was lost meanwhile (never
+ * reporting a rolled-back transaction as committed). */
+int pg_tx_begin(struct pg_conn *c, struct margo_error *err);
+int pg_tx_end(struct pg_conn *c, int rc, struct margo_error *err);
 
 /* ---- schema (store_pg_schema.c) ---- */
 

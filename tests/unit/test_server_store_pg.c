@@ -2,7 +2,8 @@
  * schema's migrations (the same tables, columns and indexes as SQLite's; applied once by
  * replicas starting together; a newer schema refused), the latest-status triggers, and the
  * connections (statement_timeout, reconnect after a lost connection, an unreachable server,
- * a bad connection string). WFMD_TEST_PG names a PostgreSQL (a libpq URL ending in the
+ * a bad connection string) and transactions (savepoints inside one; a connection lost in
+ * one). WFMD_TEST_PG names a PostgreSQL (a libpq URL ending in the
  * database name) where each test creates and drops its own database; ctest's pg/ entries run
  * this under tests/pg/pgtmp.sh, which starts one in a temp dir. Without WFMD_TEST_PG (or
  * without libpq) every test is skipped. */
@@ -367,6 +368,70 @@ static void test_reconnect(void **state)
 				    " WHERE name = 'statement_timeout'"), 300);
 }
 
+static int insert_label(struct pg_conn *c, const char *key, struct margo_error *err)
+{
+	const char *params[] = { key };
+
+	return pg_exec_cmd(c, "INSERT INTO device_labels (device_id, key, value)"
+			   " VALUES ('d1', $1, 'v')", 1, params, err, "label");
+}
+
+/* A transaction with savepoints inside (store_batch_begin around store calls): a failed
+ * inner call (here a duplicate key, which aborts PostgreSQL's transaction until the
+ * savepoint is rolled back to) undoes only its own writes; the rest commits together. */
+static void test_tx_savepoints(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+
+	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	exec_ok(f->c, "INSERT INTO devices (id, state, certificate_pem, certificate_fingerprint,"
+		" keyid, created_at) VALUES ('d1', 'active', 'pem', 'fp1', 'k1', 100)");
+	assert_int_equal(pg_tx_begin(f->c, &err), 0);
+	assert_int_equal(insert_label(f->c, "a", &err), 0);
+	assert_int_equal(pg_tx_begin(f->c, &err), 0);         /* an inner call that fails */
+	assert_int_equal(insert_label(f->c, "b", &err), 0);
+	assert_int_equal(insert_label(f->c, "a", &err), MARGO_ESTORE);
+	assert_int_equal(pg_tx_end(f->c, MARGO_ESTORE, &err), MARGO_ESTORE);
+	assert_int_equal(pg_tx_begin(f->c, &err), 0);         /* one that succeeds */
+	assert_int_equal(insert_label(f->c, "c", &err), 0);
+	assert_int_equal(pg_tx_end(f->c, 0, &err), 0);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM device_labels"), 2);
+	assert_int_equal(pg_tx_end(f->c, 0, &err), 0);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM device_labels"
+				    " WHERE key IN ('a', 'c')"), 2);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM device_labels"), 2);
+
+	/* rc < 0 at the end rolls everything back. */
+	assert_int_equal(pg_tx_begin(f->c, &err), 0);
+	assert_int_equal(insert_label(f->c, "d", &err), 0);
+	assert_int_equal(pg_tx_end(f->c, MARGO_ECONFLICT, &err), MARGO_ECONFLICT);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM device_labels"), 2);
+}
+
+/* The connection lost inside a transaction: its end reports the loss (never "committed"),
+ * nothing of it is in the database, and the thread's next call reconnects. */
+static void test_tx_lost_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	char sql[96];
+
+	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	exec_ok(f->c, "INSERT INTO devices (id, state, certificate_pem, certificate_fingerprint,"
+		" keyid, created_at) VALUES ('d1', 'active', 'pem', 'fp1', 'k1', 100)");
+	assert_int_equal(pg_tx_begin(f->c, &err), 0);
+	assert_int_equal(insert_label(f->c, "a", &err), 0);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(f->c->db));
+	admin_exec(f->admin, sql);
+	assert_int_equal(insert_label(f->c, "b", &err), MARGO_ESTORE);
+	assert_null(pg_conn_get(f->pool, &err));               /* still in the transaction */
+	assert_int_equal(pg_tx_end(f->c, 0, &err), MARGO_ESTORE);
+	assert_non_null(strstr(err.message, "store unavailable"));
+	assert_ptr_equal(pg_conn_get(f->pool, &err), f->c);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM device_labels"), 0);
+}
+
 /* Nothing listens: "store unavailable" within the connect timeout, the password nowhere in
  * the message; a malformed connection string is invalid input, not unavailability. */
 static void test_unreachable_and_invalid(void **state)
@@ -404,6 +469,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_latest_triggers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statement_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_savepoints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_lost_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_invalid, setup, teardown),
 	};
 
