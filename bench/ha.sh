@@ -21,15 +21,7 @@ export SRC_DIR BUILD_DIR
 e2e_setup
 HA_PORT=$(ha_free_port)
 ha_seed "https://127.0.0.1:$HA_PORT"
-STORE_ARGS=()
-for n in 1 2 3; do cp -a "$HA_SEED" "$T/r$n"; done
-if [[ -n "${REPLICA_STORE:-}" ]]; then
-	STORE_ARGS=(--store "$REPLICA_STORE")
-else
-	ln -s "$T/r1/wfmd.db" "$T/r2/wfmd.db"
-	ln -s "$T/r1/wfmd.db" "$T/r3/wfmd.db"
-fi
-for n in 1 2 3; do ha_replica_start "$n" --log-level warn "${STORE_ARGS[@]}"; done
+ha_replicas_shared 3 --log-level warn
 haproxy_start
 WFM_CA=$HA_CA WFM_ADMIN_HDR=$T/admin.hdr WFM_DIR=$HA_SEED
 VIA_HAPROXY=https://127.0.0.1:$HA_PORT DIRECT=https://$HA_ADDR_1

@@ -72,6 +72,23 @@ ha_replica_start() {
 	e2e_log "replica $n pid $pid on 127.0.0.1:$port"
 }
 
+# ha_replicas_shared N [wfmd serve args]: N replicas from the seed sharing one store, the way
+# REPLICA_STORE says: a postgresql:// URL gives each `--store URL`; unset, they share one
+# SQLite database (r2..rN's wfmd.db are symbolic links to r1's: several processes on one
+# file, which SQLite serialises). Sets HA_STORE_ARGS (for restarts) and starts them.
+ha_replicas_shared() {
+	local count=$1 n
+	shift
+	HA_STORE_ARGS=()
+	for ((n = 1; n <= count; n++)); do cp -a "$HA_SEED" "$T/r$n"; done
+	if [[ -n "${REPLICA_STORE:-}" ]]; then
+		HA_STORE_ARGS=(--store "$REPLICA_STORE")
+	else
+		for ((n = 2; n <= count; n++)); do ln -s "$T/r1/wfmd.db" "$T/r$n/wfmd.db"; done
+	fi
+	for ((n = 1; n <= count; n++)); do ha_replica_start "$n" "$@" "${HA_STORE_ARGS[@]}"; done
+}
+
 # ha_replica_kill N: SIGKILL, reaped.
 ha_replica_kill() {
 	local pid_var=HA_PID_$1

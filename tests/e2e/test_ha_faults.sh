@@ -23,15 +23,7 @@ e2e_require_bin "$FLEET_SIM" "$AGENT_BIN"
 HA_PORT=$(ha_free_port)
 # Devices and the agent use 127.0.0.1 as the WFM's name (the server certificate has it).
 ha_seed "https://127.0.0.1:$HA_PORT"
-STORE_ARGS=()
-for n in 1 2 3; do cp -a "$HA_SEED" "$T/r$n"; done
-if [[ -n "${REPLICA_STORE:-}" ]]; then
-	STORE_ARGS=(--store "$REPLICA_STORE")
-else
-	ln -s "$T/r1/wfmd.db" "$T/r2/wfmd.db"
-	ln -s "$T/r1/wfmd.db" "$T/r3/wfmd.db"
-fi
-for n in 1 2 3; do ha_replica_start "$n" "${STORE_ARGS[@]}"; done
+ha_replicas_shared 3
 haproxy_start
 WFM_URL=https://127.0.0.1:$HA_PORT WFM_CA=$HA_CA WFM_ADMIN_HDR=$T/admin.hdr WFM_DIR=$HA_SEED
 
@@ -81,7 +73,7 @@ e2e_log "replica 2 killed ($(date -u +%T))"
 e2e_wait_for 10 ha_server_is r2 DOWN || true
 deploy 2
 sleep 2
-ha_replica_start 2 "${STORE_ARGS[@]}"
+ha_replica_start 2 "${HA_STORE_ARGS[@]}"
 wait "$SIM_PID" && rc=0 || rc=$?
 e2e_untrack "$SIM_PID"
 e2e_log "$(grep '^phase=' "$T/sim.log")"
