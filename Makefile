@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 # One .PHONY line per group of targets, so parallel work does not collide on one line.
 .PHONY: all deps build test test-asan demo clean
 .PHONY: bench bench-rollout bench-store
-.PHONY: fuzz fuzz-build fuzz-ci soak soak-ci leak-loop
+.PHONY: fuzz fuzz-build fuzz-ci soak soak-ci leak-loop ha-faults
 .PHONY: console-screenshots
 .PHONY: deb deb-check
 
@@ -33,9 +33,10 @@ $(ASAN_BUILD)/build.ninja: | deps
 # out to keep CI near its budget (ASAN_EXCLUDE= runs everything): the browser (chromium's
 # time), pagination at 300 devices (unit test_server_store_pages), the leak loop and the
 # SIGKILL crash loop (unit test_server_desired, e2e test_desired_import), HAProxy's health
-# checks and fleet-sim's retries (wfmd answers only /readyz and the CA there: test_wfmd_init),
-# the tests' PostgreSQL harness (a shell script: no code of ours to instrument).
-ASAN_EXCLUDE ?= test_console_browser|test_pagination|test_leak_loop|test_desired_crash|test_haproxy|test_fleet_sim_retries|test_pgtmp
+# checks, fleet-sim's retries and the replicas' fault test (fleet-sim's load; test_replicas
+# runs the replicas' wfmd paths under ASan), the tests' PostgreSQL harness (a shell script:
+# no code of ours to instrument; pg/test_server_store_pg still runs under ASan).
+ASAN_EXCLUDE ?= test_console_browser|test_pagination|test_leak_loop|test_desired_crash|test_haproxy|test_fleet_sim_retries|test_ha_faults|test_pgtmp
 test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -96,6 +97,11 @@ fuzz: fuzz-build
 
 fuzz-ci: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CI_SECONDS)
+
+# Three wfmd sharing a store behind HAProxy, 5000 simulated devices onboarding and polling
+# while a replica is killed (tests/e2e/test_ha_faults.sh; make test runs it with 1000).
+ha-faults: build
+	BUILD_DIR=$(BUILD) DEVICES=5000 bash tests/e2e/test_ha_faults.sh
 
 # Soak under faults (tests/soak/soak.sh): 200 agents, 30 minutes; soak-ci: 30 agents, 80 s.
 soak: build

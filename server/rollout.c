@@ -29,10 +29,13 @@ struct rollout_engine {
 	 * lease moves rollouts; the others only rebuild their pacing set. */
 	char holder[STORE_LEASE_HOLDER_MAX];
 	int leader;                     /* -1 until the first tick */
+	int64_t lease_until;            /* the leader's term */
+	int64_t next_try;               /* a follower's next attempt */
 };
 
 #define LEASE_NAME "rollout-engine"
-#define LEASE_TTL 15    /* seconds: renewed every tick and every batch of a wave */
+#define LEASE_TTL 15    /* seconds; the leader renews it once half of it has run out */
+#define LEASE_RETRY 5   /* seconds between a follower's attempts (a write each) */
 
 /* ---- creation ---- */
 
@@ -232,21 +235,28 @@ static int deploy_device(struct wfmd *w, struct store_rollout *r,
 }
 
 /* Takes or renews the engine's lease (always held when no engine runs: rollout_tick called
- * directly). 0 with *held, or an error. */
+ * directly): the leader writes only once half its term has run out, a follower tries every
+ * LEASE_RETRY seconds, so an idle store sees a write every few seconds, not every tick.
+ * 0 with *held, or an error. */
 static int lease(struct wfmd *w, int *held, struct margo_error *err)
 {
 	struct rollout_engine *e = w->rollouts;
+	int64_t now = margo_time_now();
 	int rc;
 
 	*held = 1;
-	if (e == NULL)
+	if (e == NULL || (e->leader == 1 && now < e->lease_until - LEASE_TTL / 2))
 		return 0;
-	rc = store_lease_take(w->store, LEASE_NAME, e->holder, margo_time_now(), LEASE_TTL, held,
-			      err);
+	*held = 0;
+	if (e->leader == 0 && now < e->next_try)
+		return 0;
+	rc = store_lease_take(w->store, LEASE_NAME, e->holder, now, LEASE_TTL, held, err);
 	if (rc == 0 && *held != e->leader)
 		margo_log_info(*held ? "rollout engine leads" : "rollout engine follows",
 			       "holder=%s", e->holder);
 	e->leader = rc == 0 && *held;
+	e->lease_until = e->leader ? now + LEASE_TTL : 0;
+	e->next_try = now + LEASE_RETRY;
 	return rc;
 }
 

@@ -1155,3 +1155,18 @@ EOS
 		timeout 60 git -c http.sslCAInfo="$WFM_CA" -c credential.helper= -c http.proxy= \
 		"$@" >"${E2E_GIT_OUT:-$T/git.out}" 2>&1
 }
+
+# ---------------------------------------------------------------------------------------------
+# bench/fleet-sim output (bench/FLEET-SIM.md: one key=value line per phase)
+
+# fleet_sim_field LOG PHASE KEY: KEY's value on the phase line of PHASE.
+fleet_sim_field() {
+	awk -v p="phase=$2" -v k="$3" '$1 == p { for (i = 2; i <= NF; i++) { split($i, kv, "=");
+		if (kv[1] == k) { print kv[2]; exit } } }' "$1"
+}
+# fleet_sim_total LOG KEY: KEY summed over every phase line (with --state a token phase runs
+# first).
+fleet_sim_total() {
+	awk -v k="$2" '$1 ~ /^phase=/ { for (i = 2; i <= NF; i++) { split($i, kv, "=");
+		if (kv[1] == k) s += kv[2] } } END { print s + 0 }' "$1"
+}

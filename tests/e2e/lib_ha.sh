@@ -21,12 +21,15 @@ ha_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# ha_seed PUBLIC_URL: `wfmd init` into $T/seed; sets HA_SEED, HA_CA, HA_PUBLIC_URL.
+# ha_seed PUBLIC_URL: `wfmd init` into $T/seed (the server certificate also names $HA_NAME,
+# which HAProxy's checks and ha_curl use whatever the public URL); sets HA_SEED, HA_CA,
+# HA_PUBLIC_URL.
 ha_seed() {
 	HA_PUBLIC_URL=$1
 	HA_SEED=$T/seed
 	HA_CA=$HA_SEED/ca.crt
-	"$WFMD_BIN" init --data-dir "$HA_SEED" --public-url "$HA_PUBLIC_URL" >"$T/init.out" 2>"$T/init.log" ||
+	"$WFMD_BIN" init --data-dir "$HA_SEED" --public-url "$HA_PUBLIC_URL" --san "$HA_NAME" \
+		>"$T/init.out" 2>"$T/init.log" ||
 		e2e_die "wfmd init failed: $(tail -n 1 "$T/init.log")"
 	printf 'Authorization: Bearer %s\n' "$(<"$HA_SEED/admin.token")" >"$T/admin.hdr"
 	e2e_secret "@$HA_SEED/admin.token"
@@ -69,6 +72,23 @@ ha_replica_start() {
 	e2e_log "replica $n pid $pid on 127.0.0.1:$port"
 }
 
+# ha_replicas_shared N [wfmd serve args]: N replicas from the seed sharing one store, the way
+# REPLICA_STORE says: a postgresql:// URL gives each `--store URL`; unset, they share one
+# SQLite database (r2..rN's wfmd.db are symbolic links to r1's: several processes on one
+# file, which SQLite serialises). Sets HA_STORE_ARGS (for restarts) and starts them.
+ha_replicas_shared() {
+	local count=$1 n
+	shift
+	HA_STORE_ARGS=()
+	for ((n = 1; n <= count; n++)); do cp -a "$HA_SEED" "$T/r$n"; done
+	if [[ -n "${REPLICA_STORE:-}" ]]; then
+		HA_STORE_ARGS=(--store "$REPLICA_STORE")
+	else
+		for ((n = 2; n <= count; n++)); do ln -s "$T/r1/wfmd.db" "$T/r$n/wfmd.db"; done
+	fi
+	for ((n = 1; n <= count; n++)); do ha_replica_start "$n" "$@" "${HA_STORE_ARGS[@]}"; done
+}
+
 # ha_replica_kill N: SIGKILL, reaped.
 ha_replica_kill() {
 	local pid_var=HA_PID_$1
@@ -90,6 +110,9 @@ haproxy_start() {
 
 	defaults
 	    mode tcp
+	    # a connection refused by a replica that died is tried on another one
+	    retries 2
+	    option redispatch 1
 	    timeout connect 2s
 	    timeout client 90s
 	    timeout server 90s

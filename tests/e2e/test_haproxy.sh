@@ -64,7 +64,7 @@ assert_eq "$(requests 10)" 10 "10 of 10 answered"
 assert_true "replica 1 answers again" test "$(($(served 1) - before1))" -ge 2
 
 e2e_step "replica 2's store stops answering: out of the rotation while it runs"
-sqlite3 "$T/r2/wfmd.db" 'BEGIN EXCLUSIVE; SELECT count(*) FROM devices;' '.shell sleep 9' 'COMMIT;' \
+sqlite3 -bail -cmd '.timeout 10000' "$T/r2/wfmd.db" 'BEGIN EXCLUSIVE; SELECT count(*) FROM devices;' '.shell sleep 9' 'COMMIT;' \
 	>"$T/lock.log" 2>&1 &
 LOCK_PID=$!
 e2e_track "$LOCK_PID"

@@ -16,16 +16,7 @@ set -euo pipefail
 e2e_setup
 HA_PORT=$(ha_free_port)
 ha_seed "https://$HA_NAME:$HA_PORT"
-cp -a "$HA_SEED" "$T/r1"
-cp -a "$HA_SEED" "$T/r2"
-STORE_ARGS=()
-if [[ -n "${REPLICA_STORE:-}" ]]; then
-	STORE_ARGS=(--store "$REPLICA_STORE")
-else
-	ln -s "$T/r1/wfmd.db" "$T/r2/wfmd.db"
-fi
-ha_replica_start 1 "${STORE_ARGS[@]}"
-ha_replica_start 2 "${STORE_ARGS[@]}"
+ha_replicas_shared 2
 haproxy_start
 # lib.sh's helpers, through HAProxy unless `via N` sends them to replica N.
 WFM_URL=https://$HA_NAME:$HA_PORT WFM_CA=$HA_CA WFM_ADMIN_HDR=$T/admin.hdr

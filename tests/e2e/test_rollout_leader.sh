@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Several wfmd sharing one store run one rollout engine between them: only the holder of the
 # store's "rollout-engine" lease moves rollouts; when it dies another takes the lease over
-# (within its 15 s term) and carries on. Two wfmd from one `wfmd init` seed share one SQLite
-# database here (the second data dir's wfmd.db is a symbolic link to the first's; SQLite
-# serialises the two processes' writers), standing in for replicas on one PostgreSQL.
+# (within about 20 s) and carries on. Two wfmd from one `wfmd init` seed share one store
+# (lib_ha.sh's ha_replicas_shared: one SQLite database linked into both data dirs, or
+# REPLICA_STORE=postgresql://...).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_ha.sh"
@@ -13,11 +13,7 @@ e2e_setup
 e2e_require_bin "$FLEET_SIM"
 HA_PORT=$(ha_free_port)
 ha_seed "https://$HA_NAME:$HA_PORT"
-cp -a "$HA_SEED" "$T/r1"
-cp -a "$HA_SEED" "$T/r2"
-ln -s "$T/r1/wfmd.db" "$T/r2/wfmd.db"
-ha_replica_start 1 --log-level info
-ha_replica_start 2 --log-level info
+ha_replicas_shared 2 --log-level info
 
 # leads N: replica N's log says its engine leads (the last of leads/follows).
 leads() {
