@@ -1157,6 +1157,13 @@ EOS
 }
 
 # ---------------------------------------------------------------------------------------------
+# sqlite3: scenarios that write wfmd's database from outside (to age a session, to hold the
+# write lock, ...) wait up to 5 s for it, as wfmd's own writers may hold it for a moment at
+# any time (the rollout engine renews its lease every few seconds). `command sqlite3` skips
+# the wait.
+sqlite3() { command sqlite3 -cmd '.timeout 5000' "$@"; }
+
+# ---------------------------------------------------------------------------------------------
 # bench/fleet-sim output (bench/FLEET-SIM.md: one key=value line per phase)
 
 # fleet_sim_field LOG PHASE KEY: KEY's value on the phase line of PHASE.

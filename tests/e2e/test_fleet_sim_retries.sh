@@ -65,7 +65,7 @@ sqlite3 -bail -cmd '.timeout 10000' "$WFM_DIR/wfmd.db" 'BEGIN EXCLUSIVE; SELECT 
 LOCK_PID=$!
 e2e_track "$LOCK_PID"
 # held once a write of our own fails at once (sqlite3's output is buffered until it exits)
-db_locked() { ! sqlite3 "$WFM_DIR/wfmd.db" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1; }
+db_locked() { ! command sqlite3 "$WFM_DIR/wfmd.db" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1; }
 e2e_wait_for 10 db_locked || e2e_die "sqlite3 did not take the lock: $(cat "$T/lock.log")"
 sim --phases status --retries 5 >"$T/status.log" 2>&1 && rc=0 || rc=$?
 wait "$LOCK_PID" || true
