@@ -41,6 +41,14 @@ ha_curl() {
 	"${E2E_CURL[@]}" --cacert "$HA_CA" --connect-to "$HA_NAME::${HA_CONNECT:-127.0.0.1:$HA_PORT}" "$@"
 }
 
+# ha_leaf OUT ADDR: the server certificate ADDR presents (PEM) into OUT, verified against
+# $HA_CA for $HA_NAME; OUT is empty when it does not verify.
+ha_leaf() {
+	openssl s_client -connect "$2" -servername "$HA_NAME" -verify_return_error \
+		-CAfile "$HA_CA" -verify_hostname "$HA_NAME" </dev/null 2>/dev/null |
+		openssl x509 >"$1" 2>/dev/null || true
+}
+
 # ha_ready ADDR: 0 when the wfmd at ADDR answers /readyz 200 for the public name.
 ha_ready() {
 	local code

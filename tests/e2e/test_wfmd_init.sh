@@ -43,15 +43,8 @@ e2e_step "two replicas from copies of the seed"
 HA_SEED=$SEED HA_CA=$SEED/ca.crt HA_PUBLIC_URL=https://wfm.test:8443
 ha_replica_start 1
 ha_replica_start 2
-# leaf CERT_FILE ADDR: the server certificate ADDR presents (PEM), verified against the seed's
-# CA for the public name.
-leaf() {
-	openssl s_client -connect "$2" -servername wfm.test -verify_return_error \
-		-CAfile "$SEED/ca.crt" -verify_hostname wfm.test </dev/null 2>/dev/null |
-		openssl x509 >"$1" 2>/dev/null || true
-}
-leaf "$T/leaf1.pem" "$HA_ADDR_1"
-leaf "$T/leaf2.pem" "$HA_ADDR_2"
+ha_leaf "$T/leaf1.pem" "$HA_ADDR_1"
+ha_leaf "$T/leaf2.pem" "$HA_ADDR_2"
 assert_true "replica 1 presents a certificate the seed's CA verifies" test -s "$T/leaf1.pem"
 assert_true "both present the same server certificate" cmp -s "$T/leaf1.pem" "$T/leaf2.pem"
 printf 'Authorization: Bearer %s\n' "$(<"$SEED/admin.token")" >"$T/admin.hdr"
