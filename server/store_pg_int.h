@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "margo/error.h"
+#include "store_backend.h"
 
 /* statement_timeout of every connection unless the caller asks otherwise (milliseconds). */
 #define PG_STATEMENT_TIMEOUT_MS 5000
@@ -70,6 +71,26 @@ int pg_exec_script(struct pg_conn *c, const char *sql, struct margo_error *err,
 		   const char *what);
 /* The SQLSTATE of a failed result ("" when none), e.g. "23505" for a unique violation. */
 const char *pg_sqlstate(const PGresult *res);
+
+/* ---- the backend (store_pg.c; WORK IN PROGRESS, see there) ---- */
+
+/* store_backend.h's struct store first: a store * is a pointer to it. */
+struct pg_store {
+	struct store base;
+	struct pg_pool *pool;
+};
+
+static inline struct pg_pool *pg_pool_of(struct store *st)
+{
+	return ((struct pg_store *)st)->pool;
+}
+
+int store_pg_open(const char *conninfo, struct store **out, struct margo_error *err);
+int pg_device_get(struct store *st, const char *id, int64_t now, struct store_device *out,
+		  struct margo_error *err);
+int pg_device_approve(struct store *st, const char *id, int64_t now, struct margo_error *err);
+int pg_device_reject(struct store *st, const char *id, int64_t now, struct margo_error *err);
+int pg_device_revoke(struct store *st, const char *id, int64_t now, struct margo_error *err);
 
 /* ---- transactions (store_pg_tx.c) ---- */
 

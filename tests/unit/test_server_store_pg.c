@@ -432,6 +432,79 @@ static void test_tx_lost_connection(void **state)
 	assert_int_equal(query_long(f->c, "SELECT count(*) FROM device_labels"), 0);
 }
 
+#define NRACE 30
+
+struct decider {
+	store *st;
+	int approve;
+	int rc[NRACE];
+	pthread_barrier_t *start;
+};
+
+static void *decide_all(void *p)
+{
+	struct decider *d = p;
+	struct margo_error err;
+	char id[16];
+
+	pthread_barrier_wait(d->start);
+	for (int i = 0; i < NRACE; i++) {
+		snprintf(id, sizeof(id), "dev-%d", i);
+		d->rc[i] = d->approve ? store_device_approve(d->st, id, T0, &err) :
+			store_device_reject(d->st, id, T0, &err);
+	}
+	return NULL;
+}
+
+/* WORK IN PROGRESS backend (store_pg.c): approve against reject of the same pending devices
+ * from two threads (two connections, as two replicas would): for each device exactly one
+ * decision wins, the other is MARGO_ECONFLICT, and the state is the winner's. */
+static void test_backend_approve_vs_reject(void **state)
+{
+	struct fixture *f = *state;
+	struct decider a = { .approve = 1 }, r = { .approve = 0 };
+	struct store_device dev;
+	struct margo_error err;
+	pthread_barrier_t start;
+	pthread_t ta, tr;
+	store *st;
+	char sql[256];
+
+	if (store_pg_open(f->conninfo, &st, &err) < 0)
+		fail_msg("store_pg_open: %s", err.message);
+	assert_int_equal(store_ping(st, &err), 0);
+	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	for (int i = 0; i < NRACE; i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO devices (id, state, certificate_pem,"
+			 " certificate_fingerprint, keyid, created_at) VALUES ('dev-%d', 'pending',"
+			 " 'pem', 'fp%d', 'k', %d)", i, i, T0);
+		exec_ok(f->c, sql);
+	}
+	assert_int_equal(pthread_barrier_init(&start, NULL, 2), 0);
+	a.st = r.st = st;
+	a.start = r.start = &start;
+	assert_int_equal(pthread_create(&ta, NULL, decide_all, &a), 0);
+	assert_int_equal(pthread_create(&tr, NULL, decide_all, &r), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tr, NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < NRACE; i++) {
+		snprintf(sql, sizeof(sql), "dev-%d", i);
+		assert_int_equal(store_device_get(st, sql, T0, &dev, &err), 0);
+		if (a.rc[i] == 0) {
+			assert_int_equal(r.rc[i], MARGO_ECONFLICT);
+			assert_string_equal(dev.state, "active");
+		} else {
+			assert_int_equal(a.rc[i], MARGO_ECONFLICT);
+			assert_int_equal(r.rc[i], 0);
+			assert_string_equal(dev.state, "rejected");
+		}
+		store_device_clear(&dev);
+	}
+	assert_int_equal(store_device_approve(st, "nope", T0, &err), MARGO_ENOTFOUND);
+	store_close(st);
+}
+
 /* Nothing listens: "store unavailable" within the connect timeout, the password nowhere in
  * the message; a malformed connection string is invalid input, not unavailability. */
 static void test_unreachable_and_invalid(void **state)
@@ -471,6 +544,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_savepoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_lost_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_approve_vs_reject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_invalid, setup, teardown),
 	};
 

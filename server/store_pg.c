@@ -1,0 +1,79 @@
+/* store.h on PostgreSQL: the backend's table of functions, opening and closing. Connections
+ * one per thread (store_pg_conn.c), the schema migrated at open under an advisory lock
+ * (store_pg_schema.c), the functions themselves in store_pg_<concern>.c.
+ *
+ * WORK IN PROGRESS (issue 10): the table is not complete yet, so this file is not part of
+ * wfmd (server/CMakeLists.txt: wfmd_pg); members left NULL are the functions still to
+ * write. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "store_pg_int.h"
+
+static void pg_close(store *base)
+{
+	struct pg_store *st = (struct pg_store *)base;
+
+	if (st == NULL)
+		return;
+	pg_pool_free(st->pool);
+	free(st);
+}
+
+static int pg_batch_begin(store *st, struct margo_error *err)
+{
+	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
+
+	return c != NULL ? pg_tx_begin(c, err) : MARGO_ESTORE;
+}
+
+static int pg_batch_end(store *st, int rc, struct margo_error *err)
+{
+	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
+
+	if (c == NULL || c->tx_depth == 0)
+		return margo_error_set(err, MARGO_EINVAL, "store_batch_end without store_batch_begin");
+	return pg_tx_end(c, rc, err);
+}
+
+static int pg_ping(store *st, struct margo_error *err)
+{
+	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	return pg_exec_cmd(c, "SELECT 1 FROM schema_migrations LIMIT 1", 0, NULL, err, "ping");
+}
+
+static const struct store_ops pg_ops = {
+	.name = "postgresql",
+	.close = pg_close,
+	.batch_begin = pg_batch_begin,
+	.batch_end = pg_batch_end,
+	.device_get = pg_device_get,
+	.device_approve = pg_device_approve,
+	.device_reject = pg_device_reject,
+	.device_revoke = pg_device_revoke,
+	.ping = pg_ping,
+};
+
+int store_pg_open(const char *conninfo, store **out, struct margo_error *err)
+{
+	struct pg_store *st = calloc(1, sizeof(*st));
+	struct pg_conn *c;
+	int rc;
+
+	if (st == NULL)
+		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	st->base.ops = &pg_ops;
+	if ((rc = pg_pool_new(conninfo, PG_STATEMENT_TIMEOUT_MS, &st->pool, err)) < 0)
+		goto out;
+	c = pg_conn_get(st->pool, err);
+	rc = c != NULL ? pg_schema_migrate(c, time(NULL), err) : MARGO_ESTORE;
+out:
+	if (rc < 0)
+		pg_close(&st->base);
+	else
+		*out = &st->base;
+	return rc;
+}
