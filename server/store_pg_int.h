@@ -86,11 +86,103 @@ static inline struct pg_pool *pg_pool_of(struct store *st)
 }
 
 int store_pg_open(const char *conninfo, struct store **out, struct margo_error *err);
+
+/* ---- parameters and result rows (store_pg_rows.c) ---- */
+
+/* A decimal int64 as a text parameter. */
+struct pg_i64 {
+	char s[24];
+};
+struct pg_i64 pg_i64(int64_t v);
+/* src (NUL-terminated) into dst, truncated to size - 1 bytes. */
+void pg_copy_text(char *dst, size_t size, const char *src);
+/* A BIGINT column: -1 for NULL. */
+int64_t pg_col_time(const PGresult *res, int row, int col);
+int64_t pg_col_i64(const PGresult *res, int row, int col);
+/* The rows a command changed (PQcmdTuples). */
+long pg_changes(const PGresult *res);
+/* pg_exec for a command: *changes the rows it changed. 0 or MARGO_ESTORE. */
+int pg_exec_changes(struct pg_conn *c, const char *sql, int nparams,
+		    const char *const *params, long *changes, struct margo_error *err,
+		    const char *what);
+/* This thread's connection with a transaction (or savepoint) begun: NULL with err set. End
+ * it with pg_tx_end. */
+struct pg_conn *pg_tx_open(store *st, struct margo_error *err);
+
+/* ---- devices (store_pg_devices.c) ---- */
+
+#define PG_DEVICE_COLUMNS "id, state, certificate_fingerprint, keyid, vendor, model_number," \
+	" serial_number, created_at, last_seen_at, first_auth_at"
+/* Fills d from the PG_DEVICE_COLUMNS of row. */
+void pg_device_from_row(const PGresult *res, int row, struct store_device *d);
+/* The device's state, its row locked until the transaction ends. MARGO_ENOTFOUND. */
+int pg_device_lock(struct pg_conn *c, const char *id, char *state, size_t size,
+		   struct margo_error *err);
+int pg_device_set_state(struct pg_conn *c, const char *id, const char *state,
+			struct margo_error *err);
+/* state active, approved now, credentials not used yet. */
+int pg_device_activate(struct pg_conn *c, const char *id, int64_t now, struct margo_error *err);
+int pg_device_list(store *st, const char *state, int64_t now, struct store_device **items,
+		   size_t *n, struct margo_error *err);
 int pg_device_get(struct store *st, const char *id, int64_t now, struct store_device *out,
 		  struct margo_error *err);
 int pg_device_approve(struct store *st, const char *id, int64_t now, struct margo_error *err);
 int pg_device_reject(struct store *st, const char *id, int64_t now, struct margo_error *err);
 int pg_device_revoke(struct store *st, const char *id, int64_t now, struct margo_error *err);
+
+/* ---- onboarding (store_pg_onboard.c, store_pg_requests.c) ---- */
+
+/* Expires the pending requests past their time, drops or reverts the devices left pending
+ * without a request, and forgets old closed requests (sqlite_purge_expired's twin), in the
+ * caller's transaction. */
+int pg_purge_expired(struct pg_conn *c, int64_t now, struct margo_error *err);
+/* The device's pending and approved requests closed. */
+int pg_requests_close(struct pg_conn *c, const char *id, struct margo_error *err);
+/* Serialises, until the transaction ends, the writers of pending requests (the pending cap,
+ * the purge's orphan check) across connections. */
+int pg_requests_lock(struct pg_conn *c, struct margo_error *err);
+int pg_onboard(store *st, const struct store_onboard_in *in, struct store_onboard_out *out,
+	       struct margo_error *err);
+int pg_poll(store *st, const char *request_id, const char *poll_token_hash,
+	    const char *secret_hash, const char *git_token_hash, int64_t git_expires_at,
+	    int64_t now, enum store_poll_result *result, char device_id[MARGO_UUID_LEN],
+	    struct margo_error *err);
+int pg_enrollment_token_create(store *st, const struct store_enrollment_token *t,
+			       const char *token_hash, struct margo_error *err);
+int pg_enrollment_token_revoke(store *st, const char *id, struct margo_error *err);
+int pg_certificate_add(store *st, const char *fingerprint, const char *pem,
+		       const char *description, int64_t now, struct margo_error *err);
+int pg_certificate_remove(store *st, const char *fingerprint, struct margo_error *err);
+
+/* ---- credentials (store_pg_credentials.c) ---- */
+
+/* Client secrets deleted, access tokens retired (the epoch moves), git tokens deleted. */
+int pg_credentials_revoke(struct pg_conn *c, const char *id, struct margo_error *err);
+/* The device's credentials replaced by secret_hash (and git_hash unless NULL). */
+int pg_secret_issue(struct pg_conn *c, const char *id, const char *secret_hash,
+		    const char *git_hash, int64_t git_expires_at, int64_t now,
+		    struct margo_error *err);
+int pg_client_authenticate(store *st, const char *client_id, const char *secret_hash,
+			   int64_t now, int64_t *epoch, struct margo_error *err);
+int pg_access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
+		    struct margo_error *err);
+int pg_git_token_issue(store *st, const char *device_id, const char *token_hash, int64_t now,
+		       int64_t expires_at, struct margo_error *err);
+int pg_git_token_check(store *st, const char *token_hash, int64_t now,
+		       char device_id[MARGO_UUID_LEN], struct margo_error *err);
+
+/* ---- desired state (store_pg_desired.c) ---- */
+
+/* store_desired_commit in the caller's transaction. */
+int pg_desired_commit_tx(struct pg_conn *c, const struct store_desired_change *ch,
+			 struct margo_error *err);
+int pg_desired_commit(store *st, const struct store_desired_change *ch,
+		      struct margo_error *err);
+int pg_object_get(store *st, const unsigned char oid[STORE_OID_LEN], int *type,
+		  unsigned char **data, size_t *len, struct margo_error *err);
+int pg_object_stats(store *st, struct store_object_stats *out, struct margo_error *err);
+int pg_repo_revision_get(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
+			 struct margo_error *err);
 
 /* ---- transactions (store_pg_tx.c) ---- */
 
