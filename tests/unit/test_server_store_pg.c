@@ -3,7 +3,8 @@
  * replicas starting together; a newer schema refused), the latest-status triggers, and the
  * connections (statement_timeout, reconnect after a lost connection, an unreachable server,
  * a bad connection string) and transactions (savepoints inside one; a connection lost in
- * one). WFMD_TEST_PG names a PostgreSQL (a libpq URL ending in the
+ * one), and the backend's store functions finished so far (onboarding and its token race,
+ * polls, credentials, the desired state's compare-and-set). WFMD_TEST_PG names a PostgreSQL (a libpq URL ending in the
  * database name) where each test creates and drops its own database; ctest's pg/ entries run
  * this under tests/pg/pgtmp.sh, which starts one in a temp dir. Without WFMD_TEST_PG (or
  * without libpq) every test is skipped. */
@@ -505,6 +506,315 @@ static void test_backend_approve_vs_reject(void **state)
 	store_close(st);
 }
 
+/* The store on the fixture's database, through store.h (the backend's table). */
+static store *open_store(struct fixture *f)
+{
+	struct margo_error err;
+	store *st;
+
+	if (store_pg_open(f->conninfo, &st, &err) < 0)
+		fail_msg("store_pg_open: %s", err.message);
+	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	return st;
+}
+
+/* An onboarding request for certificate n (fingerprint fp<n>, new ids dev-<n>, req-<n>). */
+struct onboard_req {
+	char fp[32], dev[32], req[32], git[32], sec[32];
+	struct store_onboard_in in;
+};
+
+static void onboard_req_init(struct onboard_req *r, int n, const char *token_hash, int64_t now)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->fp, sizeof(r->fp), "fp%d", n);
+	snprintf(r->dev, sizeof(r->dev), "dev-%d", n);
+	snprintf(r->req, sizeof(r->req), "req-%d", n);
+	snprintf(r->git, sizeof(r->git), "git%d", n);
+	snprintf(r->sec, sizeof(r->sec), "sec%d", n);
+	r->in.fingerprint = r->fp;
+	r->in.keyid = "k";
+	r->in.certificate_pem = "pem";
+	r->in.model_number = "m";
+	r->in.serial_number = "s";
+	r->in.enrollment_token_hash = token_hash;
+	r->in.allow_approval_requests = 1;
+	r->in.pending_max = 100;
+	r->in.pending_ttl = 600;
+	r->in.now = now;
+	r->in.new_device_id = r->dev;
+	r->in.new_request_id = r->req;
+	r->in.secret_hash = r->sec;
+	r->in.git_token_hash = r->git;
+	r->in.git_token_expires_at = now + 3600;
+	r->in.poll_token_hash = "poll";
+}
+
+static void token_add(store *st, const char *id, const char *hash, long max_uses, int auto_ok)
+{
+	struct store_enrollment_token t = { .created_at = T0, .expires_at = T0 + 86400,
+					    .max_uses = max_uses, .auto_approve = auto_ok };
+	struct margo_error err;
+
+	snprintf(t.id, sizeof(t.id), "%s", id);
+	if (store_enrollment_token_create(st, &t, hash, &err) < 0)
+		fail_msg("token create: %s", err.message);
+}
+
+/* Onboarding as SQLite decides it: an auto-approving token, the lost-response repeat, the
+ * credentials' first use and access checks, git tokens, an approval request polled to
+ * approval, a bad poll token, a used-up token, a pre-registered certificate, a rejected one,
+ * and an overdue request expired (its never-approved device dropped) by a listing. */
+static void test_backend_onboard(void **state)
+{
+	struct fixture *f = *state;
+	store *st = open_store(f);
+	struct onboard_req r;
+	struct store_onboard_out out;
+	struct store_device *devs;
+	enum store_poll_result pr;
+	char id[MARGO_UUID_LEN];
+	struct margo_error err;
+	int64_t epoch;
+	size_t n;
+
+	token_add(st, "tok-auto", "hauto", 1, 1);
+	onboard_req_init(&r, 1, "hauto", T0);
+	assert_int_equal(store_onboard(st, &r.in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
+	assert_string_equal(out.device_id, "dev-1");
+	/* lost response: same device, new secret, no token use */
+	r.in.secret_hash = "secret2";
+	assert_int_equal(store_onboard(st, &r.in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
+	assert_string_equal(out.reason, "repeat");
+	assert_int_equal(store_client_authenticate(st, "dev-1", "sec1", T0, &epoch, &err),
+			 MARGO_EAUTH);
+	assert_int_equal(store_client_authenticate(st, "dev-1", "secret2", T0, &epoch, &err), 0);
+	assert_int_equal(store_access_check(st, "dev-1", epoch, T0, &err), 0);
+	assert_int_equal(store_access_check(st, "dev-1", epoch + 1, T0, &err), MARGO_EAUTH);
+	assert_int_equal(store_git_token_check(st, "git1", T0, id, &err), 0);
+	assert_string_equal(id, "dev-1");
+	assert_int_equal(store_git_token_check(st, "git1", T0 + 3600, id, &err), MARGO_EAUTH);
+	for (int i = 0; i < 4; i++) {
+		char h[16];
+
+		snprintf(h, sizeof(h), "g%d", i);
+		assert_int_equal(store_git_token_issue(st, "dev-1", h, T0, T0 + 100 + i, &err), 0);
+	}
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM git_tokens"), STORE_GIT_TOKENS_MAX);
+	assert_int_equal(store_git_token_check(st, "g3", T0, id, &err), 0);
+	assert_int_equal(store_git_token_check(st, "g0", T0, id, &err), MARGO_EAUTH);
+	/* credentials used: a second onboarding without a token conflicts; the token is used up */
+	r.in.enrollment_token_hash = NULL;
+	assert_int_equal(store_onboard(st, &r.in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_CONFLICT);
+	onboard_req_init(&r, 2, "hauto", T0);
+	assert_int_equal(store_onboard(st, &r.in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_TOKEN_INVALID);
+	/* approval request, approved, polled */
+	onboard_req_init(&r, 3, NULL, T0);
+	assert_int_equal(store_onboard(st, &r.in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_PENDING);
+	assert_string_equal(out.request_id, "req-3");
+	assert_int_equal(store_poll(st, "req-3", "poll", "s3", NULL, 0, T0, &pr, id, &err), 0);
+	assert_int_equal(pr, STORE_POLL_PENDING);
+	assert_int_equal(store_poll(st, "req-3", "bad", "s3", NULL, 0, T0, &pr, id, &err), 0);
+	assert_int_equal(pr, STORE_POLL_BAD_TOKEN);
+	assert_int_equal(store_poll(st, "nope", "poll", "s3", NULL, 0, T0, &pr, id, &err), 0);
+	assert_int_equal(pr, STORE_POLL_UNKNOWN);
+	assert_int_equal(store_device_approve(st, "dev-3", T0, &err), 0);
+	assert_int_equal(store_poll(st, "req-3", "poll", "s3", NULL, 0, T0, &pr, id, &err), 0);
+	assert_int_equal(pr, STORE_POLL_APPROVED);
+	assert_string_equal(id, "dev-3");
+	assert_int_equal(store_client_authenticate(st, "dev-3", "s3", T0, &epoch, &err), 0);
+	assert_int_equal(store_poll(st, "req-3", "poll", "s4", NULL, 0, T0, &pr, id, &err), 0);
+	assert_int_equal(pr, STORE_POLL_GONE);
+	/* pre-registered, then rejected */
+	assert_int_equal(store_certificate_add(st, "fp4", "pem", "d", T0, &err), 0);
+	assert_int_equal(store_certificate_add(st, "fp4", "pem", "d", T0, &err), MARGO_EEXIST);
+	onboard_req_init(&r, 4, NULL, T0);
+	assert_int_equal(store_onboard(st, &r.in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_APPROVED);
+	assert_int_equal(store_certificate_remove(st, "fp4", &err), 0);
+	assert_int_equal(store_certificate_remove(st, "fp4", &err), MARGO_ENOTFOUND);
+	onboard_req_init(&r, 5, NULL, T0);
+	assert_int_equal(store_onboard(st, &r.in, &out, &err), 0);
+	assert_int_equal(store_device_reject(st, "dev-5", T0, &err), 0);
+	assert_int_equal(store_onboard(st, &r.in, &out, &err), 0);
+	assert_int_equal(out.result, STORE_ONBOARD_REJECTED);
+	/* overdue: the pending device of request 6 goes with its request */
+	onboard_req_init(&r, 6, NULL, T0);
+	assert_int_equal(store_onboard(st, &r.in, &out, &err), 0);
+	assert_int_equal(store_device_list(st, "pending", T0, &devs, &n, &err), 0);
+	assert_int_equal(n, 1);
+	store_devices_free(devs, n);
+	assert_int_equal(store_device_list(st, NULL, T0 + 601, &devs, &n, &err), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(devs[0].id, "dev-1");
+	store_devices_free(devs, n);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM onboarding_requests"
+				    " WHERE state = 'expired'"), 1);
+	assert_int_equal(store_enrollment_token_revoke(st, "tok-auto", &err), 0);
+	assert_int_equal(store_enrollment_token_revoke(st, "nope", &err), MARGO_ENOTFOUND);
+	store_close(st);
+}
+
+#define NSPEND 20
+#define TOKEN_USES 7
+
+struct spender {
+	store *st;
+	int base;
+	int approved;
+	int invalid;
+	pthread_barrier_t *start;
+};
+
+static void *spend_all(void *p)
+{
+	struct spender *s = p;
+	struct store_onboard_out out;
+	struct onboard_req r;
+	struct margo_error err;
+
+	pthread_barrier_wait(s->start);
+	for (int i = 0; i < NSPEND; i++) {
+		onboard_req_init(&r, s->base + i, "hrace", T0);
+		if (store_onboard(s->st, &r.in, &out, &err) < 0)
+			continue;
+		s->approved += out.result == STORE_ONBOARD_APPROVED;
+		s->invalid += out.result == STORE_ONBOARD_TOKEN_INVALID;
+	}
+	return NULL;
+}
+
+/* A token of TOKEN_USES uses spent by two connections at once (two replicas): exactly
+ * TOKEN_USES devices onboard, every other request is TOKEN_INVALID, the count never
+ * overshoots. */
+static void test_backend_token_race(void **state)
+{
+	struct fixture *f = *state;
+	store *st = open_store(f);
+	struct spender a = { .base = 100 }, b = { .base = 200 };
+	pthread_barrier_t start;
+	pthread_t ta, tb;
+
+	token_add(st, "tok-race", "hrace", TOKEN_USES, 1);
+	assert_int_equal(pthread_barrier_init(&start, NULL, 2), 0);
+	a.st = b.st = st;
+	a.start = b.start = &start;
+	assert_int_equal(pthread_create(&ta, NULL, spend_all, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, spend_all, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&start);
+	assert_int_equal(a.approved + b.approved, TOKEN_USES);
+	assert_int_equal(a.invalid + b.invalid, 2 * NSPEND - TOKEN_USES);
+	assert_int_equal(query_long(f->c, "SELECT uses FROM enrollment_tokens"), TOKEN_USES);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM devices"), TOKEN_USES);
+	store_close(st);
+}
+
+#define NCAS 20
+
+struct committer {
+	store *st;
+	int wins;
+	const char *tag;
+	pthread_barrier_t *start;
+};
+
+/* Moves dev-1's reference from what it reads to a revision of its own, NCAS times. */
+static void *commit_all(void *p)
+{
+	struct committer *m = p;
+	struct store_desired_change ch = { .device_id = "dev-1", .now = T0 };
+	char old[STORE_REVISION_LEN], rev[STORE_REVISION_LEN];
+	struct margo_error err;
+
+	pthread_barrier_wait(m->start);
+	for (int i = 0; i < NCAS; i++) {
+		if (store_repo_revision_get(m->st, "dev-1", old, &err) < 0)
+			continue;
+		snprintf(rev, sizeof(rev), "%s%038d", m->tag, i);
+		ch.old_rev = old;
+		ch.new_rev = rev;
+		m->wins += store_desired_commit(m->st, &ch, &err) == 0;
+	}
+	return NULL;
+}
+
+/* The desired state: creation once, objects stored once and read back (an empty one too),
+ * a deployment row put and removed, and the compare-and-set reference moved by two
+ * connections at once: each success moved it from the revision its writer read, so the
+ * number of successes is the number of moves. */
+static void test_backend_desired(void **state)
+{
+	struct fixture *f = *state;
+	store *st = open_store(f);
+	struct store_object objs[2] = {
+		{ .oid = { 1, 2, 3 }, .type = STORE_OBJECT_BLOB, .data = "hello\0x", .len = 7 },
+		{ .oid = { 9 }, .type = STORE_OBJECT_TREE, .data = "", .len = 0 },
+	};
+	struct store_desired_change ch = { .device_id = "dev-1", .new_rev = "aa", .objects = objs,
+					   .nobjects = 2, .op = STORE_DESIRED_PUT,
+					   .deployment_id = "d1", .name = "n", .application_id = "a",
+					   .now = T0 };
+	struct committer a = { .tag = "a" }, b = { .tag = "b" };
+	struct store_object_stats stats;
+	char rev[STORE_REVISION_LEN];
+	pthread_barrier_t start;
+	struct margo_error err;
+	unsigned char *data;
+	pthread_t ta, tb;
+	size_t len;
+	int type;
+
+	assert_int_equal(store_desired_commit(st, &ch, &err), MARGO_ENOTFOUND);
+	exec_ok(f->c, "INSERT INTO devices (id, state, certificate_pem, certificate_fingerprint,"
+		" keyid, created_at) VALUES ('dev-1', 'active', 'pem', 'fp1', 'k', 1)");
+	assert_int_equal(store_desired_commit(st, &ch, &err), 0);
+	assert_int_equal(store_desired_commit(st, &ch, &err), MARGO_ECONFLICT);
+	assert_int_equal(store_object_get(st, objs[0].oid, &type, &data, &len, &err), 0);
+	assert_int_equal(type, STORE_OBJECT_BLOB);
+	assert_int_equal(len, 7);
+	assert_memory_equal(data, "hello\0x", 7);
+	free(data);
+	assert_int_equal(store_object_get(st, objs[1].oid, &type, &data, &len, &err), 0);
+	assert_int_equal(len, 0);
+	free(data);
+	assert_int_equal(store_object_get(st, (unsigned char[STORE_OID_LEN]){ 7 }, &type, &data,
+					  &len, &err), MARGO_ENOTFOUND);
+	assert_int_equal(store_object_stats(st, &stats, &err), 0);
+	assert_int_equal(stats.objects, 2);
+	assert_int_equal(stats.bytes, 7);
+	assert_int_equal(stats.refs, 1);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM deployments"), 1);
+	ch.old_rev = "aa";
+	ch.op = STORE_DESIRED_REMOVE;
+	ch.deployment_id = "d2";
+	assert_int_equal(store_desired_commit(st, &ch, &err), MARGO_ENOTFOUND);
+	ch.deployment_id = "d1";
+	ch.new_rev = "bb";
+	assert_int_equal(store_desired_commit(st, &ch, &err), 0);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM deployments"), 0);
+	assert_int_equal(pthread_barrier_init(&start, NULL, 2), 0);
+	a.st = b.st = st;
+	a.start = b.start = &start;
+	assert_int_equal(pthread_create(&ta, NULL, commit_all, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, commit_all, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&start);
+	assert_true(a.wins > 0 && b.wins > 0);
+	assert_true(a.wins + b.wins <= 2 * NCAS);
+	assert_int_equal(store_repo_revision_get(st, "dev-1", rev, &err), 0);
+	assert_int_equal(strlen(rev), 39);
+	assert_int_equal(store_repo_revision_get(st, "dev-2", rev, &err), MARGO_ENOTFOUND);
+	store_close(st);
+}
+
 /* Nothing listens: "store unavailable" within the connect timeout, the password nowhere in
  * the message; a malformed connection string is invalid input, not unavailability. */
 static void test_unreachable_and_invalid(void **state)
@@ -545,6 +855,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_savepoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_lost_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_approve_vs_reject, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_onboard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_token_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_desired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_invalid, setup, teardown),
 	};
 
