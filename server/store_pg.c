@@ -69,6 +69,14 @@ static const struct store_ops pg_ops = {
 	.desired_commit = pg_desired_commit,
 	.object_get = pg_object_get,
 	.object_stats = pg_object_stats,
+	.capabilities_put = pg_capabilities_put,
+	.capabilities_get = pg_capabilities_get,
+	.deployment_status_add = pg_deployment_status_add,
+	.deployment_list = pg_deployment_list,
+	.deployment_status_seq = pg_deployment_status_seq,
+	.deployment_desired_get = pg_deployment_desired_get,
+	.deployment_desired_list = pg_deployment_desired_list,
+	.deployment_desired_page = pg_deployment_desired_page,
 	.ping = pg_ping,
 };
 

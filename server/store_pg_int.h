@@ -184,6 +184,32 @@ int pg_object_stats(store *st, struct store_object_stats *out, struct margo_erro
 int pg_repo_revision_get(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
 			 struct margo_error *err);
 
+/* ---- device reports and deployments (store_pg_reports.c, store_pg_deployments.c) ---- */
+
+int pg_capabilities_put(store *st, const char *device_id, const char *doc, size_t len,
+			int64_t now, struct margo_error *err);
+int pg_capabilities_get(store *st, const char *device_id, char **doc, size_t *len,
+			int64_t *updated_at, struct margo_error *err);
+int pg_deployment_status_add(store *st, const char *device_id, const char *deployment_id,
+			     const char *state, const char *doc, size_t len, int64_t now,
+			     struct margo_error *err);
+/* The rows of res (deployment_id, state, received_at, document) as newly allocated
+ * deployments (store_deployments_free). */
+int pg_deployments_from_result(const PGresult *res, struct store_deployment **items,
+			       size_t *n, struct margo_error *err);
+int pg_deployment_list(store *st, const char *device_id, struct store_deployment **items,
+		       size_t *n, struct margo_error *err);
+int pg_deployment_status_seq(store *st, const char *device_id, const char *deployment_id,
+			     int64_t *seq, struct margo_error *err);
+int pg_deployment_desired_get(store *st, const char *device_id, const char *deployment_id,
+			      char name[STORE_TEXT_MAX], struct margo_error *err);
+int pg_deployment_desired_list(store *st, const char *device_id, struct store_desired **items,
+			       size_t *n, struct margo_error *err);
+int pg_deployment_desired_page(store *st, const char *device_id,
+			       const struct store_cursor *after, size_t limit,
+			       struct store_desired **items, size_t *n, int *more,
+			       struct margo_error *err);
+
 /* ---- transactions (store_pg_tx.c) ---- */
 
 /* Begins a transaction (READ COMMITTED), or a savepoint inside this connection's open one;

@@ -815,6 +815,95 @@ static void test_backend_desired(void **state)
 	store_close(st);
 }
 
+/* Reports: capabilities replaced, status history trimmed to STORE_STATUS_HISTORY with the
+ * latest listed, and the desired deployments listed and paged with their latest status. */
+static void test_backend_reports(void **state)
+{
+	struct fixture *f = *state;
+	store *st = open_store(f);
+	const char *deps[] = { "d1", "d2", "d3" };
+	struct store_desired_change ch = { .device_id = "dev-1", .op = STORE_DESIRED_PUT,
+					   .name = "n", .application_id = "a" };
+	struct store_deployment *ds;
+	struct store_desired *dd;
+	struct store_cursor cur;
+	struct margo_error err;
+	char revs[3][8], doc[32], name[STORE_TEXT_MAX];
+	int64_t seq, at;
+	size_t n, len;
+	char *caps;
+	int more;
+
+	exec_ok(f->c, "INSERT INTO devices (id, state, certificate_pem, certificate_fingerprint,"
+		" keyid, created_at) VALUES ('dev-1', 'active', 'pem', 'fp1', 'k', 1)");
+	assert_int_equal(store_capabilities_get(st, "dev-1", &caps, &len, &at, &err),
+			 MARGO_ENOTFOUND);
+	assert_int_equal(store_capabilities_put(st, "dev-1", "{\"a\":1}xx", 7, T0, &err), 0);
+	assert_int_equal(store_capabilities_put(st, "dev-1", "{\"b\":2}", 7, T0 + 1, &err), 0);
+	assert_int_equal(store_capabilities_get(st, "dev-1", &caps, &len, &at, &err), 0);
+	assert_string_equal(caps, "{\"b\":2}");
+	assert_int_equal(len, 7);
+	assert_int_equal(at, T0 + 1);
+	free(caps);
+	for (int i = 0; i < 3; i++) {
+		snprintf(revs[i], sizeof(revs[i]), "r%d", i);
+		ch.old_rev = i == 0 ? NULL : revs[i - 1];
+		ch.new_rev = revs[i];
+		ch.deployment_id = deps[i];
+		ch.now = T0 + i;
+		assert_int_equal(store_desired_commit(st, &ch, &err), 0);
+	}
+	assert_int_equal(store_deployment_status_seq(st, "dev-1", "d1", &seq, &err), 0);
+	assert_int_equal(seq, 0);
+	for (int i = 0; i < STORE_STATUS_HISTORY + 5; i++) {
+		snprintf(doc, sizeof(doc), "{\"n\":%d}", i);
+		assert_int_equal(store_deployment_status_add(st, "dev-1", "d1", i % 2 ? "Failed" :
+							     "Installed", doc, strlen(doc), T0 + i,
+							     &err), 0);
+	}
+	assert_int_equal(store_deployment_status_add(st, "dev-1", "d3", "Installing", "{}", 2, T0,
+						     &err), 0);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM deployment_status"
+				    " WHERE deployment_id = 'd1'"), STORE_STATUS_HISTORY);
+	assert_int_equal(store_deployment_status_seq(st, "dev-1", "d1", &seq, &err), 0);
+	assert_int_equal(seq, STORE_STATUS_HISTORY + 5);
+	assert_int_equal(store_deployment_list(st, "dev-1", &ds, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ds[0].deployment_id, "d1");
+	assert_string_equal(ds[0].state, "Installed");
+	assert_string_equal(ds[0].document, "{\"n\":104}");
+	assert_string_equal(ds[1].state, "Installing");
+	store_deployments_free(ds, n);
+	assert_int_equal(store_deployment_desired_get(st, "dev-1", "d2", name, &err), 0);
+	assert_string_equal(name, "n");
+	assert_int_equal(store_deployment_desired_get(st, "dev-1", "d9", name, &err),
+			 MARGO_ENOTFOUND);
+	assert_int_equal(store_deployment_desired_list(st, "dev-1", &dd, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(dd[0].state, "Installed");
+	assert_string_equal(dd[0].status_document, "{\"n\":104}");
+	assert_string_equal(dd[1].state, "");
+	assert_null(dd[1].status_document);
+	assert_int_equal(dd[1].received_at, -1);
+	store_desired_free(dd, n);
+	memset(&cur, 0, sizeof(cur));
+	assert_int_equal(store_deployment_desired_page(st, "dev-1", &cur, 2, &dd, &n, &more,
+						       &err), 0);
+	assert_int_equal(n, 2);
+	assert_true(more);
+	cur.set = 1;
+	cur.at = dd[1].created_at;
+	snprintf(cur.key, sizeof(cur.key), "%s", dd[1].deployment_id);
+	store_desired_free(dd, n);
+	assert_int_equal(store_deployment_desired_page(st, "dev-1", &cur, 2, &dd, &n, &more,
+						       &err), 0);
+	assert_int_equal(n, 1);
+	assert_false(more);
+	assert_string_equal(dd[0].deployment_id, "d3");
+	store_desired_free(dd, n);
+	store_close(st);
+}
+
 /* Nothing listens: "store unavailable" within the connect timeout, the password nowhere in
  * the message; a malformed connection string is invalid input, not unavailability. */
 static void test_unreachable_and_invalid(void **state)
@@ -858,6 +947,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backend_onboard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_token_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_desired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_invalid, setup, teardown),
 	};
 
