@@ -77,6 +77,13 @@ static const struct store_ops pg_ops = {
 	.deployment_desired_get = pg_deployment_desired_get,
 	.deployment_desired_list = pg_deployment_desired_list,
 	.deployment_desired_page = pg_deployment_desired_page,
+	.rollout_create = pg_rollout_create,
+	.rollout_get = pg_rollout_get,
+	.rollout_list = pg_rollout_list,
+	.rollout_update = pg_rollout_update,
+	.rollout_devices = pg_rollout_devices,
+	.rollout_device_set = pg_rollout_device_set,
+	.lease_take = pg_lease_take,
 	.ping = pg_ping,
 };
 

@@ -210,6 +210,26 @@ int pg_deployment_desired_page(store *st, const char *device_id,
 			       struct store_desired **items, size_t *n, int *more,
 			       struct margo_error *err);
 
+/* ---- rollouts and leases (store_pg_rollouts.c, store_pg_lease.c) ---- */
+
+int pg_rollout_create(store *st, const struct store_rollout *r,
+		      char (*device_ids)[MARGO_UUID_LEN], const long *waves, size_t n,
+		      int64_t now, struct margo_error *err);
+int pg_rollout_get(store *st, const char *id, struct store_rollout *out,
+		   struct margo_error *err);
+int pg_rollout_list(store *st, const char *state, struct store_rollout **items, size_t *n,
+		    struct margo_error *err);
+int pg_rollout_update(store *st, const char *id, const char *expect_state,
+		      const struct store_rollout *r, int64_t now, struct margo_error *err);
+int pg_rollout_devices(store *st, const char *rollout_id, const char *deployment_id,
+		       long wave, int with_previous, struct store_rollout_device **items,
+		       size_t *n, struct margo_error *err);
+int pg_rollout_device_set(store *st, const char *rollout_id, const char *device_id,
+			  const char *state, const char *previous, size_t previous_len,
+			  int64_t status_seq, struct margo_error *err);
+int pg_lease_take(store *st, const char *name, const char *holder, int64_t now, int64_t ttl,
+		  int *held, struct margo_error *err);
+
 /* ---- transactions (store_pg_tx.c) ---- */
 
 /* Begins a transaction (READ COMMITTED), or a savepoint inside this connection's open one;

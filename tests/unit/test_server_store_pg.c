@@ -904,6 +904,132 @@ static void test_backend_reports(void **state)
 	store_close(st);
 }
 
+#define NLEASE 20
+
+struct leaser {
+	store *st;
+	const char *holder;
+	int held[NLEASE];
+	pthread_barrier_t *start;
+};
+
+/* Takes lease "race-<i>" (all free) once each. */
+static void *lease_all(void *p)
+{
+	struct leaser *l = p;
+	struct margo_error err;
+	char name[32];
+
+	pthread_barrier_wait(l->start);
+	for (int i = 0; i < NLEASE; i++) {
+		snprintf(name, sizeof(name), "race-%d", i);
+		if (store_lease_take(l->st, name, l->holder, T0, 10, &l->held[i], &err) < 0)
+			l->held[i] = -1;
+	}
+	return NULL;
+}
+
+/* Rollouts: a second rollout of one deployment supersedes the first, the state's
+ * compare-and-set, the devices by wave with their previous version and the status reported
+ * after deploying; leases: renewed by their holder, refused to another until they expire,
+ * and each of NLEASE free leases taken by exactly one of two racing replicas. */
+static void test_backend_rollouts(void **state)
+{
+	struct fixture *f = *state;
+	store *st = open_store(f);
+	char ids[3][MARGO_UUID_LEN] = { "dev-a", "dev-b", "NULL" };
+	const long waves[3] = { 0, 1, 1 };
+	struct store_rollout r = { .id = "ro-1", .deployment_id = "dep", .selector = "a=b",
+				   .yaml = "kind: x", .yaml_len = 7, .canary = 1, .batch = 2,
+				   .success_threshold = 90, .wave_timeout = 60, .nwaves = 2,
+				   .created_by = "op", .wave_started_at = -1 };
+	struct leaser a = { .holder = "A" }, b = { .holder = "B" };
+	struct store_rollout_device *rd;
+	struct store_rollout got, *list;
+	pthread_barrier_t start;
+	struct margo_error err;
+	pthread_t ta, tb;
+	size_t n;
+	int held;
+
+	assert_int_equal(store_rollout_create(st, &r, ids, waves, 3, T0, &err), 0);
+	snprintf(r.id, sizeof(r.id), "ro-2");
+	assert_int_equal(store_rollout_create(st, &r, ids, waves, 3, T0 + 1, &err), 0);
+	assert_int_equal(store_rollout_get(st, "ro-1", &got, &err), 0);
+	assert_string_equal(got.state, "superseded");
+	assert_string_equal(got.reason, "superseded by rollout ro-2");
+	store_rollout_clear(&got);
+	assert_int_equal(store_rollout_get(st, "ro-2", &got, &err), 0);
+	assert_string_equal(got.yaml, "kind: x");
+	assert_int_equal(got.ndevices, 3);
+	assert_int_equal(got.wave_started_at, -1);
+	store_rollout_clear(&got);
+	assert_int_equal(store_rollout_get(st, "ro-9", &got, &err), MARGO_ENOTFOUND);
+	assert_int_equal(store_rollout_list(st, "running", &list, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].id, "ro-2");
+	store_rollouts_free(list, n);
+	assert_int_equal(store_rollout_list(st, NULL, &list, &n, &err), 0);
+	assert_int_equal(n, 2);
+	store_rollouts_free(list, n);
+	snprintf(r.state, sizeof(r.state), "paused");
+	r.current_wave = 1;
+	r.wave_started_at = T0 + 5;
+	assert_int_equal(store_rollout_update(st, "ro-2", "running", &r, T0 + 5, &err), 0);
+	assert_int_equal(store_rollout_update(st, "ro-2", "running", &r, T0 + 5, &err),
+			 MARGO_ECONFLICT);
+	assert_int_equal(store_rollout_update(st, "ro-9", "running", &r, T0 + 5, &err),
+			 MARGO_ENOTFOUND);
+	exec_ok(f->c, "INSERT INTO devices (id, state, certificate_pem, certificate_fingerprint,"
+		" keyid, created_at) VALUES ('dev-b', 'active', 'pem', 'fp1', 'k', 1)");
+	assert_int_equal(store_deployment_status_add(st, "dev-b", "dep", "Installed", "{}", 2, T0,
+						     &err), 0);
+	assert_int_equal(store_rollout_device_set(st, "ro-2", "dev-b", "deploying", "old", 3, 1,
+						  &err), 0);
+	assert_int_equal(store_rollout_devices(st, "ro-2", "dep", 1, 1, &rd, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rd[0].device_id, "NULL");
+	assert_string_equal(rd[1].device_id, "dev-b");
+	assert_string_equal(rd[1].state, "deploying");
+	assert_string_equal(rd[1].previous_yaml, "old");
+	assert_string_equal(rd[1].status, "");
+	store_rollout_devices_free(rd, n);
+	assert_int_equal(store_deployment_status_add(st, "dev-b", "dep", "Failed", "{}", 2, T0,
+						     &err), 0);
+	assert_int_equal(store_rollout_device_set(st, "ro-2", "NULL", "skipped", NULL, 0, 0,
+						  &err), 0);
+	assert_int_equal(store_rollout_devices(st, "ro-2", "dep", -1, 0, &rd, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(rd[2].device_id, "dev-b");
+	assert_string_equal(rd[2].status, "Failed");
+	assert_null(rd[2].previous_yaml);
+	assert_int_equal(rd[2].has_previous, 1);
+	assert_string_equal(rd[1].state, "skipped");
+	store_rollout_devices_free(rd, n);
+	/* leases */
+	assert_int_equal(store_lease_take(st, "engine", "A", T0, 10, &held, &err), 0);
+	assert_true(held);
+	assert_int_equal(store_lease_take(st, "engine", "B", T0 + 5, 10, &held, &err), 0);
+	assert_false(held);
+	assert_int_equal(store_lease_take(st, "engine", "A", T0 + 5, 10, &held, &err), 0);
+	assert_true(held);
+	assert_int_equal(store_lease_take(st, "engine", "B", T0 + 14, 10, &held, &err), 0);
+	assert_false(held);
+	assert_int_equal(store_lease_take(st, "engine", "B", T0 + 15, 10, &held, &err), 0);
+	assert_true(held);
+	assert_int_equal(pthread_barrier_init(&start, NULL, 2), 0);
+	a.st = b.st = st;
+	a.start = b.start = &start;
+	assert_int_equal(pthread_create(&ta, NULL, lease_all, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, lease_all, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < NLEASE; i++)
+		assert_int_equal(a.held[i] + b.held[i], 1);
+	store_close(st);
+}
+
 /* Nothing listens: "store unavailable" within the connect timeout, the password nowhere in
  * the message; a malformed connection string is invalid input, not unavailability. */
 static void test_unreachable_and_invalid(void **state)
@@ -948,6 +1074,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backend_token_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_desired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_rollouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_invalid, setup, teardown),
 	};
 
