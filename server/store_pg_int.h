@@ -230,6 +230,58 @@ int pg_rollout_device_set(store *st, const char *rollout_id, const char *device_
 int pg_lease_take(store *st, const char *name, const char *holder, int64_t now, int64_t ttl,
 		  int *held, struct margo_error *err);
 
+/* ---- CA MACs, console, fleet, operators, audit, pages (store_pg_<concern>.c) ---- */
+
+int pg_ca_mac_add(store *st, const struct store_ca_mac *m, struct margo_error *err);
+int pg_ca_mac_get(store *st, const char *lookup, int64_t now, struct store_ca_mac *out,
+		  struct margo_error *err);
+int pg_session_create(store *st, const char *hash, const struct store_session *s, int64_t now,
+		      struct margo_error *err);
+int pg_session_get(store *st, const char *hash, int64_t now, struct store_session *out,
+		   struct margo_error *err);
+int pg_session_delete(store *st, const char *hash, struct margo_error *err);
+int pg_session_delete_operator(store *st, const char *operator_name, size_t *n,
+			       struct margo_error *err);
+int pg_summary_get(store *st, int64_t now, struct store_summary *out, struct margo_error *err);
+int pg_deployment_history(store *st, const char *device_id, const char *deployment_id,
+			  size_t limit, struct store_deployment **items, size_t *n,
+			  struct margo_error *err);
+int pg_labels_get(store *st, const char *device_id, struct store_label **items, size_t *n,
+		  struct margo_error *err);
+int pg_labels_update(store *st, const char *device_id, const struct store_label *set,
+		     size_t nset, const char *const *remove, size_t nremove,
+		     struct margo_error *err);
+int pg_fleet_scan(store *st, const char *state, const char *after,
+		  int (*fn)(void *ctx, const struct store_fleet_device *d), void *ctx,
+		  struct margo_error *err);
+int pg_fleet_get(store *st, const char *id,
+		 int (*fn)(void *ctx, const struct store_fleet_device *d), void *ctx,
+		 struct margo_error *err);
+int pg_operator_add(store *st, const struct store_operator *op, const char *token_hash,
+		    struct margo_error *err);
+int pg_operator_by_token(store *st, const char *token_hash, struct store_operator *out,
+			 struct margo_error *err);
+int pg_operator_get(store *st, const char *name, struct store_operator *out,
+		    struct margo_error *err);
+int pg_operator_revoke(store *st, const char *name, int64_t now, struct margo_error *err);
+int pg_operator_page(store *st, const char *after, size_t limit,
+		     struct store_operator **items, size_t *n, int *more,
+		     struct margo_error *err);
+int pg_audit_add(store *st, const struct store_audit *e, struct margo_error *err);
+int pg_audit_page(store *st, const struct store_audit_filter *f, int64_t after_seq,
+		  size_t limit, struct store_audit **items, size_t *n, int *more,
+		  struct margo_error *err);
+int pg_device_page(store *st, const struct store_device_filter *f,
+		   const struct store_cursor *after, size_t limit, int64_t now,
+		   struct store_device **items, size_t *n, int *more, struct margo_error *err);
+int pg_enrollment_token_page(store *st, const struct store_cursor *after, size_t limit,
+			     struct store_enrollment_token **items, size_t *n, int *more,
+			     struct margo_error *err);
+int pg_certificate_page(store *st, const struct store_cursor *after, size_t limit,
+			struct store_certificate **items, size_t *n, int *more,
+			struct margo_error *err);
+int pg_device_count_by_state(store *st, int64_t counts[4], struct margo_error *err);
+
 /* ---- transactions (store_pg_tx.c) ---- */
 
 /* Begins a transaction (READ COMMITTED), or a savepoint inside this connection's open one;
