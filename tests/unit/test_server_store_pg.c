@@ -1030,6 +1030,263 @@ static void test_backend_rollouts(void **state)
 	store_close(st);
 }
 
+/* ---- pages, counts, summary, operators, audit (test_server_store_pages.c's cases) ---- */
+
+#define NPAGEDEV 150
+
+/* Device i: created at T0 + i / 3 (ties broken by id), ids not in creation order, vendor acme
+ * for even i, serial SN-<i>, state by i % 4, last seen unless i % 5 == 0, deployment d1
+ * Installing then Failed for i % 7 == 0, d2 Failed for i % 14 == 0, an undeployed r1 Failed
+ * for i % 11 == 0 (not % 7), d3 Failed then Installed for i % 13 == 0 (not % 7). */
+static void page_device_insert(struct pg_conn *c, int i)
+{
+	static const char *const states[4] = { "pending", "active", "rejected", "revoked" };
+	char id[40], text[2048];
+	size_t len;
+
+	snprintf(id, sizeof(id), "%08x-0000-4000-8000-%012d", (unsigned)((i * 7919) % 1000003), i);
+	len = (size_t)snprintf(text, sizeof(text),
+		 "INSERT INTO devices (id, state, certificate_pem, certificate_fingerprint, keyid,"
+		 " vendor, model_number, serial_number, created_at, last_seen_at) VALUES"
+		 " ('%s', '%s', 'PEM', 'sha256:%064d', 'k', '%s', 'm%d', 'SN-%d', %d, %s);",
+		 id, states[i % 4], i, i % 2 ? "other" : "acme", i % 3, i, T0 + i / 3,
+		 i % 5 ? "1800000500" : "NULL");
+	if (i % 7 == 0)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+			"INSERT INTO deployments VALUES ('%s', 'd1', 'n', 'a', 0, 0);"
+			"INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+			" received_at) VALUES ('%s', 'd1', 'Installing', '{}', 0),"
+			" ('%s', 'd1', 'Failed', '{}', 1);", id, id, id);
+	if (i % 14 == 0)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+			"INSERT INTO deployments VALUES ('%s', 'd2', 'n', 'a', 0, 0);"
+			"INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+			" received_at) VALUES ('%s', 'd2', 'Failed', '{}', 2);", id, id);
+	if (i % 11 == 0 && i % 7 != 0)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+			"INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+			" received_at) VALUES ('%s', 'r1', 'Failed', '{}', 3);", id);
+	if (i % 13 == 0 && i % 7 != 0)
+		snprintf(text + len, sizeof(text) - len,
+			 "INSERT INTO deployments VALUES ('%s', 'd3', 'n', 'a', 0, 0);"
+			 "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+			 " received_at) VALUES ('%s', 'd3', 'Failed', '{}', 4),"
+			 " ('%s', 'd3', 'Installed', '{}', 5);", id, id, id);
+	exec_ok(c, text);
+}
+
+/* Every page of flt with page size limit: the serial numbers seen, in order, joined by ','. */
+static char *page_walk(store *st, const struct store_device_filter *flt, size_t limit)
+{
+	struct store_cursor after;
+	struct store_device *items;
+	struct margo_error err;
+	size_t n, len = 0;
+	char *out = calloc(1, 64 * 1024);
+	int more;
+
+	assert_non_null(out);
+	memset(&after, 0, sizeof(after));
+	do {
+		if (store_device_page(st, flt, &after, limit, T0, &items, &n, &more, &err) < 0)
+			fail_msg("device page: %s", err.message);
+		assert_true(n <= limit);
+		assert_true(!more || n == limit);
+		for (size_t i = 0; i < n; i++)
+			len += (size_t)sprintf(out + len, "%s,", items[i].serial_number);
+		if (n > 0) {
+			after.set = 1;
+			after.at = items[n - 1].created_at;
+			strcpy(after.key, items[n - 1].id);
+		}
+		store_devices_free(items, n);
+	} while (more);
+	return out;
+}
+
+/* The same set, ordered by PostgreSQL itself over (created_at, id), as the expected walk. */
+static char *page_expect(struct pg_conn *c, int (*match)(int i))
+{
+	struct margo_error err;
+	PGresult *res = pg_exec(c, "SELECT substr(serial_number, 4) FROM devices"
+				" ORDER BY created_at, id", 0, NULL, &err, "test");
+	char *out = calloc(1, 64 * 1024);
+	size_t len = 0;
+
+	assert_non_null(res);
+	assert_non_null(out);
+	for (int r = 0; r < PQntuples(res); r++) {
+		int i = atoi(PQgetvalue(res, r, 0));
+
+		if (match(i))
+			len += (size_t)sprintf(out + len, "SN-%d,", i);
+	}
+	PQclear(res);
+	return out;
+}
+
+static int m_all(int i) { (void)i; return 1; }
+static int m_active(int i) { return i % 4 == 1; }
+static int m_acme_active(int i) { return i % 2 == 0 && i % 4 == 1; }
+static int m_serial_12(int i) { char b[16]; snprintf(b, sizeof(b), "%d", i); return b[0] == '1' && b[1] == '2'; }
+static int m_never(int i) { return i % 5 == 0; }
+static int m_seen(int i) { return i % 5 != 0; }
+static int m_failed(int i) { return i % 7 == 0; }
+static int m_model(int i) { return i % 3 == 2; }
+static int m_none(int i) { (void)i; return 0; }
+
+struct filter_case {
+	const char *what;
+	struct store_device_filter f;
+	int (*match)(int i);
+};
+
+static void test_backend_device_pages(void **state)
+{
+	struct fixture *f = *state;
+	store *st = open_store(f);
+	const struct filter_case cases[] = {
+		{ "all", { NULL, NULL, NULL, NULL, NULL, -1, -1, NULL }, m_all },
+		{ "state", { "active", NULL, NULL, NULL, NULL, -1, -1, NULL }, m_active },
+		{ "state+vendor", { "active", "acme", NULL, NULL, NULL, -1, -1, NULL },
+		  m_acme_active },
+		{ "model", { NULL, NULL, "m2", NULL, NULL, -1, -1, NULL }, m_model },
+		{ "serial prefix", { NULL, NULL, NULL, "SN-12", NULL, -1, -1, NULL }, m_serial_12 },
+		{ "seen before", { NULL, NULL, NULL, NULL, NULL, 1800000400, -1, NULL }, m_never },
+		{ "seen after", { NULL, NULL, NULL, NULL, NULL, -1, 1800000500, NULL }, m_seen },
+		{ "deployment state", { NULL, NULL, NULL, NULL, NULL, -1, -1, "Failed" },
+		  m_failed },
+		{ "deployment state none", { NULL, NULL, NULL, NULL, NULL, -1, -1, "Installing" },
+		  m_none },
+		{ "id prefix none", { NULL, NULL, NULL, NULL, "ffffffff", -1, -1, NULL }, m_none },
+	};
+	const size_t limits[] = { 1, 7, 1000 };
+	struct store_summary sum;
+	struct margo_error err;
+	int64_t counts[4], want = 0;
+
+	for (int i = 0; i < NPAGEDEV; i++) {
+		page_device_insert(f->c, i);
+		want += (i % 7 == 0) + (i % 14 == 0) + (i % 11 == 0 && i % 7 != 0);
+	}
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		char *exp = page_expect(f->c, cases[c].match);
+
+		for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+			char *got = page_walk(st, &cases[c].f, limits[l]);
+
+			if (strcmp(got, exp) != 0)
+				fail_msg("%s, limit %zu: got %.200s, want %.200s", cases[c].what,
+					 limits[l], got, exp);
+			free(got);
+		}
+		free(exp);
+	}
+	assert_int_equal(store_device_count_by_state(st, counts, &err), 0);
+	assert_int_equal(counts[0] + counts[1] + counts[2] + counts[3], NPAGEDEV);
+	assert_int_equal(counts[1], NPAGEDEV / 4 + (NPAGEDEV % 4 > 1));
+	assert_int_equal(store_summary_get(st, T0, &sum, &err), 0);
+	assert_int_equal(sum.failing_total, want);
+	assert_int_equal(sum.nfailing, STORE_SUMMARY_FAILING_MAX);
+	assert_string_equal(sum.failing[0].deployment_id, "d1");
+	assert_non_null(strstr(sum.failing[0].device_id, "-000000000147"));
+	assert_int_equal(sum.by_state[1], counts[1]);
+	assert_int_equal(sum.seen_5m, NPAGEDEV - NPAGEDEV / 5);
+	assert_int_equal(store_summary_get(st, 1800000900, &sum, &err), 0);
+	assert_int_equal(sum.seen_5m, 0);
+	store_close(st);
+}
+
+static void page_audit(store *st, int64_t at, const char *op, const char *device, int status)
+{
+	struct store_audit e;
+	struct margo_error err;
+
+	memset(&e, 0, sizeof(e));
+	e.at = at;
+	snprintf(e.operator_name, sizeof(e.operator_name), "%s", op);
+	strcpy(e.method, "POST");
+	strcpy(e.route, "/admin/v1/devices/{id}/approve");
+	snprintf(e.path, sizeof(e.path), "/admin/v1/devices/%s/approve", device);
+	snprintf(e.device_id, sizeof(e.device_id), "%s", device);
+	strcpy(e.client_addr, "127.0.0.1");
+	e.status = status;
+	assert_int_equal(store_audit_add(st, &e, &err), 0);
+}
+
+/* Operators (names never reused, revoking keeps the first time, pages by name) and the
+ * audit log (newest first in pages, each entry once; the filters together). */
+static void test_backend_operators_audit(void **state)
+{
+	struct fixture *f = *state;
+	store *st = open_store(f);
+	struct store_audit_filter all = { NULL, NULL, -1, -1 }, flt;
+	struct store_operator op, got, *ops;
+	struct store_audit *items;
+	struct margo_error err;
+	int64_t after = -1, seen = 0;
+	size_t n;
+	int more;
+
+	memset(&op, 0, sizeof(op));
+	strcpy(op.name, "alice");
+	strcpy(op.role, "operator");
+	strcpy(op.created_by, "admin");
+	op.created_at = T0;
+	assert_int_equal(store_operator_add(st, &op, "hash-a", &err), 0);
+	assert_int_equal(store_operator_add(st, &op, "hash-a2", &err), MARGO_EEXIST);
+	strcpy(op.name, "bob");
+	strcpy(op.role, "viewer");
+	assert_int_equal(store_operator_add(st, &op, "hash-b", &err), 0);
+	assert_int_equal(store_operator_by_token(st, "hash-a", &got, &err), 0);
+	assert_string_equal(got.name, "alice");
+	assert_int_equal(got.revoked_at, -1);
+	assert_int_equal(store_operator_get(st, "bob", &got, &err), 0);
+	assert_string_equal(got.role, "viewer");
+	assert_int_equal(store_operator_by_token(st, "hash-x", &got, &err), MARGO_ENOTFOUND);
+	assert_int_equal(store_operator_revoke(st, "alice", T0 + 5, &err), 0);
+	assert_int_equal(store_operator_revoke(st, "alice", T0 + 9, &err), 0);
+	assert_int_equal(store_operator_revoke(st, "carol", T0 + 9, &err), MARGO_ENOTFOUND);
+	assert_int_equal(store_operator_by_token(st, "hash-a", &got, &err), MARGO_ENOTFOUND);
+	strcpy(op.name, "alice");
+	assert_int_equal(store_operator_add(st, &op, "hash-a3", &err), MARGO_EEXIST);
+	assert_int_equal(store_operator_page(st, NULL, 1, &ops, &n, &more, &err), 0);
+	assert_int_equal(n, 1);
+	assert_true(more);
+	assert_int_equal(ops[0].revoked_at, T0 + 5);
+	free(ops);
+	assert_int_equal(store_operator_page(st, "alice", 1, &ops, &n, &more, &err), 0);
+	assert_int_equal(n, 1);
+	assert_false(more);
+	assert_string_equal(ops[0].name, "bob");
+	free(ops);
+	for (int i = 0; i < 30; i++)
+		page_audit(st, T0 + i, i % 3 ? "alice" : "bob", i % 2 ? "dev-odd" : "dev-even",
+			   i % 5 ? 200 : 409);
+	do {
+		assert_int_equal(store_audit_page(st, &all, after, 4, &items, &n, &more, &err), 0);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(items[i].at, T0 + 29 - seen++);
+		if (n > 0)
+			after = items[n - 1].seq;
+		free(items);
+	} while (more);
+	assert_int_equal(seen, 30);
+	flt = all;
+	flt.operator_name = "bob";
+	flt.device_id = "dev-even";
+	flt.since = T0 + 6;
+	flt.until = T0 + 24;
+	assert_int_equal(store_audit_page(st, &flt, -1, 100, &items, &n, &more, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(items[0].at, T0 + 18);
+	assert_int_equal(items[2].at, T0 + 6);
+	assert_string_equal(items[0].route, "/admin/v1/devices/{id}/approve");
+	assert_string_equal(items[0].device_id, "dev-even");
+	free(items);
+	store_close(st);
+}
+
 /* Nothing listens: "store unavailable" within the connect timeout, the password nowhere in
  * the message; a malformed connection string is invalid input, not unavailability. */
 static void test_unreachable_and_invalid(void **state)
@@ -1075,6 +1332,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backend_desired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_rollouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_device_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_operators_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_invalid, setup, teardown),
 	};
 
