@@ -1287,6 +1287,147 @@ static void test_backend_operators_audit(void **state)
 	store_close(st);
 }
 
+/* Counts the devices a fleet scan shows and the labels they carry; stops at stop_after. */
+struct scan_count {
+	int devices, labels, with_caps, stop_after;
+	char last[MARGO_UUID_LEN];
+};
+
+static int scan_count_fn(void *ctx, const struct store_fleet_device *d)
+{
+	struct scan_count *sc = ctx;
+
+	sc->devices++;
+	sc->labels += (int)d->nlabels;
+	sc->with_caps += d->capabilities != NULL;
+	for (size_t i = 0; i < d->nlabels; i++)
+		if (strcmp(d->labels[i].key, "site") != 0 && strcmp(d->labels[i].key, "tier") != 0)
+			return -99;
+	snprintf(sc->last, sizeof(sc->last), "%s", d->id);
+	return sc->devices == sc->stop_after ? 7 : 0;
+}
+
+/* Labels (the per-device limit, nothing changed when over it), the fleet scan over more than
+ * one batch with each device's labels, CA MACs, console sessions, a deployment's history, and
+ * the token and certificate pages. */
+static void test_backend_rest(void **state)
+{
+	struct fixture *f = *state;
+	store *st = open_store(f);
+	struct store_label set[LABEL_PER_DEVICE_MAX + 1], *labels;
+	struct store_session sess = { "alice", "operator", 0, T0, T0 + 60 }, got;
+	struct store_ca_mac mac = { "tok-1", "lookup-1", "cafp", "mac" }, mac_got;
+	struct scan_count sc = { 0 };
+	struct store_enrollment_token *toks;
+	struct store_certificate *certs;
+	struct store_deployment *hist;
+	struct store_cursor cur;
+	struct margo_error err;
+	const char *rm[] = { "tier" };
+	char sql[256];
+	size_t n;
+	int more;
+
+	exec_ok(f->c, "INSERT INTO devices (id, state, certificate_pem, certificate_fingerprint,"
+		" keyid, created_at) SELECT 'dev-' || lpad(i::text, 4, '0'), CASE WHEN i % 2 = 0"
+		" THEN 'active' ELSE 'pending' END, 'pem', 'fp' || i, 'k', i"
+		" FROM generate_series(1, 1100) AS i;"
+		"INSERT INTO device_labels SELECT id, 'site', 'x' FROM devices;"
+		"INSERT INTO device_labels SELECT id, 'tier', 'y' FROM devices WHERE created_at % 3 = 0;"
+		"INSERT INTO capabilities SELECT id, '{}', 1 FROM devices WHERE created_at % 5 = 0");
+	memset(set, 0, sizeof(set));
+	for (int i = 0; i <= LABEL_PER_DEVICE_MAX; i++)
+		snprintf(set[i].key, sizeof(set[i].key), "k%d", i);
+	assert_int_equal(store_labels_update(st, "dev-0001", set, LABEL_PER_DEVICE_MAX, NULL, 0,
+					     &err), MARGO_ELIMIT);
+	assert_int_equal(store_labels_update(st, "dev-0001", set, 2, rm, 1, &err), 0);
+	assert_int_equal(store_labels_update(st, "nope", set, 2, NULL, 0, &err), MARGO_ENOTFOUND);
+	assert_int_equal(store_labels_get(st, "dev-0003", &labels, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(labels[0].key, "site");
+	assert_string_equal(labels[1].value, "y");
+	free(labels);
+	assert_int_equal(store_labels_get(st, "dev-0001", &labels, &n, &err), 0);
+	assert_int_equal(n, 3);
+	free(labels);
+	assert_int_equal(store_labels_get(st, "nope", &labels, &n, &err), MARGO_ENOTFOUND);
+	assert_int_equal(store_labels_update(st, "dev-0001", NULL, 0, (const char *[]){ "k0", "k1" },
+					     2, &err), 0);
+	assert_int_equal(store_fleet_scan(st, NULL, NULL, scan_count_fn, &sc, &err), 0);
+	assert_int_equal(sc.devices, 1100);
+	assert_int_equal(sc.labels, 1100 + 1100 / 3);
+	assert_int_equal(sc.with_caps, 1100 / 5);
+	memset(&sc, 0, sizeof(sc));
+	assert_int_equal(store_fleet_scan(st, "active", "dev-0100", scan_count_fn, &sc, &err), 0);
+	assert_int_equal(sc.devices, 500);
+	memset(&sc, 0, sizeof(sc));
+	sc.stop_after = 600;
+	assert_int_equal(store_fleet_scan(st, NULL, NULL, scan_count_fn, &sc, &err), 7);
+	assert_string_equal(sc.last, "dev-0600");
+	memset(&sc, 0, sizeof(sc));
+	assert_int_equal(store_fleet_get(st, "dev-0003", scan_count_fn, &sc, &err), 0);
+	assert_int_equal(sc.devices, 1);
+	assert_int_equal(sc.labels, 2);
+	assert_int_equal(store_fleet_get(st, "nope", scan_count_fn, &sc, &err), MARGO_ENOTFOUND);
+	/* CA MACs */
+	token_add(st, "tok-1", "h1", 1, 0);
+	assert_int_equal(store_ca_mac_add(st, &mac, &err), 0);
+	assert_int_equal(store_ca_mac_add(st, &mac, &err), MARGO_EEXIST);
+	assert_int_equal(store_ca_mac_get(st, "lookup-1", T0, &mac_got, &err), 0);
+	assert_string_equal(mac_got.ca_mac, "mac");
+	assert_int_equal(store_ca_mac_get(st, "lookup-1", T0 + 86400, &mac_got, &err),
+			 MARGO_ENOTFOUND);
+	/* sessions */
+	assert_int_equal(store_session_create(st, "s1", &sess, T0, &err), 0);
+	assert_int_equal(store_session_create(st, "s2", &sess, T0, &err), 0);
+	assert_int_equal(store_session_get(st, "s1", T0, &got, &err), 0);
+	assert_string_equal(got.operator_name, "alice");
+	assert_int_equal(got.expires_at, T0 + 60);
+	assert_int_equal(store_session_get(st, "s1", T0 + 60, &got, &err), MARGO_EAUTH);
+	assert_int_equal(store_session_delete(st, "s1", &err), 0);
+	assert_int_equal(store_session_get(st, "s1", T0, &got, &err), MARGO_EAUTH);
+	assert_int_equal(store_session_delete_operator(st, "alice", &n, &err), 0);
+	assert_int_equal(n, 1);
+	/* history */
+	for (int i = 0; i < 5; i++) {
+		snprintf(sql, sizeof(sql), "{\"i\":%d}", i);
+		assert_int_equal(store_deployment_status_add(st, "dev-0002", "d", "Installing", sql,
+							     strlen(sql), T0 + i, &err), 0);
+	}
+	assert_int_equal(store_deployment_history(st, "dev-0002", "d", 3, &hist, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(hist[0].document, "{\"i\":4}");
+	assert_int_equal(hist[2].received_at, T0 + 2);
+	store_deployments_free(hist, n);
+	/* token and certificate pages */
+	token_add(st, "tok-2", "h2", 1, 0);
+	token_add(st, "tok-3", "h3", 1, 1);
+	memset(&cur, 0, sizeof(cur));
+	assert_int_equal(store_enrollment_token_page(st, &cur, 2, &toks, &n, &more, &err), 0);
+	assert_int_equal(n, 2);
+	assert_true(more);
+	cur.set = 1;
+	cur.at = toks[1].created_at;
+	snprintf(cur.key, sizeof(cur.key), "%s", toks[1].id);
+	free(toks);
+	assert_int_equal(store_enrollment_token_page(st, &cur, 2, &toks, &n, &more, &err), 0);
+	assert_int_equal(n, 1);
+	assert_false(more);
+	assert_string_equal(toks[0].id, "tok-3");
+	assert_int_equal(toks[0].auto_approve, 1);
+	assert_int_equal(toks[0].max_uses, 1);
+	free(toks);
+	assert_int_equal(store_certificate_add(st, "fa", "pem", NULL, T0, &err), 0);
+	assert_int_equal(store_certificate_add(st, "fb", "pem", "b", T0, &err), 0);
+	memset(&cur, 0, sizeof(cur));
+	assert_int_equal(store_certificate_page(st, &cur, 1, &certs, &n, &more, &err), 0);
+	assert_int_equal(n, 1);
+	assert_true(more);
+	assert_string_equal(certs[0].fingerprint, "fa");
+	free(certs);
+	store_close(st);
+}
+
 /* Nothing listens: "store unavailable" within the connect timeout, the password nowhere in
  * the message; a malformed connection string is invalid input, not unavailability. */
 static void test_unreachable_and_invalid(void **state)
@@ -1334,6 +1475,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backend_rollouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_device_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_operators_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_rest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_invalid, setup, teardown),
 	};
 
