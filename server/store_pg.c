@@ -1,10 +1,8 @@
 /* store.h on PostgreSQL: the backend's table of functions, opening and closing. Connections
  * one per thread (store_pg_conn.c), the schema migrated at open under an advisory lock
- * (store_pg_schema.c), the functions themselves in store_pg_<concern>.c.
- *
- * WORK IN PROGRESS (issue 10): the table is not complete yet, so this file is not part of
- * wfmd (server/CMakeLists.txt: wfmd_pg); members left NULL are the functions still to
- * write. */
+ * (store_pg_schema.c), the functions themselves in store_pg_<concern>.c, each the twin of
+ * store_sqlite_<concern>.c with the same semantics; where PostgreSQL's concurrency needs more
+ * (several replicas on one database), the file's header says how it is settled. */
 #include <stdlib.h>
 #include <time.h>
 

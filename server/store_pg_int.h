@@ -72,7 +72,7 @@ int pg_exec_script(struct pg_conn *c, const char *sql, struct margo_error *err,
 /* The SQLSTATE of a failed result ("" when none), e.g. "23505" for a unique violation. */
 const char *pg_sqlstate(const PGresult *res);
 
-/* ---- the backend (store_pg.c; WORK IN PROGRESS, see there) ---- */
+/* ---- the backend (store_pg.c) ---- */
 
 /* store_backend.h's struct store first: a store * is a pointer to it. */
 struct pg_store {

@@ -457,7 +457,7 @@ static void *decide_all(void *p)
 	return NULL;
 }
 
-/* WORK IN PROGRESS backend (store_pg.c): approve against reject of the same pending devices
+/* The backend (store_pg.c): approve against reject of the same pending devices
  * from two threads (two connections, as two replicas would): for each device exactly one
  * decision wins, the other is MARGO_ECONFLICT, and the state is the winner's. */
 static void test_backend_approve_vs_reject(void **state)
@@ -1428,6 +1428,33 @@ static void test_backend_rest(void **state)
 	store_close(st);
 }
 
+/* Any function pointer (all have one size and representation on our platforms). */
+typedef void (*any_fn)(void);
+
+/* wfmd's own path, store_open_url with a postgresql:// URL, opens this backend, and its table
+ * sets every member (the backend's whole contract, as test_server_store_backend checks for
+ * SQLite's). */
+static void test_backend_ops_complete(void **state)
+{
+	struct fixture *f = *state;
+	size_t first = offsetof(struct store_ops, close), n;
+	struct margo_error err;
+	store *st = NULL;
+	any_fn fn;
+
+	if (store_open_url(f->conninfo, NULL, &st, &err) < 0)
+		fail_msg("store_open_url: %s", err.message);
+	assert_string_equal(st->ops->name, "postgresql");
+	assert_int_equal((sizeof(*st->ops) - first) % sizeof(any_fn), 0);
+	n = (sizeof(*st->ops) - first) / sizeof(any_fn);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&fn, (const char *)st->ops + first + i * sizeof(any_fn), sizeof(fn));
+		if (fn == NULL)
+			fail_msg("store_ops member %zu of %zu is NULL", i, n);
+	}
+	store_close(st);
+}
+
 /* Nothing listens: "store unavailable" within the connect timeout, the password nowhere in
  * the message; a malformed connection string is invalid input, not unavailability. */
 static void test_unreachable_and_invalid(void **state)
@@ -1476,6 +1503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backend_device_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_operators_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_rest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_ops_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_invalid, setup, teardown),
 	};
 
