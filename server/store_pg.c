@@ -4,6 +4,7 @@
  * store_sqlite_<concern>.c with the same semantics; where PostgreSQL's concurrency needs more
  * (several replicas on one database), the file's header says how it is settled. */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "store_pg_int.h"
@@ -34,13 +35,25 @@ static int pg_batch_end(store *st, int rc, struct margo_error *err)
 	return pg_tx_end(c, rc, err);
 }
 
+/* Readiness, as SQLite's ping means it: the database answers and takes writes now (a hot
+ * standby answers but is read-only). */
 static int pg_ping(store *st, struct margo_error *err)
 {
 	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
+	PGresult *res;
+	int rc = 0;
 
 	if (c == NULL)
 		return MARGO_ESTORE;
-	return pg_exec_cmd(c, "SELECT 1 FROM schema_migrations LIMIT 1", 0, NULL, err, "ping");
+	res = pg_exec(c, "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')"
+		      " = 'on' FROM schema_migrations LIMIT 1", 0, NULL, err, "ping");
+	if (res == NULL)
+		return MARGO_ESTORE;
+	if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		rc = margo_error_set(err, MARGO_ESTORE, "store unavailable: the database is "
+				     "read-only (a standby?)");
+	PQclear(res);
+	return rc;
 }
 
 static const struct store_ops pg_ops = {

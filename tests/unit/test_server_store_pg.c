@@ -1445,6 +1445,14 @@ static void test_backend_ops_complete(void **state)
 	if (store_open_url(f->conninfo, NULL, &st, &err) < 0)
 		fail_msg("store_open_url: %s", err.message);
 	assert_string_equal(st->ops->name, "postgresql");
+	assert_int_equal(store_ping(st, &err), 0);
+	/* a read-only database is not ready (this thread's connection, as a standby would be) */
+	assert_int_equal(store_batch_begin(st, &err), 0);
+	exec_ok(pg_conn_get(pg_pool_of(st), &err), "SET TRANSACTION READ ONLY");
+	assert_int_equal(store_ping(st, &err), MARGO_ESTORE);
+	assert_non_null(strstr(err.message, "read-only"));
+	assert_int_equal(store_batch_end(st, MARGO_ECONFLICT, &err), MARGO_ECONFLICT);
+	assert_int_equal(store_ping(st, &err), 0);
 	assert_int_equal((sizeof(*st->ops) - first) % sizeof(any_fn), 0);
 	n = (sizeof(*st->ops) - first) / sizeof(any_fn);
 	for (size_t i = 0; i < n; i++) {
