@@ -1,0 +1,222 @@
+/* store.h's device credentials on PostgreSQL: client secrets (issued, authenticated,
+ * revoked), the store's side of access tokens, and git tokens (store_sqlite_credentials.c's
+ * twin). Writers of one device's credentials lock its row first (pg_device_lock), so a
+ * revoke and an issue never interleave. git_tokens has no insertion order of its own (SQLite
+ * trims by rowid): the newest tokens are those that expire last. */
+#include <string.h>
+
+#include "margo/log.h"
+#include "margo/token.h"
+#include "store_pg_int.h"
+
+#define LAST_SEEN_INTERVAL 30
+
+/* Adds a git token for device id, keeping at most STORE_GIT_TOKENS_MAX live ones. */
+static int git_token_add(struct pg_conn *c, const char *id, const char *hash, int64_t now,
+			 int64_t expires_at, struct margo_error *err)
+{
+	struct pg_i64 at = pg_i64(now), exp = pg_i64(expires_at),
+		      keep = pg_i64(STORE_GIT_TOKENS_MAX - 1);
+	const char *p_trim[] = { id, at.s, keep.s };
+	const char *p_add[] = { hash, id, exp.s };
+
+	if (pg_exec_cmd(c, "DELETE FROM git_tokens WHERE device_id = $1 AND (expires_at <= $2"
+			" OR hash NOT IN (SELECT hash FROM git_tokens WHERE device_id = $1"
+			" ORDER BY expires_at DESC, hash DESC LIMIT $3))", 3, p_trim, err,
+			"git token trim") < 0)
+		return MARGO_ESTORE;
+	return pg_exec_cmd(c, "INSERT INTO git_tokens (hash, device_id, expires_at)"
+			   " VALUES ($1, $2, $3)", 3, p_add, err, "git token insert");
+}
+
+int pg_credentials_revoke(struct pg_conn *c, const char *id, struct margo_error *err)
+{
+	const char *params[] = { id };
+
+	/* Access tokens carry the epoch they were issued under: moving it retires them all. */
+	if (pg_exec_cmd(c, "DELETE FROM client_secrets WHERE device_id = $1", 1, params, err,
+			"secrets delete") < 0 ||
+	    pg_exec_cmd(c, "UPDATE devices SET credentials_epoch = credentials_epoch + 1"
+			" WHERE id = $1", 1, params, err, "epoch") < 0 ||
+	    pg_exec_cmd(c, "DELETE FROM git_tokens WHERE device_id = $1", 1, params, err,
+			"git tokens delete") < 0)
+		return MARGO_ESTORE;
+	return 0;
+}
+
+int pg_secret_issue(struct pg_conn *c, const char *id, const char *secret_hash,
+		    const char *git_hash, int64_t git_expires_at, int64_t now,
+		    struct margo_error *err)
+{
+	struct pg_i64 at = pg_i64(now);
+	const char *params[] = { secret_hash, id, at.s };
+	int rc;
+
+	if ((rc = pg_credentials_revoke(c, id, err)) < 0)
+		return rc;
+	if (git_hash != NULL &&
+	    (rc = git_token_add(c, id, git_hash, now, git_expires_at, err)) < 0)
+		return rc;
+	return pg_exec_cmd(c, "INSERT INTO client_secrets (hash, device_id, created_at)"
+			   " VALUES ($1, $2, $3)", 3, params, err, "secret insert");
+}
+
+/* Looks the client up: 1 when the secret matches an active device (*first_used, *epoch set),
+ * 0 when not, MARGO_ESTORE. lock: the device's row locked (in a transaction). */
+static int client_find(struct pg_conn *c, const char *client_id, const char *secret_hash,
+		       int lock, int *first_used, int64_t *epoch, struct margo_error *err)
+{
+	const char *params[] = { secret_hash, client_id };
+	PGresult *res = pg_exec(c, lock ?
+				"SELECT s.hash, d.state, d.first_auth_at, d.credentials_epoch"
+				" FROM client_secrets s JOIN devices d ON d.id = s.device_id"
+				" WHERE s.hash = $1 AND s.device_id = $2 FOR UPDATE OF d" :
+				"SELECT s.hash, d.state, d.first_auth_at, d.credentials_epoch"
+				" FROM client_secrets s JOIN devices d ON d.id = s.device_id"
+				" WHERE s.hash = $1 AND s.device_id = $2", 2, params, err,
+				"client lookup");
+	int found = 0;
+
+	if (res == NULL)
+		return MARGO_ESTORE;
+	if (PQntuples(res) > 0) {
+		*first_used = !PQgetisnull(res, 0, 2);
+		*epoch = pg_col_i64(res, 0, 3);
+		found = margo_token_equal(PQgetvalue(res, 0, 0), secret_hash) &&
+			strcmp(PQgetvalue(res, 0, 1), "active") == 0;
+	}
+	PQclear(res);
+	return found;
+}
+
+int pg_client_authenticate(store *st, const char *client_id, const char *secret_hash,
+			   int64_t now, int64_t *epoch, struct margo_error *err)
+{
+	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
+	struct pg_i64 at = pg_i64(now);
+	const char *p_use[] = { client_id, at.s };
+	int first_used = 0, rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	/* The common case is a read: credentials already used, nothing to record. */
+	if ((rc = client_find(c, client_id, secret_hash, 0, &first_used, epoch, err)) < 0)
+		return rc;
+	if (rc == 0)
+		return margo_error_set(err, MARGO_EAUTH, "unknown client or wrong secret");
+	if (first_used)
+		return 0;
+	/* First use of new credentials: record it and close the approved onboarding request,
+	 * looking again with the device's row locked. */
+	if ((rc = pg_tx_begin(c, err)) < 0)
+		return rc;
+	if ((rc = client_find(c, client_id, secret_hash, 1, &first_used, epoch, err)) < 0)
+		goto out;
+	if (rc == 0) {
+		rc = margo_error_set(err, MARGO_EAUTH, "unknown client or wrong secret");
+		goto out;
+	}
+	rc = 0;
+	if (first_used)
+		goto out;
+	if (pg_exec_cmd(c, "UPDATE devices SET first_auth_at = $2, last_seen_at = $2"
+			" WHERE id = $1", 2, p_use, err, "first use") < 0 ||
+	    pg_exec_cmd(c, "UPDATE onboarding_requests SET state = 'closed' WHERE device_id = $1"
+			" AND state = 'approved'", 1, p_use, err, "close approved") < 0)
+		rc = MARGO_ESTORE;
+out:
+	return pg_tx_end(c, rc, err);
+}
+
+/* Records last_seen_at when older than LAST_SEEN_INTERVAL; a lost update is harmless. */
+static void access_seen(struct pg_conn *c, const char *device_id, int64_t now)
+{
+	struct pg_i64 at = pg_i64(now), before = pg_i64(now - LAST_SEEN_INTERVAL);
+	const char *params[] = { device_id, at.s, before.s };
+
+	if (pg_exec_cmd(c, "UPDATE devices SET last_seen_at = $2 WHERE id = $1"
+			" AND (last_seen_at IS NULL OR last_seen_at <= $3)", 3, params, NULL,
+			"last seen") < 0)
+		margo_log_warn("last_seen update failed", "device_id=%s", device_id);
+}
+
+int pg_access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
+		    struct margo_error *err)
+{
+	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
+	const char *params[] = { device_id };
+	PGresult *res;
+	int64_t current = -1, last_seen = -1;
+	int rc = 0, active = 0;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	res = pg_exec(c, "SELECT state, credentials_epoch, last_seen_at FROM devices"
+		      " WHERE id = $1", 1, params, err, "device lookup");
+	if (res == NULL)
+		return MARGO_ESTORE;
+	if (PQntuples(res) > 0) {
+		active = strcmp(PQgetvalue(res, 0, 0), "active") == 0;
+		current = pg_col_i64(res, 0, 1);
+		last_seen = pg_col_time(res, 0, 2);
+	}
+	PQclear(res);
+	if (!active)
+		rc = margo_error_set(err, MARGO_EAUTH, "device is not active");
+	else if (current != epoch)
+		rc = margo_error_set(err, MARGO_EAUTH, "access token was retired (the device's "
+				     "credentials changed)");
+	else if (last_seen < 0 || now - last_seen >= LAST_SEEN_INTERVAL)
+		access_seen(c, device_id, now);
+	return rc;
+}
+
+int pg_git_token_issue(store *st, const char *device_id, const char *token_hash, int64_t now,
+		       int64_t expires_at, struct margo_error *err)
+{
+	struct pg_conn *c = pg_tx_open(st, err);
+	char state[16];
+	int rc;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	if ((rc = pg_device_lock(c, device_id, state, sizeof(state), err)) < 0)
+		goto out;
+	if (strcmp(state, "active") != 0) {
+		rc = margo_error_set(err, MARGO_EAUTH, "device is not active");
+		goto out;
+	}
+	rc = git_token_add(c, device_id, token_hash, now, expires_at, err);
+out:
+	return pg_tx_end(c, rc, err);
+}
+
+int pg_git_token_check(store *st, const char *token_hash, int64_t now,
+		       char device_id[MARGO_UUID_LEN], struct margo_error *err)
+{
+	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
+	const char *params[] = { token_hash };
+	PGresult *res;
+	int64_t expires_at = 0;
+	int found, active = 0;
+
+	if (c == NULL)
+		return MARGO_ESTORE;
+	res = pg_exec(c, "SELECT t.device_id, t.expires_at, d.state FROM git_tokens t"
+		      " JOIN devices d ON d.id = t.device_id WHERE t.hash = $1", 1, params, err,
+		      "git token lookup");
+	if (res == NULL)
+		return MARGO_ESTORE;
+	found = PQntuples(res) > 0;
+	if (found) {
+		pg_copy_text(device_id, MARGO_UUID_LEN, PQgetvalue(res, 0, 0));
+		expires_at = pg_col_i64(res, 0, 1);
+		active = strcmp(PQgetvalue(res, 0, 2), "active") == 0;
+	}
+	PQclear(res);
+	if (!found || expires_at <= now || !active)
+		return margo_error_set(err, MARGO_EAUTH, !found ? "unknown git token" :
+				       expires_at <= now ? "git token expired" :
+				       "device is not active");
+	return 0;
+}
