@@ -1,6 +1,6 @@
 /* The PostgreSQL backend's connections: one per thread, opened on first use, with the pool's
- * statement_timeout; a connection that broke is reset on the thread's next call; every libpq
- * failure becomes a margo_error (store_pg_int.h says which message means what). */
+ * statement_timeout unless the connection string or the server sets one; a connection that
+ * broke (or missed a deadline: store_pg_exec.c) is reset on the thread's next call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,113 +9,49 @@
 #include "margo/log.h"
 #include "store_pg_int.h"
 
-/* libpq's messages end with a newline and may span lines: the first line, for logs and err. */
-static void first_line(char *dst, size_t size, const char *msg)
+/* What every new (or reset) connection runs before its first statement: the pool's
+ * statement_timeout unless one was set for this connection already (options=-c
+ * statement_timeout=... in the URL, PGOPTIONS, ALTER ROLE/DATABASE ... SET, postgresql.conf:
+ * those win), then the deadline of every later statement from the one in force. */
+static int conn_setup(struct pg_conn *c, struct margo_error *err)
 {
-	size_t n = strcspn(msg != NULL ? msg : "", "\n");
+	char ms[16];
+	const char *params[] = { ms };
+	PGresult *res;
+	long timeout;
 
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, msg != NULL ? msg : "", n);
-	dst[n] = '\0';
-}
-
-static int conn_unavailable(PGconn *db, struct margo_error *err, const char *what)
-{
-	char msg[256];
-
-	first_line(msg, sizeof(msg), db != NULL ? PQerrorMessage(db) : "out of memory");
-	margo_log_error("store unavailable", "op=%s error=\"%s\"", what, msg);
-	return margo_error_set(err, MARGO_ESTORE, "store unavailable (%s): %s", what, msg);
-}
-
-/* SQLSTATE classes that mean "not now" rather than "wrong": connection exceptions (08),
- * insufficient resources (53: too many connections), operator intervention (57P01..57P03:
- * shutdown, crash recovery, cannot connect now). */
-static int state_unavailable(const char *state)
-{
-	return strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
-	       strncmp(state, "57P", 3) == 0;
-}
-
-static int result_fail(struct pg_conn *c, PGresult *res, struct margo_error *err,
-		       const char *what)
-{
-	const char *state = pg_sqlstate(res);
-	char msg[256];
-
-	if (res == NULL || PQstatus(c->db) != CONNECTION_OK || state_unavailable(state))
-		return conn_unavailable(c->db, err, what);
-	first_line(msg, sizeof(msg), PQresultErrorMessage(res));
-	if (strcmp(state, "57014") == 0) {  /* query_canceled: statement_timeout */
-		margo_log_error("store timeout", "op=%s error=\"%s\"", what, msg);
-		return margo_error_set(err, MARGO_ESTORE, "store timeout (%s): %s", what, msg);
-	}
-	margo_log_error("database error", "op=%s sqlstate=%s error=\"%s\"", what, state, msg);
-	return margo_error_set(err, MARGO_ESTORE, "database error (%s): %s", what, msg);
-}
-
-const char *pg_sqlstate(const PGresult *res)
-{
-	const char *s = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	return s != NULL ? s : "";
-}
-
-PGresult *pg_exec(struct pg_conn *c, const char *sql, int nparams, const char *const *params,
-		  struct margo_error *err, const char *what)
-{
-	PGresult *res = PQexecParams(c->db, sql, nparams, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-
-	if (res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK))
-		return res;
-	result_fail(c, res, err, what);
-	PQclear(res);
-	return NULL;
-}
-
-int pg_exec_script(struct pg_conn *c, const char *sql, struct margo_error *err,
-		   const char *what)
-{
-	PGresult *res = PQexec(c->db, sql);
-	int rc = 0;
-
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = result_fail(c, res, err, what);
-	PQclear(res);
-	return rc;
-}
-
-int pg_exec_cmd(struct pg_conn *c, const char *sql, int nparams, const char *const *params,
-		struct margo_error *err, const char *what)
-{
-	PGresult *res = pg_exec(c, sql, nparams, params, err, what);
-
+	snprintf(ms, sizeof(ms), "%d", c->pool->statement_timeout_ms);
+	c->broken = 0;
+	c->deadline_ms = c->pool->statement_timeout_ms + PG_DEADLINE_GRACE_MS;
+	res = pg_exec(c, "SELECT CASE WHEN source = 'default' THEN set_config(name, $1, false)"
+		      " ELSE setting END FROM pg_settings WHERE name = 'statement_timeout'",
+		      1, params, err, "connection setup");
 	if (res == NULL)
 		return MARGO_ESTORE;
+	timeout = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	PQclear(res);
+	/* 0: no statement_timeout, so no deadline either (the operator's choice). */
+	c->deadline_ms = timeout > 0 && timeout < 86400000 ? (int)timeout + PG_DEADLINE_GRACE_MS
+							   : 0;
 	return 0;
 }
 
-/* What every new (or reset) connection runs before its first statement. */
-static int conn_setup(struct pg_conn *c, struct margo_error *err)
-{
-	char sql[64];
-
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %d", c->pool->statement_timeout_ms);
-	return pg_exec_cmd(c, sql, 0, NULL, err, "connection setup");
-}
-
-/* Connects with the pool's conninfo; connect_timeout and application_name come first so
- * that the conninfo's own settings win (libpq: later keywords override earlier ones). */
+/* Connects with the pool's conninfo. Our defaults come first so that the conninfo's own
+ * settings win (libpq: later keywords override earlier ones): connect_timeout bounds the
+ * connection's set-up, tcp_user_timeout and the keepalives notice a server host that went
+ * away without closing the connection. */
 static PGconn *conn_connect(const struct pg_pool *pool)
 {
-	char timeout[16];
-	const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *vals[] = { timeout, "wfmd", pool->conninfo, NULL };
+	char timeout[16], user_timeout[16];
+	const char *const keys[] = { "connect_timeout", "tcp_user_timeout", "keepalives_idle",
+				     "keepalives_interval", "keepalives_count", "application_name",
+				     "dbname", NULL };
+	const char *vals[] = { timeout, user_timeout, "10", "5", "3", "wfmd", pool->conninfo,
+			       NULL };
 
 	snprintf(timeout, sizeof(timeout), "%d", PG_CONNECT_TIMEOUT_S);
+	snprintf(user_timeout, sizeof(user_timeout), "%d",
+		 pool->statement_timeout_ms + PG_DEADLINE_GRACE_MS);
 	return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -160,7 +96,7 @@ static int conn_open(struct pg_pool *pool, struct pg_conn **out, struct margo_er
 	c->pool = pool;
 	c->db = conn_connect(pool);
 	if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
-		rc = conn_unavailable(c->db, err, "connect");
+		rc = pg_unavailable(c->db, err, "connect");
 		goto out;
 	}
 	rc = conn_setup(c, err);
@@ -172,11 +108,11 @@ out:
 	return rc;
 }
 
-/* A connection the last call found broken (PostgreSQL restarted, the network dropped it):
- * reconnect now, with the same parameters. */
+/* A connection the last call found broken (PostgreSQL restarted, the network dropped it, no
+ * answer within the deadline): reconnect now, with the same parameters. */
 static int conn_revive(struct pg_conn *c, struct margo_error *err)
 {
-	if (PQstatus(c->db) == CONNECTION_OK)
+	if (PQstatus(c->db) == CONNECTION_OK && !c->broken)
 		return 0;
 	/* Inside pg_tx_begin: its transaction is gone; a new connection would run the rest of
 	 * its statements on their own. Reconnect once pg_tx_end has reported the loss. */
@@ -185,9 +121,10 @@ static int conn_revive(struct pg_conn *c, struct margo_error *err)
 		return margo_error_set(err, MARGO_ESTORE, "store unavailable: the connection was "
 				       "lost in a transaction");
 	}
+	c->broken = 0;
 	PQreset(c->db);
 	if (PQstatus(c->db) != CONNECTION_OK)
-		return conn_unavailable(c->db, err, "reconnect");
+		return pg_unavailable(c->db, err, "reconnect");
 	margo_log_info("store reconnected", "backend=postgresql");
 	return conn_setup(c, err);
 }

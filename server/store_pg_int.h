@@ -23,6 +23,9 @@
 #define PG_STATEMENT_TIMEOUT_MS 5000
 /* libpq's connect_timeout (seconds, libpq's smallest useful value is 2). */
 #define PG_CONNECT_TIMEOUT_S 2
+/* How much longer than statement_timeout we wait for an answer before we give the connection
+ * up (the server cancels first when it can). */
+#define PG_DEADLINE_GRACE_MS 2000
 
 struct pg_conn;
 
@@ -43,6 +46,9 @@ struct pg_conn {
 	int tx_depth;           /* pg_tx_begin calls not yet ended (1: a transaction, more:
 				 * savepoints in it) */
 	int tx_lost;            /* the transaction ended under us (connection lost) */
+	int deadline_ms;        /* a statement's answer is waited for this long (0: forever) */
+	int broken;             /* a statement missed its deadline: nothing more is sent on
+				 * this connection until it is reset */
 };
 
 /* A pool for conninfo (copied) whose connections run with statement_timeout_ms (0: none).
@@ -56,6 +62,11 @@ void pg_pool_free(struct pg_pool *pool);
 /* This thread's connection: opened on first use, reconnected when the last call found it
  * broken. NULL (err set: "store unavailable") when PostgreSQL cannot be reached. */
 struct pg_conn *pg_conn_get(struct pg_pool *pool, struct margo_error *err);
+
+/* err set to "store unavailable (what): <libpq's message for db>", logged: MARGO_ESTORE. */
+int pg_unavailable(PGconn *db, struct margo_error *err, const char *what);
+/* Rolls back the connection's transaction, if it has one and still answers. */
+void pg_rollback(struct pg_conn *c);
 
 /* Runs sql with nparams text parameters ($1, $2, ...; NULL is SQL NULL). Returns the result
  * (PGRES_COMMAND_OK or PGRES_TUPLES_OK; the caller PQclear()s it), or NULL with err set
@@ -71,6 +82,8 @@ int pg_exec_script(struct pg_conn *c, const char *sql, struct margo_error *err,
 		   const char *what);
 /* The SQLSTATE of a failed result ("" when none), e.g. "23505" for a unique violation. */
 const char *pg_sqlstate(const PGresult *res);
+
+/* store_pg_exec.c runs the statements above, waiting at most c->deadline_ms for each. */
 
 /* ---- the backend (store_pg.c) ---- */
 

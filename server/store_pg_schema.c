@@ -356,10 +356,12 @@ static int migrate_steps(struct pg_conn *c, int64_t now, struct margo_error *err
 
 int pg_schema_migrate(struct pg_conn *c, int64_t now, struct margo_error *err)
 {
+	int deadline = c->deadline_ms;
 	int rc;
 
 	if (pg_exec_cmd(c, "BEGIN", 0, NULL, err, "schema begin") < 0)
 		return MARGO_ESTORE;
+	c->deadline_ms = 60000 + PG_DEADLINE_GRACE_MS;
 	/* Longer than a request's statement_timeout: the wait for another replica's steps and
 	 * the steps themselves (an index on a large table) may take a while; still bounded. */
 	rc = pg_exec_cmd(c, "SET LOCAL statement_timeout = '60s'", 0, NULL, err, "schema timeout");
@@ -370,8 +372,9 @@ int pg_schema_migrate(struct pg_conn *c, int64_t now, struct margo_error *err)
 	if (rc == 0)
 		rc = migrate_steps(c, now, err);
 	if (rc == 0)
-		return pg_exec_cmd(c, "COMMIT", 0, NULL, err, "schema commit");
-	/* Keep err: the first failure is the one to report. */
-	PQclear(PQexec(c->db, "ROLLBACK"));
+		rc = pg_exec_cmd(c, "COMMIT", 0, NULL, err, "schema commit");
+	else
+		pg_rollback(c);  /* keep err: the first failure is the one to report */
+	c->deadline_ms = deadline;
 	return rc;
 }

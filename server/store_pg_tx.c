@@ -31,7 +31,7 @@ int pg_tx_begin(struct pg_conn *c, struct margo_error *err)
 static int savepoint_end(struct pg_conn *c, int rc, struct margo_error *err)
 {
 	c->tx_depth--;
-	if (c->tx_lost || PQtransactionStatus(c->db) == PQTRANS_IDLE ||
+	if (c->tx_lost || c->broken || PQtransactionStatus(c->db) == PQTRANS_IDLE ||
 	    PQtransactionStatus(c->db) == PQTRANS_UNKNOWN) {
 		c->tx_lost = 1;
 		return rc < 0 ? rc : tx_lost(err);
@@ -59,7 +59,6 @@ int pg_tx_end(struct pg_conn *c, int rc, struct margo_error *err)
 		rc = tx_lost(err);
 	if (rc == 0)
 		return pg_exec_cmd(c, "COMMIT", 0, NULL, err, "commit");
-	if (PQstatus(c->db) == CONNECTION_OK && PQtransactionStatus(c->db) != PQTRANS_IDLE)
-		PQclear(PQexec(c->db, "ROLLBACK"));
+	pg_rollback(c);
 	return rc;
 }

@@ -3,6 +3,9 @@
 #
 #     pgtmp.sh start DIR     # initdb DIR/data, start on 127.0.0.1:<free port> and DIR/sock
 #     pgtmp.sh stop DIR      # stop it (immediate shutdown); DIR is left to the caller
+#     pgtmp.sh start DIR     # again, after stop: the same cluster on the same port
+#     pgtmp.sh restart DIR [immediate|fast]  # stop (default immediate) and start on the
+#                            # same port: what a PostgreSQL crash or upgrade looks like
 #     pgtmp.sh run CMD...    # a fresh cluster in a new temp dir for CMD, torn down after
 #                            # (also on failure or signal); CMD's exit status is returned
 #
@@ -14,7 +17,9 @@
 # Debian's postgresql-15 package (DIR is chowned to it); otherwise as the calling user.
 # Authentication is `trust`: the server listens on 127.0.0.1 only and on a socket in DIR
 # (mode 0700), it lives only as long as one test, and holds only test data. fsync is off:
-# nothing here has to survive a crash of the machine.
+# nothing here has to survive a crash of the machine. synchronous_commit stays on: a commit
+# wfmd was told about must survive a crash of PostgreSQL (`restart DIR immediate`), as in
+# production (with it off, the fault tests saw acknowledged devices vanish).
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -38,9 +43,23 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# pg_start DIR PORT: the cluster in DIR/data on 127.0.0.1:PORT and DIR/sock.
+pg_start() {
+	as_owner "$PG_BIN/pg_ctl" -D "$1/data" -l "$1/log" -w -t 30 -s start -o \
+		"-c listen_addresses=127.0.0.1 -p $2 -k $1/sock -c fsync=off \
+		 -c full_page_writes=off -c shared_buffers=16MB \
+		 -c max_connections=100 -c unix_socket_permissions=0700" >/dev/null 2>&1
+}
+
 pgtmp_start() {
 	local dir=$1 port try
 
+	if [ -f "$dir/port" ] && [ -d "$dir/data" ]; then
+		# A cluster stopped earlier: the same port, so that clients find it again.
+		pg_start "$dir" "$(<"$dir/port")" ||
+			pgtmp_die "PostgreSQL did not start again: $(tail -n 3 "$dir/log" 2>/dev/null)"
+		return 0
+	fi
 	[ -x "$PG_BIN/initdb" ] || pgtmp_die "no $PG_BIN/initdb (Debian: apt-get install postgresql-15)"
 	mkdir -p "$dir/sock"
 	chmod 0700 "$dir" "$dir/sock"
@@ -56,10 +75,7 @@ pgtmp_start() {
 	# A free port can be taken between the probe and the bind: try a few.
 	for try in 1 2 3 4 5; do
 		port=$(free_port)
-		if as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 -s start -o \
-			"-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=off \
-			 -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB \
-			 -c max_connections=100 -c unix_socket_permissions=0700" >/dev/null 2>&1; then
+		if pg_start "$dir" "$port"; then
 			echo "$port" >"$dir/port"
 			echo "postgresql://postgres@127.0.0.1:$port/postgres" >"$dir/url"
 			return 0
@@ -69,10 +85,10 @@ pgtmp_start() {
 }
 
 pgtmp_stop() {
-	local dir=$1 pid
+	local dir=$1 mode=${2:-immediate} pid
 
 	[ -f "$dir/data/postmaster.pid" ] || return 0
-	if ! as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 20 -s stop >/dev/null 2>&1; then
+	if ! as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m "$mode" -w -t 20 -s stop >/dev/null 2>&1; then
 		# pg_ctl could not: the postmaster's own pid from its pid file, and only that.
 		pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null || true)
 		[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
@@ -103,6 +119,12 @@ pgtmp_run() {
 case "${1:-}" in
 start) [ $# -eq 2 ] || pgtmp_die "usage: pgtmp.sh start DIR"; pgtmp_start "$2" ;;
 stop) [ $# -eq 2 ] || pgtmp_die "usage: pgtmp.sh stop DIR"; pgtmp_stop "$2" ;;
+restart)
+	[ $# -eq 2 ] || { [ $# -eq 3 ] && [[ "$3" == immediate || "$3" == fast ]]; } ||
+		pgtmp_die "usage: pgtmp.sh restart DIR [immediate|fast]"
+	[ -f "$2/port" ] || pgtmp_die "no cluster in $2"
+	pgtmp_stop "$2" "${3:-immediate}"
+	pgtmp_start "$2" ;;
 run) shift; [ $# -ge 1 ] || pgtmp_die "usage: pgtmp.sh run CMD..."; pgtmp_run "$@" ;;
-*) pgtmp_die "usage: pgtmp.sh start DIR | stop DIR | run CMD..." ;;
+*) pgtmp_die "usage: pgtmp.sh start DIR | stop DIR | restart DIR [immediate|fast] | run CMD..." ;;
 esac

@@ -1,0 +1,180 @@
+/* The PostgreSQL backend's statements: sent asynchronously and waited for with a deadline on
+ * our side too (the connection's statement_timeout plus PG_DEADLINE_GRACE_MS), so that a
+ * server that stopped answering without closing the connection (frozen, a host gone without
+ * a reset) costs a request a bounded time, not a worker thread forever. A connection that
+ * missed its deadline is marked broken and reconnected on the thread's next call. Every
+ * libpq failure becomes a margo_error (store_pg_int.h says which message means what). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "margo/log.h"
+#include "store_pg_int.h"
+
+/* libpq's messages end with a newline and may span lines: the first line, for logs and err. */
+static void first_line(char *dst, size_t size, const char *msg)
+{
+	size_t n = strcspn(msg != NULL ? msg : "", "\n");
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, msg != NULL ? msg : "", n);
+	dst[n] = '\0';
+}
+
+int pg_unavailable(PGconn *db, struct margo_error *err, const char *what)
+{
+	char msg[256];
+
+	first_line(msg, sizeof(msg), db != NULL ? PQerrorMessage(db) : "out of memory");
+	margo_log_error("store unavailable", "op=%s error=\"%s\"", what, msg);
+	return margo_error_set(err, MARGO_ESTORE, "store unavailable (%s): %s", what, msg);
+}
+
+/* SQLSTATE classes that mean "not now" rather than "wrong": connection exceptions (08),
+ * insufficient resources (53: too many connections), operator intervention (57P01..57P03:
+ * shutdown, crash recovery, cannot connect now). */
+static int state_unavailable(const char *state)
+{
+	return strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+	       strncmp(state, "57P", 3) == 0;
+}
+
+static int result_fail(struct pg_conn *c, PGresult *res, struct margo_error *err,
+		       const char *what)
+{
+	const char *state = pg_sqlstate(res);
+	char msg[256];
+
+	if (c->broken) {
+		margo_log_error("store timeout", "op=%s error=\"no answer within %d ms\"", what,
+				c->deadline_ms);
+		return margo_error_set(err, MARGO_ESTORE, "store timeout (%s): no answer within "
+				       "%d ms", what, c->deadline_ms);
+	}
+	if (res == NULL || PQstatus(c->db) != CONNECTION_OK || state_unavailable(state))
+		return pg_unavailable(c->db, err, what);
+	first_line(msg, sizeof(msg), PQresultErrorMessage(res));
+	if (strcmp(state, "57014") == 0) {  /* query_canceled: statement_timeout */
+		margo_log_error("store timeout", "op=%s error=\"%s\"", what, msg);
+		return margo_error_set(err, MARGO_ESTORE, "store timeout (%s): %s", what, msg);
+	}
+	margo_log_error("database error", "op=%s sqlstate=%s error=\"%s\"", what, state, msg);
+	return margo_error_set(err, MARGO_ESTORE, "database error (%s): %s", what, msg);
+}
+
+const char *pg_sqlstate(const PGresult *res)
+{
+	const char *s = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s != NULL ? s : "";
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads until the statement's results are all in, or the deadline passes (c->broken). */
+static int wait_results(struct pg_conn *c)
+{
+	int64_t deadline = now_ms() + c->deadline_ms;
+	struct pollfd pfd = { .fd = PQsocket(c->db), .events = POLLIN };
+	int64_t left;
+	int n;
+
+	while (PQisBusy(c->db)) {
+		left = deadline - now_ms();
+		if (c->deadline_ms > 0 && left <= 0) {
+			c->broken = 1;
+			return -1;
+		}
+		n = poll(&pfd, 1, c->deadline_ms > 0 ? (int)left : -1);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0 && !PQconsumeInput(c->db))
+			return -1;
+	}
+	return 0;
+}
+
+/* PQexec's result rule: the first error if any, else the last result. */
+static PGresult *collect(struct pg_conn *c)
+{
+	PGresult *res, *keep = NULL;
+
+	while ((res = PQgetResult(c->db)) != NULL) {
+		if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+			PQclear(res);
+			continue;
+		}
+		PQclear(keep);
+		keep = res;
+	}
+	return keep;
+}
+
+/* Sends sql (with parameters when nparams >= 0) and waits for its result within the
+ * deadline: NULL when it could not be sent, or no answer came in time. */
+static PGresult *run(struct pg_conn *c, const char *sql, int nparams,
+		     const char *const *params)
+{
+	int sent;
+
+	if (c->broken)
+		return NULL;
+	sent = nparams >= 0 ? PQsendQueryParams(c->db, sql, nparams, NULL, params, NULL, NULL, 0)
+			    : PQsendQuery(c->db, sql);
+	if (!sent || wait_results(c) < 0)
+		return NULL;
+	return collect(c);
+}
+
+PGresult *pg_exec(struct pg_conn *c, const char *sql, int nparams, const char *const *params,
+		  struct margo_error *err, const char *what)
+{
+	PGresult *res = run(c, sql, nparams, params);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK))
+		return res;
+	result_fail(c, res, err, what);
+	PQclear(res);
+	return NULL;
+}
+
+int pg_exec_script(struct pg_conn *c, const char *sql, struct margo_error *err,
+		   const char *what)
+{
+	PGresult *res = run(c, sql, -1, NULL);
+	int rc = 0;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = result_fail(c, res, err, what);
+	PQclear(res);
+	return rc;
+}
+
+int pg_exec_cmd(struct pg_conn *c, const char *sql, int nparams, const char *const *params,
+		struct margo_error *err, const char *what)
+{
+	PGresult *res = pg_exec(c, sql, nparams, params, err, what);
+
+	if (res == NULL)
+		return MARGO_ESTORE;
+	PQclear(res);
+	return 0;
+}
+
+void pg_rollback(struct pg_conn *c)
+{
+	if (c->broken || PQstatus(c->db) != CONNECTION_OK ||
+	    PQtransactionStatus(c->db) == PQTRANS_IDLE)
+		return;
+	PQclear(run(c, "ROLLBACK", -1, NULL));
+}
