@@ -104,8 +104,9 @@ fuzz: fuzz-build
 fuzz-ci: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CI_SECONDS)
 
-# Three wfmd sharing a store behind HAProxy, 5000 simulated devices onboarding and polling
-# while a replica is killed (tests/e2e/test_ha_faults.sh; make test runs it with 1000).
+# Three wfmd on one PostgreSQL behind HAProxy, 5000 simulated devices onboarding and polling
+# while a replica is killed and PostgreSQL restarted (tests/e2e/test_ha_faults.sh; make test
+# runs it with 1000).
 ha-faults: build
 	BUILD_DIR=$(BUILD) DEVICES=5000 bash tests/e2e/test_ha_faults.sh
 

@@ -1,6 +1,7 @@
 /* The PostgreSQL backend's connections: one per thread, opened on first use, with the pool's
  * statement_timeout unless the connection string or the server sets one; a connection that
  * broke (or missed a deadline: store_pg_exec.c) is reset on the thread's next call. */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,10 +109,30 @@ out:
 	return rc;
 }
 
+/* An idle connection that the server closed meanwhile (PostgreSQL restarted, an operator's
+ * pg_terminate_backend) is readable: its end (and the server's last message) is read here,
+ * so that the connection is reset before a statement is lost on it. */
+static void conn_check_idle(struct pg_conn *c)
+{
+	struct pollfd pfd = { .fd = PQsocket(c->db), .events = POLLIN };
+	int i;
+
+	if (c->tx_depth > 0 || PQtransactionStatus(c->db) != PQTRANS_IDLE)
+		return;
+	for (i = 0; i < 3 && PQstatus(c->db) == CONNECTION_OK; i++) {
+		if (poll(&pfd, 1, 0) <= 0 || !PQconsumeInput(c->db))
+			break;
+		PQclear(PQgetResult(c->db));  /* an error the server sent on its way out */
+	}
+}
+
 /* A connection the last call found broken (PostgreSQL restarted, the network dropped it, no
- * answer within the deadline): reconnect now, with the same parameters. */
+ * answer within the deadline), or that the server closed while it was idle: reconnect now,
+ * with the same parameters. */
 static int conn_revive(struct pg_conn *c, struct margo_error *err)
 {
+	if (!c->broken)
+		conn_check_idle(c);
 	if (PQstatus(c->db) == CONNECTION_OK && !c->broken)
 		return 0;
 	/* Inside pg_tx_begin: its transaction is gone; a new connection would run the rest of
