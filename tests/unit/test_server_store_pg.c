@@ -11,6 +11,7 @@
  * own database; ctest's pg/ entries run this under tests/pg/pgtmp.sh, which starts one in a
  * temp dir. Without WFMD_TEST_PG (or without libpq) every test is skipped. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -369,6 +370,82 @@ static void test_reconnect(void **state)
 	assert_int_equal(query_long(f->c, "SELECT 1"), 1);
 	assert_int_equal(query_long(f->c, "SELECT setting::int FROM pg_settings"
 				    " WHERE name = 'statement_timeout'"), 300);
+}
+
+/* A connection the server closed while it was idle (a PostgreSQL restart) is reset when the
+ * thread next asks for it, before a statement is lost on it. */
+static void test_idle_closed_reset(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	char sql[128];
+	int pid, i;
+
+	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	pid = PQbackendPID(f->c->db);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", pid);
+	admin_exec(f->admin, sql);
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_stat_activity WHERE pid = %d", pid);
+	for (i = 0; i < 100; i++) {     /* the backend gone, its socket closed */
+		PGresult *res = PQexec(f->admin, sql);
+		int gone = PQntuples(res) == 0;
+
+		PQclear(res);
+		if (gone)
+			break;
+		usleep(20000);
+	}
+	usleep(50000);
+	assert_ptr_equal(pg_conn_get(f->pool, &err), f->c);
+	assert_int_not_equal(PQbackendPID(f->c->db), pid);
+	assert_int_equal(query_long(f->c, "SELECT 1"), 1);
+}
+
+/* A statement_timeout in the connection string wins over the pool's default. */
+static void test_conninfo_timeout_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	char conninfo[600];
+
+	snprintf(conninfo, sizeof(conninfo), "%s?options=-c%%20statement_timeout%%3D700",
+		 f->conninfo);
+	assert_int_equal(pg_pool_new(conninfo, PG_STATEMENT_TIMEOUT_MS, &f->pool, &err), 0);
+	f->c = pg_conn_get(f->pool, &err);
+	assert_non_null(f->c);
+	assert_int_equal(query_long(f->c, "SELECT setting::int FROM pg_settings"
+				    " WHERE name = 'statement_timeout'"), 700);
+	assert_int_equal(f->c->deadline_ms, 700 + PG_DEADLINE_GRACE_MS);
+}
+
+/* A server that stops answering without closing the connection (frozen: its backend
+ * SIGSTOPped, so statement_timeout cannot fire): the statement fails as "store timeout"
+ * after statement_timeout + the grace, not never; the connection is reset on the next call.
+ * Needs the right to signal the backend (root, or the cluster's owner): skipped otherwise. */
+static void test_frozen_server_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	double t;
+	int pid;
+
+	open_migrated(f, 300);
+	pid = PQbackendPID(f->c->db);
+	if (kill(pid, SIGSTOP) < 0)
+		skip();
+	t = now_s();
+	assert_null(pg_exec(f->c, "SELECT 1", 0, NULL, &err, "frozen"));
+	t = now_s() - t;
+	kill(pid, SIGCONT);
+	assert_true(t >= 0.3 + PG_DEADLINE_GRACE_MS / 1000.0 - 0.05);
+	assert_true(t < 0.3 + PG_DEADLINE_GRACE_MS / 1000.0 + 3.0);
+	assert_int_equal(err.code, MARGO_ESTORE);
+	assert_non_null(strstr(err.message, "store timeout"));
+	assert_true(f->c->broken);
+	assert_null(pg_exec(f->c, "SELECT 1", 0, NULL, &err, "still broken"));
+	assert_ptr_equal(pg_conn_get(f->pool, &err), f->c);
+	assert_int_not_equal(PQbackendPID(f->c->db), pid);
+	assert_int_equal(query_long(f->c, "SELECT 1"), 1);
 }
 
 static int insert_label(struct pg_conn *c, const char *key, struct margo_error *err)
@@ -1245,6 +1322,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_latest_triggers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statement_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_closed_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conninfo_timeout_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frozen_server_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_savepoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_lost_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_approve_vs_reject, setup, teardown),
