@@ -5,6 +5,7 @@ JOBS ?= $(shell nproc)
 
 # One .PHONY line per group of targets, so parallel work does not collide on one line.
 .PHONY: all deps build test test-asan demo clean
+.PHONY: demo-ha
 .PHONY: bench bench-rollout bench-store
 .PHONY: fuzz fuzz-build fuzz-ci soak soak-ci leak-loop ha-faults
 .PHONY: console-screenshots
@@ -52,6 +53,11 @@ test-asan: deps $(ASAN_BUILD)/build.ninja $(BUILD)/build.ninja
 # The whole flow on one machine, printed step by step.
 demo: build
 	scripts/demo $(BUILD)
+
+# The same flow through HAProxy in front of 3 wfmd replicas on PostgreSQL (docs/scale-out.md);
+# DEMO_HA_ARGS=--keep leaves them running.
+demo-ha: build
+	scripts/demo-ha $(DEMO_HA_ARGS) $(BUILD)
 
 bench: build
 	bench/run $(BUILD)
