@@ -1,6 +1,8 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "margo/hex.h"
 #include "margo/log.h"
@@ -256,14 +258,36 @@ out:
 	return rc;
 }
 
+/* After the attempt-th lost compare-and-swap: a random pause of up to 2^attempt ms (64 ms at
+ * most), so that writers racing on one device stop retrying in step. Without it, on
+ * PostgreSQL (where reading the trees to change takes round trips, and replicas write in
+ * parallel) one of four writers could lose all its attempts (test_server_desired). */
+static void edit_backoff(int attempt)
+{
+	static __thread unsigned int seed;
+	struct timespec ts;
+	unsigned int cap_us = 1000u << (attempt < 6 ? attempt : 6);
+
+	if (seed == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (unsigned int)ts.tv_nsec ^ (unsigned int)(uintptr_t)&seed;
+	}
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(rand_r(&seed) % cap_us) * 1000;
+	nanosleep(&ts, NULL);
+}
+
 /* Applies e, again while a concurrent change moves main first. */
 static int edit_apply(store *st, const struct edit *e, char rev[STORE_REVISION_LEN],
 		      int *changed, struct margo_error *err)
 {
 	int rc = MARGO_ECONFLICT;
 
-	for (int i = 0; i < CHANGE_ATTEMPTS && rc == MARGO_ECONFLICT; i++)
+	for (int i = 0; i < CHANGE_ATTEMPTS && rc == MARGO_ECONFLICT; i++) {
+		if (i > 0)
+			edit_backoff(i - 1);
 		rc = edit_once(st, e, rev, changed, err);
+	}
 	if (rc == 0 && *changed)
 		margo_log_info("repository commit", "device_id=%s revision=%s file=" DESIRED_DIR
 			       "/%s.yaml", e->device_id, rev, e->deployment_id);

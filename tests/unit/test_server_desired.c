@@ -1,6 +1,7 @@
-/* desired.c (and git_tree.c, store_sqlite_desired.c, desired_import.c) against a real SQLite
- * store in a temporary directory; what it writes is checked by real git (fsck --strict on
- * the objects exported into a bare repository). */
+/* desired.c (and git_tree.c, store_{sqlite,pg}_desired.c, desired_import.c) against a real
+ * store (SQLite in a temporary directory, or PostgreSQL under WFMD_TEST_PG: store_fixture.h);
+ * what it writes is checked by real git (fsck --strict on the objects exported into a bare
+ * repository). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,23 +12,18 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "margo/hex.h"
 #include "desired.h"
 #include "git_oid.h"
 #include "git_tree.h"
+#include "store.h"
 #include "store_desired.h"
+#include "store_fixture.h"
 
 #define DEV1 "00000000-0000-4000-8000-000000000001"
 #define DEV2 "00000000-0000-4000-8000-000000000002"
 #define EMPTY_TREE "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-
-struct fixture {
-	char dir[64];
-	char path[128];
-	store *st;
-};
 
 static void sh(const char *fmt, ...)
 {
@@ -43,41 +39,25 @@ static void sh(const char *fmt, ...)
 
 static void device_add(struct fixture *f, const char *id)
 {
-	sqlite3 *db;
 	char sql[512];
 
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	snprintf(sql, sizeof(sql), "INSERT INTO devices (id, state, certificate_pem,"
 		 " certificate_fingerprint, keyid, created_at) VALUES ('%s', 'active', 'PEM',"
 		 " 'fp-%s', 'k', 0)", id, id);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	store_fixture_sql(f, sql);
 }
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct margo_error err;
-
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/test_server_desired.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/wfmd.db", f->dir);
-	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	device_add(f, DEV1);
-	device_add(f, DEV2);
-	*state = f;
+	store_fixture_setup(state, "/tmp/test_server_desired.XXXXXX");
+	device_add(*state, DEV1);
+	device_add(*state, DEV2);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	store_close(f->st);
-	sh("rm -rf '%s'", f->dir);
-	free(f);
-	return 0;
+	return store_fixture_teardown(state);
 }
 
 /* Reads object hex through the device's git source. */
@@ -332,6 +312,7 @@ static void test_compare_and_swap(void **state)
 struct writer {
 	store *st;
 	int n;
+	char failed[600];       /* why a put failed, "" when none did */
 };
 
 static void *writer_run(void *arg)
@@ -344,8 +325,14 @@ static void *writer_run(void *arg)
 	for (int i = 0; i < 25; i++) {
 		snprintf(id, sizeof(id), "dep-%d-%d", w->n, i);
 		if (desired_put(w->st, DEV1, id, id, strlen(id), "n", "a", id, rev, &changed,
-				&err) < 0 || !changed)
-			return "put failed";
+				&err) < 0) {
+			snprintf(w->failed, sizeof(w->failed), "put %s: %s", id, err.message);
+			return w->failed;
+		}
+		if (!changed) {
+			snprintf(w->failed, sizeof(w->failed), "put %s: no change", id);
+			return w->failed;
+		}
 	}
 	return NULL;
 }
@@ -362,12 +349,13 @@ static void test_concurrent(void **state)
 
 	assert_int_equal(desired_repo_ensure(f->st, DEV1, rev, NULL, &err), 0);
 	for (int i = 0; i < 4; i++) {
-		w[i] = (struct writer){ f->st, i };
+		w[i] = (struct writer){ f->st, i, "" };
 		assert_int_equal(pthread_create(&t[i], NULL, writer_run, &w[i]), 0);
 	}
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(pthread_join(t[i], &res), 0);
-		assert_null(res);
+		if (res != NULL)
+			fail_msg("writer %d: %s", i, (const char *)res);
 	}
 	assert_int_equal(desired_revision(f->st, DEV1, rev, &err), 0);
 	fsck(f, DEV1, rev);

@@ -1,4 +1,5 @@
-/* store_sqlite.c against a real SQLite file in a temporary directory. */
+/* store.h against a real store: SQLite in a temporary directory, or PostgreSQL under
+ * WFMD_TEST_PG (store_fixture.h; ctest's pg/ entries). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

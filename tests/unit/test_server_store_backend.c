@@ -1,6 +1,7 @@
-/* store.c and store_backend.h: the SQLite backend's table of functions is complete (no NULL
- * member, so no store_* call can jump to address 0), every store_* call and store_close go
- * through the table of the store they are given, with their arguments and result unchanged,
+/* store.c and store_backend.h: the backend's table of functions is complete (no NULL member,
+ * so no store_* call can jump to address 0), every store_* call and store_close go through
+ * the table of the store they are given, with their arguments and result unchanged (the
+ * fixture's backend: SQLite, or PostgreSQL under WFMD_TEST_PG, store_fixture.h),
  * and store_open_url opens SQLite without a URL, refuses unknown schemes and URLs carrying a
  * password without repeating them, and says so plainly when PostgreSQL was not built in. */
 #include <setjmp.h>
@@ -49,14 +50,14 @@ static size_t null_members(const struct store_ops *ops, size_t *n)
 	return nulls;
 }
 
-static void test_sqlite_ops_complete(void **state)
+static void test_ops_complete(void **state)
 {
 	struct fixture *f = *state;
 	struct store_ops holed;
 	size_t n;
 
 	assert_non_null(f->st->ops);
-	assert_string_equal(f->st->ops->name, "sqlite");
+	assert_string_equal(f->st->ops->name, f->pg ? "postgresql" : "sqlite");
 	assert_int_equal(null_members(f->st->ops, &n), 0);
 	/* close, batch_begin, batch_end and the 57 functions of store.h and its continuations */
 	assert_true(n >= 60);
@@ -159,7 +160,7 @@ static void test_calls_go_through_the_table(void **state)
 	assert_int_equal(seen, 1);
 	assert_int_equal(spy.calls, 3);
 
-	/* Members left as they were still reach SQLite. */
+	/* Members left as they were still reach the backend. */
 	assert_int_equal(store_device_count_by_state(f->st, (int64_t[4]){ 0 }, &err), 0);
 	assert_int_equal(spy.calls, 3);
 
@@ -253,7 +254,7 @@ static void test_open_url_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_sqlite_ops_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ops_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_calls_go_through_the_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_url_without_url_is_sqlite, setup,
 						teardown),

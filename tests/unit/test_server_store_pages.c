@@ -1,9 +1,10 @@
-/* store_page.h and store_operator.h (SQLite backend) against a real SQLite file: keyset pages
- * of devices walk the whole filtered set exactly once in (created_at, id) order, whatever the
- * page size and whatever rows are added meanwhile (filtered by deployment state too, its
- * latest-status rows kept by schema step 6's triggers); a device's deployments; the console
- * summary's failing deployments; operators and the audit log. Devices are
- * put in with SQL (set-up only); every read goes through the store. */
+/* store_page.h and store_operator.h against a real store (SQLite, or PostgreSQL under
+ * WFMD_TEST_PG: store_fixture.h): keyset pages of devices walk the whole filtered set exactly
+ * once in (created_at, id) order, whatever the page size and whatever rows are added
+ * meanwhile (filtered by deployment state too, its latest-status rows kept by schema step 6's
+ * triggers); a device's deployments; the console summary's failing deployments; operators and
+ * the audit log. Devices are put in with SQL both backends accept (store_fixture_sql, set-up
+ * only); every read goes through the store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "store.h"
 #include "store_console.h"
@@ -33,21 +33,11 @@ static int teardown(void **state)
 	return store_fixture_teardown(state);
 }
 
-static void sql(const char *path, const char *text)
-{
-	sqlite3 *db;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(sqlite3_exec(db, text, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-}
-
 /* Reports that must not change the deployment-state filter's answer (m_failed): a second
  * Failed deployment for i % 14 == 0 (the device is still listed once); for i % 11 == 0, a
  * Failed report of a deployment wfmd did not deploy; for i % 13 == 0, a deployment whose
  * Failed report was followed by Installed (both only when i % 7 != 0). */
-static void device_insert_more_reports(const char *path, int i)
+static void device_insert_more_reports(struct fixture *f, int i)
 {
 	char id[40], text[1024];
 
@@ -58,13 +48,13 @@ static void device_insert_more_reports(const char *path, int i)
 			 " created_at, updated_at) VALUES ('%s', 'd2', 'n', 'a', 0, 0);"
 			 "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
 			 " received_at) VALUES ('%s', 'd2', 'Failed', '{}', 2);", id, id);
-		sql(path, text);
+		store_fixture_sql(f, text);
 	}
 	if (i % 11 == 0 && i % 7 != 0) {
 		snprintf(text, sizeof(text),
 			 "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
 			 " received_at) VALUES ('%s', 'r1', 'Failed', '{}', 3);", id);
-		sql(path, text);
+		store_fixture_sql(f, text);
 	}
 	if (i % 13 == 0 && i % 7 != 0) {
 		snprintf(text, sizeof(text),
@@ -73,14 +63,14 @@ static void device_insert_more_reports(const char *path, int i)
 			 "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
 			 " received_at) VALUES ('%s', 'd3', 'Failed', '{}', 4),"
 			 " ('%s', 'd3', 'Installed', '{}', 5);", id, id, id);
-		sql(path, text);
+		store_fixture_sql(f, text);
 	}
 }
 
 /* Device i: created at T0 + i / 3 (so created_at ties, broken by id), ids not in creation
  * order, vendor acme for even i, serial SN-<i>, state by i % 4, last seen for i % 5 != 0,
  * a Failed deployment for i % 7 == 0. */
-static void device_insert(const char *path, int i)
+static void device_insert(struct fixture *f, int i)
 {
 	static const char *const states[4] = { "pending", "active", "rejected", "revoked" };
 	char text[1024];
@@ -92,7 +82,7 @@ static void device_insert(const char *path, int i)
 		 " 'SN-%d', %d, %s);",
 		 (unsigned)((i * 7919) % 1000003), i, states[i % 4], i, i % 2 ? "other" : "acme",
 		 i % 3, i, T0 + i / 3, i % 5 ? "1800000500" : "NULL");
-	sql(path, text);
+	store_fixture_sql(f, text);
 	if (i % 7 == 0) {
 		snprintf(text, sizeof(text),
 			 "INSERT INTO deployments (device_id, deployment_id, name, application_id,"
@@ -103,15 +93,15 @@ static void device_insert(const char *path, int i)
 			 " 0), ('%08x-0000-4000-8000-%012d', 'd1', 'Failed', '{}', 1);",
 			 (unsigned)((i * 7919) % 1000003), i, (unsigned)((i * 7919) % 1000003), i,
 			 (unsigned)((i * 7919) % 1000003), i);
-		sql(path, text);
+		store_fixture_sql(f, text);
 	}
-	device_insert_more_reports(path, i);
+	device_insert_more_reports(f, i);
 }
 
 /* Walks every page of f with page size limit; returns the serial numbers seen, in order,
  * joined by ','. Inserts device extra (when >= 0) after the first page. */
-static char *walk(store *st, const char *path, const struct store_device_filter *f,
-		  size_t limit, int extra)
+static char *walk(struct fixture *fx, const struct store_device_filter *f, size_t limit,
+		  int extra)
 {
 	struct store_cursor after;
 	struct store_device *items;
@@ -123,7 +113,7 @@ static char *walk(store *st, const char *path, const struct store_device_filter 
 	assert_non_null(out);
 	memset(&after, 0, sizeof(after));
 	do {
-		assert_int_equal(store_device_page(st, f, &after, limit, T0, &items, &n, &more,
+		assert_int_equal(store_device_page(fx->st, f, &after, limit, T0, &items, &n, &more,
 						   &err), 0);
 		assert_true(n <= limit);
 		assert_true(!more || n == limit);
@@ -136,7 +126,7 @@ static char *walk(store *st, const char *path, const struct store_device_filter 
 		}
 		store_devices_free(items, n);
 		if (pages++ == 0 && extra >= 0)
-			device_insert(path, extra);
+			device_insert(fx, extra);
 	} while (more);
 	return out;
 }
@@ -216,12 +206,12 @@ static void test_device_pages(void **state)
 	const size_t limits[] = { 1, 7, 100, 1000 };
 
 	for (int i = 0; i < NDEV; i++)
-		device_insert(f->path, i);
+		device_insert(f, i);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		char *want = expect(NDEV, cases[c].match);
 
 		for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
-			char *got = walk(f->st, f->path, &cases[c].f, limits[l], -1);
+			char *got = walk(f, &cases[c].f, limits[l], -1);
 
 			if (strcmp(got, want) != 0)
 				fail_msg("%s, limit %zu: got %.200s, want %.200s", cases[c].what,
@@ -241,8 +231,8 @@ static void test_device_pages_concurrent_insert(void **state)
 	char *got, *want;
 
 	for (int i = 0; i < 50; i++)
-		device_insert(f->path, i);
-	got = walk(f->st, f->path, &all, 10, 51);
+		device_insert(f, i);
+	got = walk(f, &all, 10, 51);
 	want = expect(52, m_all);
 	/* Device 50 was never inserted; expect() lists it: drop it from want. */
 	{
@@ -278,6 +268,8 @@ static void test_operators(void **state)
 	assert_string_equal(got.name, "alice");
 	assert_string_equal(got.role, "operator");
 	assert_int_equal(got.revoked_at, -1);
+	assert_int_equal(store_operator_get(f->st, "bob", &got, &err), 0);
+	assert_string_equal(got.role, "viewer");
 	assert_int_equal(store_operator_by_token(f->st, "hash-x", &got, &err), MARGO_ENOTFOUND);
 	assert_int_equal(store_operator_revoke(f->st, "alice", T0 + 5, &err), 0);
 	assert_int_equal(store_operator_revoke(f->st, "alice", T0 + 9, &err), 0);
@@ -364,7 +356,7 @@ static void test_counts_and_ping(void **state)
 	int64_t counts[4];
 
 	for (int i = 0; i < 10; i++)
-		device_insert(f->path, i);
+		device_insert(f, i);
 	assert_int_equal(store_device_count_by_state(f->st, counts, &err), 0);
 	assert_int_equal(counts[0], 3);
 	assert_int_equal(counts[1], 3);
@@ -383,7 +375,7 @@ static void test_summary_failing(void **state)
 	int64_t want = 0;
 
 	for (int i = 0; i < 80; i++) {
-		device_insert(f->path, i);
+		device_insert(f, i);
 		want += (i % 7 == 0) + (i % 14 == 0) + (i % 11 == 0 && i % 7 != 0);
 	}
 	assert_int_equal(store_summary_get(f->st, T0, &sum, &err), 0);
@@ -392,8 +384,12 @@ static void test_summary_failing(void **state)
 	/* Newest report first: device 77's d1 (78's d3 went on to Installed). */
 	assert_string_equal(sum.failing[0].deployment_id, "d1");
 	assert_non_null(strstr(sum.failing[0].device_id, "-000000000077"));
+	assert_int_equal(sum.by_state[1], 20);         /* active: i % 4 == 1 */
+	assert_int_equal(sum.seen_5m, 80 - 80 / 5);     /* seen at T0 + 500 unless i % 5 == 0 */
+	assert_int_equal(store_summary_get(f->st, T0 + 900, &sum, &err), 0);
+	assert_int_equal(sum.seen_5m, 0);
 	/* A later report that is not Failed takes the deployment off the list. */
-	sql(f->path, "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
+	store_fixture_sql(f, "INSERT INTO deployment_status (device_id, deployment_id, state, document,"
 	    " received_at) SELECT device_id, deployment_id, 'Installed', '{}', 9"
 	    " FROM deployment_status WHERE deployment_id = 'r1'");
 	assert_int_equal(store_summary_get(f->st, T0, &sum, &err), 0);
@@ -414,8 +410,8 @@ static void test_deployment_pages(void **state)
 	size_t n;
 	int more;
 
-	device_insert(f->path, 1);
-	sql(f->path, "UPDATE devices SET id = '00000001-0000-4000-8000-000000000001'");
+	device_insert(f, 1);
+	store_fixture_sql(f, "UPDATE devices SET id = '00000001-0000-4000-8000-000000000001'");
 	/* Created two a second, ids against that order: the walk is by time, then id. */
 	for (int k = 0; k < 9; k++) {
 		if (k == 8)
@@ -426,7 +422,7 @@ static void test_deployment_pages(void **state)
 			 "INSERT INTO deployments (device_id, deployment_id, name, application_id,"
 			 " created_at, updated_at) VALUES ('%s', '%s', 'n', 'a', %d, 0)", dev, id,
 			 T0 + k / 2);
-		sql(f->path, text);
+		store_fixture_sql(f, text);
 	}
 	strcpy(want, "dep-8,dep-9,dep-6,dep-7,dep-4,dep-5,dep-2,dep-3,");
 	snprintf(want + strlen(want), sizeof(want) - strlen(want), "z%0127d,", 0);

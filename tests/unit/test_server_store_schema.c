@@ -1,5 +1,7 @@
-/* store_sqlite_schema.c: numbered steps applied once, 0.1 databases brought forward, newer
- * schemas refused. Real SQLite files in a temporary directory. */
+/* The schema's numbered steps: applied once each, a schema newer than this wfmd refused and
+ * left as it was (both backends: SQLite, or PostgreSQL under WFMD_TEST_PG: store_fixture.h);
+ * and, SQLite only, 0.1 databases brought forward and step 6's backfill (PostgreSQL never had
+ * 0.1 databases; its triggers are tested in test_server_store_pg.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,22 +10,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "store.h"
+#include "store_fixture.h"
 #include "store_sqlite_schema.h"
+#ifdef WFMD_HAVE_POSTGRESQL
+#include "store_pg_int.h"
+#endif
 
-struct fixture {
-	char dir[64];
-	char path[128];
-};
-
+/* The fixture's store, opened (and so migrated) on either backend. */
 static int setup(void **state)
+{
+	return store_fixture_setup(state, "/tmp/test_server_store_schema.XXXXXX");
+}
+
+/* A directory for an SQLite file the test makes itself (f->path), no store open. */
+static int setup_file(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/test_store_schema.XXXXXX");
+	strcpy(f->dir, "/tmp/test_server_store_schema.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/wfmd.db", f->dir);
 	*state = f;
@@ -32,37 +39,20 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return store_fixture_teardown(state);
 }
 
-static int query_int(const char *path, const char *sql)
+/* The steps of the fixture's backend: how many, and the newest. */
+static long steps(struct fixture *f, int *latest)
 {
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int v;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
-}
-
-static void exec_sql(const char *path, const char *sql)
-{
-	sqlite3 *db;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+#ifdef WFMD_HAVE_POSTGRESQL
+	if (f->pg) {
+		*latest = pg_schema_latest();
+		return (long)pg_schema_nsteps();
+	}
+#endif
+	*latest = store_sqlite_schema_latest();
+	return (long)store_sqlite_schema_nsteps();
 }
 
 /* A new database gets every step, each recorded once; opening again applies nothing. */
@@ -70,21 +60,23 @@ static void test_new_database(void **state)
 {
 	struct fixture *f = *state;
 	struct margo_error err;
-	store *st;
-	int latest = store_sqlite_schema_latest();
+	int latest;
+	long n = steps(f, &latest);
 
 	assert_true(latest >= 1);
-	assert_int_equal(store_open(f->path, &st, &err), 0);
-	store_close(st);
-	assert_int_equal(query_int(f->path, "SELECT count(*) FROM schema_migrations"),
-			 (int)store_sqlite_schema_nsteps());
-	assert_int_equal(query_int(f->path, "SELECT max(version) FROM schema_migrations"), latest);
-	assert_int_equal(query_int(f->path, "SELECT max(version) FROM schema_version"), latest);
-	assert_int_equal(store_open(f->path, &st, &err), 0);
-	store_close(st);
-	assert_int_equal(query_int(f->path, "SELECT count(*) FROM schema_migrations"),
-			 (int)store_sqlite_schema_nsteps());
-	assert_int_equal(query_int(f->path, "SELECT count(*) FROM schema_version"), 1);
+	assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM schema_migrations"), n);
+	assert_int_equal(store_fixture_query_long(f, "SELECT max(version) FROM schema_migrations"),
+			 latest);
+	if (!f->pg)     /* wfmd 0.1's table, kept for it (SQLite only) */
+		assert_int_equal(store_fixture_query_long(f, "SELECT max(version) FROM"
+							  " schema_version"), latest);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(store_fixture_open(f, &f->st, &err), 0);
+	assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM schema_migrations"), n);
+	if (!f->pg)
+		assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM schema_version"),
+				 1);
 }
 
 /* A database written by wfmd 0.1 (schema_version = 1, no schema_migrations) keeps its rows
@@ -95,7 +87,9 @@ static void test_legacy_database(void **state)
 	struct margo_error err;
 	store *st;
 
-	exec_sql(f->path,
+	store_fixture_sqlite_only("wfmd 0.1's SQLite files");
+
+	store_fixture_sql(f,
 		 "CREATE TABLE schema_version (version INTEGER NOT NULL);"
 		 "INSERT INTO schema_version VALUES (1);"
 		 "CREATE TABLE enrollment_tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
@@ -123,10 +117,10 @@ static void test_legacy_database(void **state)
 		 " updated_at INTEGER NOT NULL, PRIMARY KEY (device_id, deployment_id));");
 	assert_int_equal(store_open(f->path, &st, &err), 0);
 	store_close(st);
-	assert_int_equal(query_int(f->path, "SELECT count(*) FROM enrollment_tokens"), 1);
-	assert_int_equal(query_int(f->path, "SELECT count(*) FROM schema_migrations"),
+	assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM enrollment_tokens"), 1);
+	assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM schema_migrations"),
 			 (int)store_sqlite_schema_nsteps());
-	assert_int_equal(query_int(f->path, "SELECT applied_at FROM schema_migrations"
+	assert_int_equal(store_fixture_query_long(f, "SELECT applied_at FROM schema_migrations"
 				   " WHERE version = 1"), 0);
 }
 
@@ -142,11 +136,11 @@ static void test_step6_backfill(void **state)
 		" deployment_state || '/' || received_at || '/' || device_created_at, ' ')"
 		" FROM (SELECT * FROM deployment_latest ORDER BY device_id, deployment_id)";
 	char text[512];
-	sqlite3 *db;
 
+	store_fixture_sqlite_only("SQLite's step 6 and its triggers");
 	assert_int_equal(store_open(f->path, &st, &err), 0);
 	store_close(st);
-	exec_sql(f->path,
+	store_fixture_sql(f,
 		 "DROP TRIGGER deployment_status_latest_insert;"
 		 "DROP TRIGGER deployment_status_latest_delete;"
 		 "DROP TABLE deployment_latest; DROP INDEX deployments_created;"
@@ -160,28 +154,25 @@ static void test_step6_backfill(void **state)
 		 " ('b', 'x', 'Installed', '{}', 5);");
 	assert_int_equal(store_open(f->path, &st, &err), 0);
 	store_close(st);
-	assert_int_equal(query_int(f->path, "SELECT count(*) FROM schema_migrations"),
+	assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM schema_migrations"),
 			 (int)store_sqlite_schema_nsteps());
 	snprintf(text, sizeof(text), "SELECT (%s) = 'a/x/Failed/2/100 a/y/Installed/3/100"
 		 " b/x/Installed/5/200'", latest);
-	assert_int_equal(query_int(f->path, text), 1);
-	assert_int_equal(query_int(f->path, "SELECT count(*) FROM deployment_latest"
+	assert_int_equal(store_fixture_query_long(f, text), 1);
+	assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM deployment_latest"
 				   " INDEXED BY deployment_latest_failed"
 				   " WHERE deployment_state = 'Failed'"), 1);
 	/* A new report replaces the latest; deleting the latest falls back to the one before;
 	 * a device's deletion (cascade) takes its rows. */
-	exec_sql(f->path, "INSERT INTO deployment_status (device_id, deployment_id, state,"
+	store_fixture_sql(f, "INSERT INTO deployment_status (device_id, deployment_id, state,"
 		 " document, received_at) VALUES ('b', 'x', 'Removing', '{}', 6);"
 		 "DELETE FROM deployment_status WHERE device_id = 'a' AND received_at = 2;");
 	snprintf(text, sizeof(text), "SELECT (%s) = 'a/x/Installing/1/100 a/y/Installed/3/100"
 		 " b/x/Removing/6/200'", latest);
-	assert_int_equal(query_int(f->path, text), 1);
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys=ON; DELETE FROM devices"
-				      " WHERE id = 'a'", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(store_fixture_query_long(f, text), 1);
+	store_fixture_sql(f, "PRAGMA foreign_keys=ON; DELETE FROM devices WHERE id = 'a'");
 	snprintf(text, sizeof(text), "SELECT (%s) = 'b/x/Removing/6/200'", latest);
-	assert_int_equal(query_int(f->path, text), 1);
+	assert_int_equal(store_fixture_query_long(f, text), 1);
 }
 
 /* A schema newer than this wfmd knows is refused, and the database is left as it was. */
@@ -191,22 +182,27 @@ static void test_newer_refused(void **state)
 	struct margo_error err;
 	store *st = NULL;
 	char sql[160];
-	int newer = store_sqlite_schema_latest() + 1;
+	int newer;
 
-	assert_int_equal(store_open(f->path, &st, &err), 0);
-	store_close(st);
-	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%d, 5)", newer);
-	exec_sql(f->path, sql);
-	st = NULL;
-	assert_int_equal(store_open(f->path, &st, &err), MARGO_ESTORE);
+	steps(f, &newer);
+	newer++;
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations (version, applied_at)"
+		 " VALUES (%d, 5)", newer);
+	store_fixture_sql(f, sql);
+	assert_int_equal(store_fixture_open(f, &st, &err), MARGO_ESTORE);
 	assert_null(st);
 	assert_non_null(strstr(err.message, "newer than this wfmd"));
-	assert_int_equal(query_int(f->path, "SELECT max(version) FROM schema_migrations"), newer);
-	/* The same through the 0.1 table only. */
+	assert_int_equal(store_fixture_query_long(f, "SELECT max(version) FROM schema_migrations"),
+			 newer);
+	if (f->pg)
+		return;
+	/* The same through the 0.1 table only (SQLite: PostgreSQL has no such table). */
 	snprintf(sql, sizeof(sql), "DELETE FROM schema_migrations WHERE version = %d;"
 		 "UPDATE schema_version SET version = %d", newer, newer);
-	exec_sql(f->path, sql);
-	assert_int_equal(store_open(f->path, &st, &err), MARGO_ESTORE);
+	store_fixture_sql(f, sql);
+	assert_int_equal(store_fixture_open(f, &st, &err), MARGO_ESTORE);
 	assert_non_null(strstr(err.message, "newer than this wfmd"));
 }
 
@@ -214,9 +210,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_new_database, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_legacy_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_step6_backfill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_legacy_database, setup_file, teardown),
+		cmocka_unit_test_setup_teardown(test_step6_backfill, setup_file, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
