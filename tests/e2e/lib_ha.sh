@@ -15,6 +15,7 @@
 
 HAPROXY_BIN=${HAPROXY_BIN:-$(command -v haproxy || echo /usr/sbin/haproxy)}
 HA_NAME=wfm.test
+HA_CFG_TEMPLATE=$SRC_DIR/packaging/haproxy/wfmd-ha.cfg
 
 # ha_free_port: a free TCP port on 127.0.0.1.
 ha_free_port() {
@@ -106,37 +107,15 @@ ha_replica_kill() {
 }
 
 # haproxy_start: HAProxy on 127.0.0.1:$HA_PORT (HA_PORT picked when unset) in front of every
-# replica started so far; waits until it has every one UP. Sets HA_PORT, HAPROXY_PID.
+# replica started so far, configured by packaging/haproxy/wfmd-ha.cfg; waits until it has
+# every one UP. Sets HA_PORT, HAPROXY_PID.
 haproxy_start() {
 	local cfg=$T/haproxy.cfg n addr_var
 	HA_PORT=${HA_PORT:-$(ha_free_port)}
-	cat >"$cfg" <<-EOF
-	global
-	    stats socket $T/haproxy.sock mode 600 level admin
-	    # checks need no more than this; no CA bundle from the environment is used
-	    ssl-server-verify required
-
-	defaults
-	    mode tcp
-	    # a connection refused by a replica that died is tried on another one
-	    retries 2
-	    option redispatch 1
-	    timeout connect 2s
-	    timeout client 90s
-	    timeout server 90s
-	    timeout check 2s
-
-	frontend wfm
-	    bind 127.0.0.1:$HA_PORT
-	    default_backend replicas
-
-	backend replicas
-	    balance roundrobin
-	    option httpchk
-	    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host $HA_NAME
-	    http-check expect status 200
-	    default-server check check-ssl check-sni $HA_NAME verify required ca-file $HA_CA verifyhost $HA_NAME inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
-	EOF
+	# the configuration operators get (docs/scale-out.md), one server line per replica
+	sed -e "s|@STATS_SOCKET@|$T/haproxy.sock|" -e "s|@BIND@|127.0.0.1:$HA_PORT|" \
+		-e "s|@NAME@|$HA_NAME|g" -e "s|@CA_FILE@|$HA_CA|" "$HA_CFG_TEMPLATE" >"$cfg" ||
+		e2e_die "cannot write $cfg"
 	for ((n = 1; ; n++)); do
 		addr_var=HA_ADDR_$n
 		[[ -n "${!addr_var:-}" ]] || break
