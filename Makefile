@@ -5,6 +5,7 @@ JOBS ?= $(shell nproc)
 
 # One .PHONY line per group of targets, so parallel work does not collide on one line.
 .PHONY: all deps build test test-asan demo clean
+.PHONY: demo-ha
 .PHONY: bench bench-rollout bench-store
 .PHONY: fuzz fuzz-build fuzz-ci soak soak-ci leak-loop ha-faults
 .PHONY: console-screenshots
@@ -35,8 +36,9 @@ $(ASAN_BUILD)/build.ninja: | deps
 # SIGKILL crash loop (unit test_server_desired, e2e test_desired_import), HAProxy's health
 # checks, fleet-sim's retries and the replicas' fault test (fleet-sim's load; test_replicas
 # runs the replicas' wfmd paths under ASan), the tests' PostgreSQL harness (a shell script:
-# no code of ours to instrument; pg/test_server_store_pg still runs under ASan).
-ASAN_EXCLUDE ?= test_console_browser|test_pagination|test_leak_loop|test_desired_crash|test_haproxy|test_fleet_sim_retries|test_ha_faults|test_pgtmp
+# no code of ours to instrument; pg/test_server_store_pg still runs under ASan), make demo-ha's
+# test (scripts/demo's flow and test_replicas' wfmd paths, which run under ASan already).
+ASAN_EXCLUDE ?= test_console_browser|test_pagination|test_leak_loop|test_desired_crash|test_haproxy|test_fleet_sim_retries|test_ha_faults|test_pgtmp|test_demo_ha
 # The e2e scripts' own helpers (json-get, margo-sign: test tools run hundreds of times per
 # scenario) come from the plain build: under ASan each run cost ~140 ms of start-up and leak
 # check instead of ~12 ms, most of the ASan run's time; their library code runs under ASan
@@ -52,6 +54,11 @@ test-asan: deps $(ASAN_BUILD)/build.ninja $(BUILD)/build.ninja
 # The whole flow on one machine, printed step by step.
 demo: build
 	scripts/demo $(BUILD)
+
+# The same flow through HAProxy in front of 3 wfmd replicas on PostgreSQL (docs/scale-out.md);
+# DEMO_HA_ARGS=--keep leaves them running.
+demo-ha: build
+	scripts/demo-ha $(DEMO_HA_ARGS) $(BUILD)
 
 bench: build
 	bench/run $(BUILD)

@@ -15,6 +15,8 @@
 
 /* Attempts of a change whose compare-and-swap lost to a concurrent change of the device. */
 #define CHANGE_ATTEMPTS 16
+/* The longest pause between two of them (edit_backoff). */
+#define EDIT_BACKOFF_MAX_US 250000
 #define FILE_NAME_MAX (STORE_ID_MAX + 8)
 
 int desired_revision(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
@@ -258,35 +260,49 @@ out:
 	return rc;
 }
 
-/* After the attempt-th lost compare-and-swap: a random pause of up to 2^attempt ms (64 ms at
- * most), so that writers racing on one device stop retrying in step. Without it, on
- * PostgreSQL (where reading the trees to change takes round trips, and replicas write in
- * parallel) one of four writers could lose all its attempts (test_server_desired). */
-static void edit_backoff(int attempt)
+/* Microseconds on CLOCK_MONOTONIC. */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* After the attempt-th lost compare-and-swap: a random pause of up to 2^attempt times what
+ * the lost attempt took (at least 1 ms, at most EDIT_BACKOFF_MAX_US), so that writers racing
+ * on one device stop retrying in step, whatever one attempt costs. Without it, on PostgreSQL
+ * (reading the trees to change takes round trips, and replicas write in parallel) one of
+ * four writers could lose all its attempts (test_server_desired's concurrent case). */
+static void edit_backoff(int attempt, int64_t took_us)
 {
 	static __thread unsigned int seed;
+	int64_t cap = (took_us > 1000 ? took_us : 1000) << (attempt < 6 ? attempt : 6);
 	struct timespec ts;
-	unsigned int cap_us = 1000u << (attempt < 6 ? attempt : 6);
+	int64_t us;
 
-	if (seed == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		seed = (unsigned int)ts.tv_nsec ^ (unsigned int)(uintptr_t)&seed;
-	}
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(rand_r(&seed) % cap_us) * 1000;
+	if (seed == 0)
+		seed = (unsigned int)mono_us() ^ (unsigned int)(uintptr_t)&seed;
+	if (cap > EDIT_BACKOFF_MAX_US)
+		cap = EDIT_BACKOFF_MAX_US;
+	us = (int64_t)rand_r(&seed) % cap;
+	ts.tv_sec = us / 1000000;
+	ts.tv_nsec = (long)(us % 1000000) * 1000;
 	nanosleep(&ts, NULL);
 }
 
-/* Applies e, again while a concurrent change moves main first. */
+/* Applies e, again (after edit_backoff) while a concurrent change moves main first. */
 static int edit_apply(store *st, const struct edit *e, char rev[STORE_REVISION_LEN],
 		      int *changed, struct margo_error *err)
 {
 	int rc = MARGO_ECONFLICT;
+	int64_t began;
 
 	for (int i = 0; i < CHANGE_ATTEMPTS && rc == MARGO_ECONFLICT; i++) {
-		if (i > 0)
-			edit_backoff(i - 1);
+		began = mono_us();
 		rc = edit_once(st, e, rev, changed, err);
+		if (rc == MARGO_ECONFLICT && i + 1 < CHANGE_ATTEMPTS)
+			edit_backoff(i, mono_us() - began);
 	}
 	if (rc == 0 && *changed)
 		margo_log_info("repository commit", "device_id=%s revision=%s file=" DESIRED_DIR

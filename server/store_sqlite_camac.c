@@ -6,7 +6,7 @@
 
 static const char sql_ca_mac_add[] =
 	"INSERT INTO enrollment_ca_macs (token_id, lookup, ca_fingerprint, ca_mac)"
-	" VALUES (:id, :lookup, :fp, :mac)";
+	" VALUES (:id, :lookup, :fp, :mac) ON CONFLICT (token_id) DO NOTHING";
 static const char sql_ca_mac_get[] =
 	"SELECT m.token_id, m.ca_fingerprint, m.ca_mac FROM enrollment_ca_macs m"
 	" JOIN enrollment_tokens t ON t.id = m.token_id"
@@ -26,8 +26,10 @@ int sqlite_ca_mac_add(store *st, const struct store_ca_mac *m, struct margo_erro
 	BIND(bind_text(s, ":lookup", m->lookup));
 	BIND(bind_text(s, ":fp", m->ca_fingerprint));
 	BIND(bind_text(s, ":mac", m->ca_mac));
+	/* The token's own row first (as on PostgreSQL): a second MAC for it is MARGO_EEXIST
+	 * even when its lookup, also unique, is the same. */
 	rc = exec_stmt(c, s, err);
-	if (rc != 0 && sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+	if (rc == 0 && sqlite3_changes(c->db) == 0)
 		rc = margo_error_set(err, MARGO_EEXIST, "enrollment token %s has a CA MAC",
 				     m->token_id);
 out:

@@ -15,6 +15,7 @@
 
 HAPROXY_BIN=${HAPROXY_BIN:-$(command -v haproxy || echo /usr/sbin/haproxy)}
 HA_NAME=wfm.test
+HA_CFG_TEMPLATE=$SRC_DIR/packaging/haproxy/wfmd-ha.cfg
 
 # ha_free_port: a free TCP port on 127.0.0.1.
 ha_free_port() {
@@ -106,37 +107,15 @@ ha_replica_kill() {
 }
 
 # haproxy_start: HAProxy on 127.0.0.1:$HA_PORT (HA_PORT picked when unset) in front of every
-# replica started so far; waits until it has every one UP. Sets HA_PORT, HAPROXY_PID.
+# replica started so far, configured by packaging/haproxy/wfmd-ha.cfg; waits until it has
+# every one UP. Sets HA_PORT, HAPROXY_PID.
 haproxy_start() {
 	local cfg=$T/haproxy.cfg n addr_var
 	HA_PORT=${HA_PORT:-$(ha_free_port)}
-	cat >"$cfg" <<-EOF
-	global
-	    stats socket $T/haproxy.sock mode 600 level admin
-	    # checks need no more than this; no CA bundle from the environment is used
-	    ssl-server-verify required
-
-	defaults
-	    mode tcp
-	    # a connection refused by a replica that died is tried on another one
-	    retries 2
-	    option redispatch 1
-	    timeout connect 2s
-	    timeout client 90s
-	    timeout server 90s
-	    timeout check 2s
-
-	frontend wfm
-	    bind 127.0.0.1:$HA_PORT
-	    default_backend replicas
-
-	backend replicas
-	    balance roundrobin
-	    option httpchk
-	    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host $HA_NAME
-	    http-check expect status 200
-	    default-server check check-ssl check-sni $HA_NAME verify required ca-file $HA_CA verifyhost $HA_NAME inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
-	EOF
+	# the configuration operators get (docs/scale-out.md), one server line per replica
+	sed -e "s|@STATS_SOCKET@|$T/haproxy.sock|" -e "s|@BIND@|127.0.0.1:$HA_PORT|" \
+		-e "s|@NAME@|$HA_NAME|g" -e "s|@CA_FILE@|$HA_CA|" "$HA_CFG_TEMPLATE" >"$cfg" ||
+		e2e_die "cannot write $cfg"
 	for ((n = 1; ; n++)); do
 		addr_var=HA_ADDR_$n
 		[[ -n "${!addr_var:-}" ]] || break
@@ -179,3 +158,80 @@ ha_server_state() {
 }
 # ha_server_is SERVER STATE
 ha_server_is() { [[ "$(ha_server_state "$1")" == "$2" ]]; }
+
+# ha_race SPEC: sends the requests SPEC lists all at the same moment. One request a line:
+#     ADDR METHOD PATH HEADER_FILE BODY_FILE OUT
+# (HEADER_FILE: "Name: value" lines, as curl -H @file reads them; "-" for no headers or no
+# body). Every connection is opened first (TLS to ADDR, the seed's CA pinned, SNI and Host
+# $HA_NAME), all wait at one barrier, then each sends its request and reads the answer into
+# OUT.status ("000" when the connection failed), OUT.headers (status line and headers, as
+# curl -D writes them) and OUT.body. Take an answer as the last response with ha_race_take.
+ha_race() {
+	python3 - "$1" "$HA_CA" "$HA_NAME" "${HA_PUBLIC_URL#https://}" "$E2E_CURL_TIMEOUT" <<-'EOF'
+	import http.client, socket, ssl, sys, threading
+	spec, ca, name, host, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+	reqs = [l.split() for l in open(spec) if l.strip()]
+	ctx = ssl.create_default_context(cafile=ca)
+	barrier = threading.Barrier(len(reqs), timeout=timeout)
+
+	class Conn(http.client.HTTPSConnection):
+	    def __init__(self, addr):
+	        super().__init__(name, timeout=timeout, context=ctx)
+	        self.addr = addr
+	    def connect(self):
+	        raw = socket.create_connection(self.addr, timeout=timeout)
+	        self.sock = ctx.wrap_socket(raw, server_hostname=name)
+
+	def read(path):
+	    return None if path == "-" else open(path, "rb").read()
+
+	def one(r):
+	    addr, method, path, hdr_file, body_file, out = r
+	    status, head, body = "000", b"", b""
+	    headers = {"Host": host, "Connection": "close"}
+	    for line in (read(hdr_file) or b"").decode().splitlines():
+	        if ":" in line:
+	            k, v = line.split(":", 1)
+	            headers[k.strip()] = v.strip()
+	    data = read(body_file)
+	    conn = Conn((addr.rsplit(":", 1)[0], int(addr.rsplit(":", 1)[1])))
+	    try:
+	        conn.connect()
+	    except OSError:
+	        conn = None
+	    try:
+	        barrier.wait()
+	    except threading.BrokenBarrierError:
+	        pass
+	    try:
+	        if conn is None:
+	            raise OSError("connect failed")
+	        conn.request(method, path, body=data, headers=headers)
+	        resp = conn.getresponse()
+	        body = resp.read()
+	        status = str(resp.status)
+	        head = ("HTTP/1.1 %d %s\r\n" % (resp.status, resp.reason)).encode()
+	        head += b"".join(("%s: %s\r\n" % kv).encode() for kv in resp.getheaders())
+	    except (OSError, http.client.HTTPException):
+	        pass
+	    open(out + ".status", "w").write(status)
+	    open(out + ".headers", "wb").write(head)
+	    open(out + ".body", "wb").write(body)
+
+	threads = [threading.Thread(target=one, args=(r,)) for r in reqs]
+	for t in threads:
+	    t.start()
+	for t in threads:
+	    t.join()
+	EOF
+}
+
+# ha_race_take OUT: OUT's answer (from ha_race) as the last response, for lib.sh's assertions.
+ha_race_take() {
+	HTTP_STATUS=$(<"$1.status")
+	HTTP_BODY_FILE=$1.body
+	HTTP_HEADERS_FILE=$1.headers
+	HTTP_BODY=$(tr -d '\0' <"$1.body")
+	HTTP_METHOD=race
+	HTTP_PATH=$(basename "$1")
+}

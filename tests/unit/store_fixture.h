@@ -180,6 +180,19 @@ static inline long store_fixture_query_long(struct fixture *f, const char *text)
 	return v;
 }
 
+/* An enrollment token id (hash its secret's hash) created at, valid for a day. */
+static inline void store_fixture_token(store *st, const char *id, const char *hash,
+				       long max_uses, int auto_approve, int64_t at)
+{
+	struct store_enrollment_token t = { .created_at = at, .expires_at = at + 86400,
+					    .max_uses = max_uses, .auto_approve = auto_approve };
+	struct margo_error err;
+
+	snprintf(t.id, sizeof(t.id), "%s", id);
+	if (store_enrollment_token_create(st, &t, hash, &err) < 0)
+		fail_msg("token create: %s", err.message);
+}
+
 /* Skips the test when the suite runs on PostgreSQL (WFMD_TEST_PG): what it checks is SQLite's
  * own, why says what. */
 static inline void store_fixture_sqlite_only(const char *why)

@@ -345,18 +345,20 @@ static void test_concurrent(void **state)
 	pthread_t t[4];
 	struct margo_error err;
 	char rev[STORE_REVISION_LEN];
-	void *res;
+	void *res[4];
 
 	assert_int_equal(desired_repo_ensure(f->st, DEV1, rev, NULL, &err), 0);
 	for (int i = 0; i < 4; i++) {
 		w[i] = (struct writer){ f->st, i, "" };
 		assert_int_equal(pthread_create(&t[i], NULL, writer_run, &w[i]), 0);
 	}
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(pthread_join(t[i], &res), 0);
-		if (res != NULL)
-			fail_msg("writer %d: %s", i, (const char *)res);
-	}
+	/* Every writer joined before any verdict: a failure must not free the store under the
+	 * others. */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(t[i], &res[i]), 0);
+	for (int i = 0; i < 4; i++)
+		if (res[i] != NULL)
+			fail_msg("writer %d: %s", i, (const char *)res[i]);
 	assert_int_equal(desired_revision(f->st, DEV1, rev, &err), 0);
 	fsck(f, DEV1, rev);
 	sh("test \"$(git --git-dir='%s/export-%s.git' rev-list --count main)\" = 101", f->dir, rev);
