@@ -62,7 +62,11 @@ assert_eq "$(requests 10)" 10 "10 of 10 answered"
 assert_true "replica 1 answers again" test "$(($(served 1) - before1))" -ge 2
 
 e2e_step "replica 2's store stops answering: out of the rotation while it runs"
-sqlite3 -bail -cmd '.timeout 10000' "$T/r2/wfmd.db" 'BEGIN EXCLUSIVE; SELECT count(*) FROM devices;' '.shell sleep 9' 'COMMIT;' \
+# The lock is held until the test removes $T/hold (at most 60 s), so a slow health check under
+# load cannot see the store answer again before the requests below are counted.
+touch "$T/hold"
+sqlite3 -bail -cmd '.timeout 10000' "$T/r2/wfmd.db" 'BEGIN EXCLUSIVE; SELECT count(*) FROM devices;' \
+	".shell for i in \$(seq 600); do test -e '$T/hold' || break; sleep 0.1; done" 'COMMIT;' \
 	>"$T/lock.log" 2>&1 &
 LOCK_PID=$!
 e2e_track "$LOCK_PID"
@@ -71,6 +75,7 @@ assert_true "replica 2's process is alive" kill -0 "$HA_PID_2"
 before1=$(served 1)
 assert_eq "$(requests 10)" 10 "10 of 10 answered meanwhile"
 assert_eq "$(($(served 1) - before1))" 10 "all by replica 1"
+rm -f "$T/hold"
 wait "$LOCK_PID" || true
 e2e_untrack "$LOCK_PID"
 assert_true "r2 UP again once its store answers" e2e_wait_for 15 ha_server_is r2 UP
