@@ -87,6 +87,19 @@ static void conn_destructor(void *p)
 	conn_free(c);
 }
 
+/* The server's notices: libpq prints them on stderr by default. NOTICE and below (e.g. "relation
+ * ... already exists, skipping" from the schema steps' IF NOT EXISTS) are routine and dropped;
+ * a WARNING goes to our log, one line. */
+static void conn_notice(void *arg, const PGresult *res)
+{
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	(void)arg;
+	if (sev != NULL && strcmp(sev, "WARNING") == 0)
+		margo_log_warn("PostgreSQL warning", "message=\"%s\"", msg != NULL ? msg : "");
+}
+
 static int conn_open(struct pg_pool *pool, struct pg_conn **out, struct margo_error *err)
 {
 	struct pg_conn *c = calloc(1, sizeof(*c));
@@ -100,6 +113,7 @@ static int conn_open(struct pg_pool *pool, struct pg_conn **out, struct margo_er
 		rc = pg_unavailable(c->db, err, "connect");
 		goto out;
 	}
+	PQsetNoticeReceiver(c->db, conn_notice, NULL);
 	rc = conn_setup(c, err);
 out:
 	if (rc < 0)

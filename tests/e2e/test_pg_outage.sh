@@ -105,6 +105,12 @@ git_credentials_save d1 "$T/d1.onboard.json"
 printf 'Authorization: Basic %s\n' "$(printf '%s:%s' "$(<"$T/d1.git_user")" "$(<"$T/d1.git_token")" | base64 -w0)" \
 	>"$T/d1.gitbasic.hdr"
 all_200 "PostgreSQL up"
+# A second wfmd on the same database finds the schema there: libpq's default would print the
+# server's NOTICEs ("relation ... already exists, skipping") on stderr; wfmd drops them.
+timeout 3 "$WFMD_BIN" serve --data-dir "$T/second" --listen 127.0.0.1:0 --store "$PG_URL" \
+	>"$T/second.log" 2>&1 || true
+assert_true "a second wfmd on the same database started" grep -q 'listening' "$T/second.log"
+assert_false "and printed no NOTICE from PostgreSQL" grep -q 'NOTICE' "$T/second.log"
 
 e2e_step "connections: at most --threads $THREADS + 2 under 40 concurrent requests"
 pids=()
