@@ -36,7 +36,7 @@ $(ASAN_BUILD)/build.ninja: | deps
 # SIGKILL crash loop (unit test_server_desired, e2e test_desired_import), HAProxy's health
 # checks, fleet-sim's retries and the replicas' fault test (fleet-sim's load; test_replicas
 # runs the replicas' wfmd paths under ASan), the tests' PostgreSQL harness (a shell script:
-# no code of ours to instrument; pg/test_server_store_pg still runs under ASan), make demo-ha's
+# no code of ours to instrument; the pg/ store suites still run under ASan), make demo-ha's
 # test (scripts/demo's flow and test_replicas' wfmd paths, which run under ASan already).
 ASAN_EXCLUDE ?= test_console_browser|test_pagination|test_leak_loop|test_desired_crash|test_haproxy|test_fleet_sim_retries|test_ha_faults|test_pgtmp|test_demo_ha
 # The e2e scripts' own helpers (json-get, margo-sign: test tools run hundreds of times per
