@@ -20,6 +20,8 @@
 # nothing here has to survive a crash of the machine. synchronous_commit stays on: a commit
 # wfmd was told about must survive a crash of PostgreSQL (`restart DIR immediate`), as in
 # production (with it off, the fault tests saw acknowledged devices vanish).
+# PGTMP_SETTINGS: more server settings, after (so overriding) those above; the benchmarks
+# (bench/pg.sh) give "-c fsync=on -c full_page_writes=on -c shared_buffers=128MB".
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -48,7 +50,8 @@ pg_start() {
 	as_owner "$PG_BIN/pg_ctl" -D "$1/data" -l "$1/log" -w -t 30 -s start -o \
 		"-c listen_addresses=127.0.0.1 -p $2 -k $1/sock -c fsync=off \
 		 -c full_page_writes=off -c shared_buffers=16MB \
-		 -c max_connections=100 -c unix_socket_permissions=0700" >/dev/null 2>&1
+		 -c max_connections=100 -c unix_socket_permissions=0700 ${PGTMP_SETTINGS:-}" \
+		>/dev/null 2>&1
 }
 
 pgtmp_start() {
