@@ -22,6 +22,7 @@ static int conn_setup(struct pg_conn *c, struct margo_error *err)
 	long timeout;
 
 	snprintf(ms, sizeof(ms), "%d", c->pool->statement_timeout_ms);
+	pg_stmts_clear(c);
 	c->broken = 0;
 	c->deadline_ms = c->pool->statement_timeout_ms + PG_DEADLINE_GRACE_MS;
 	res = pg_exec(c, "SELECT CASE WHEN source = 'default' THEN set_config(name, $1, false)"
@@ -61,6 +62,8 @@ static void conn_free(struct pg_conn *c)
 	if (c == NULL)
 		return;
 	PQfinish(c->db);
+	pg_stmts_clear(c);
+	free(c->stmts);
 	free(c);
 }
 

@@ -39,8 +39,21 @@ struct pg_pool {
 	struct pg_conn *conns;
 };
 
+/* A connection's prepared statements (store_pg_exec.c): every statement with parameters is
+ * parsed and planned once per connection, then only executed. Keyed by the SQL's text (FNV-1a
+ * hash, then the text); once PG_STMT_MAX are prepared, further texts run unprepared. */
+#define PG_STMT_SLOTS 512
+#define PG_STMT_MAX 384
+
+struct pg_stmt {
+	uint64_t hash;
+	char *sql;              /* NULL: a free slot */
+};
+
 struct pg_conn {
 	PGconn *db;
+	struct pg_stmt *stmts;  /* PG_STMT_SLOTS slots, allocated on first use */
+	unsigned nstmts;
 	struct pg_pool *pool;
 	struct pg_conn *next;
 	int tx_depth;           /* pg_tx_begin calls not yet ended (1: a transaction, more:
@@ -76,6 +89,9 @@ PGresult *pg_exec(struct pg_conn *c, const char *sql, int nparams, const char *c
 /* pg_exec for statements whose result is not needed: 0 or MARGO_ESTORE. */
 int pg_exec_cmd(struct pg_conn *c, const char *sql, int nparams, const char *const *params,
 		struct margo_error *err, const char *what);
+/* Forgets the connection's prepared statements (a new or reset connection has none). */
+void pg_stmts_clear(struct pg_conn *c);
+
 /* Runs several ;-separated statements without parameters (a schema step): 0 or
  * MARGO_ESTORE. */
 int pg_exec_script(struct pg_conn *c, const char *sql, struct margo_error *err,
