@@ -422,9 +422,10 @@ int api_device_desired_state(struct http_request *req, struct http_response *res
 	long hint;
 	int rc;
 
-	if ((rc = auth_device(req, req->params[0])) < 0)
+	if ((rc = auth_device_poll(req, req->params[0], rev)) < 0)
 		return rc;
-	if ((rc = api_repo_ensure(req, req->params[0], rev)) < 0)
+	/* The first poll of a device creates its repository. */
+	if (rev[0] == '\0' && (rc = api_repo_ensure(req, req->params[0], rev)) < 0)
 		return rc;
 	snprintf(etag, sizeof(etag), "\"%s\"", rev);
 	if (etag_matches(http_header(req, "If-None-Match"), etag)) {

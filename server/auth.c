@@ -196,7 +196,8 @@ int auth_admin(struct http_request *req)
 	return 0;
 }
 
-int auth_device(struct http_request *req, const char *device_id)
+/* auth_device; with rev, the device's main revision too (store_access_poll). */
+static int device_check(struct http_request *req, const char *device_id, char *rev)
 {
 	struct wfmd *w = req->ctx;
 	struct margo_error err;
@@ -215,7 +216,9 @@ int auth_device(struct http_request *req, const char *device_id)
 	rc = access_token_verify(w->access_key, token, now, &claims, &err);
 	OPENSSL_cleanse(token, sizeof(token));
 	if (rc == 0)
-		rc = store_access_check(w->store, claims.device_id, claims.epoch, now, &err);
+		rc = rev != NULL ?
+		     store_access_poll(w->store, claims.device_id, claims.epoch, now, rev, &err) :
+		     store_access_check(w->store, claims.device_id, claims.epoch, now, &err);
 	if (rc == MARGO_EAUTH) {
 		req->problem.www_authenticate = BEARER_INVALID;
 		return http_fail(req, 401, "invalid-token", "%s", err.message);
@@ -227,4 +230,15 @@ int auth_device(struct http_request *req, const char *device_id)
 		return http_fail(req, 403, "forbidden",
 				 "the access token belongs to another device");
 	return 0;
+}
+
+int auth_device(struct http_request *req, const char *device_id)
+{
+	return device_check(req, device_id, NULL);
+}
+
+int auth_device_poll(struct http_request *req, const char *device_id,
+		     char rev[STORE_REVISION_LEN])
+{
+	return device_check(req, device_id, rev);
 }

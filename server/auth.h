@@ -64,5 +64,9 @@ int auth_admin(struct http_request *req);
  * unknown, expired or revoked; 403 when it belongs to another device). Sets
  * req->client_id. */
 int auth_device(struct http_request *req, const char *device_id);
+/* auth_device for a desired-state poll: also the revision main points to in the device's
+ * repository, "" when it has none yet (store_access_poll: one store round trip). */
+int auth_device_poll(struct http_request *req, const char *device_id,
+		     char rev[STORE_REVISION_LEN]);
 
 #endif

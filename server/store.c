@@ -150,6 +150,13 @@ int store_access_check(store *st, const char *device_id, int64_t epoch, int64_t 
 	return st->ops->access_check(st, device_id, epoch, now, err);
 }
 
+int store_access_poll(store *st, const char *device_id, int64_t epoch, int64_t now,
+		      char rev[STORE_REVISION_LEN], struct margo_error *err)
+{
+	rev[0] = '\0';
+	return st->ops->access_poll(st, device_id, epoch, now, rev, err);
+}
+
 int store_capabilities_put(store *st, const char *device_id, const char *doc, size_t len,
 			   int64_t now, struct margo_error *err)
 {

@@ -160,6 +160,14 @@ int store_client_authenticate(store *st, const char *client_id, const char *secr
  * saying why. Records last_seen_at (at most one write per device every 30 s). */
 int store_access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
 		       struct margo_error *err);
+/* A revision as text: 40 hex digits (SHA-1) or 64 (SHA-256), and the NUL. */
+#define STORE_REVISION_LEN 65
+
+/* store_access_check, then (on success) the revision main points to in the device's
+ * repository, "" when it has none yet: a desired-state poll's two reads, which a remote
+ * store answers in one round trip. */
+int store_access_poll(store *st, const char *device_id, int64_t epoch, int64_t now,
+		      char rev[STORE_REVISION_LEN], struct margo_error *err);
 
 /* Replaces the device's capabilities document (stored verbatim). */
 int store_capabilities_put(store *st, const char *device_id, const char *doc, size_t len,
@@ -225,8 +233,6 @@ int store_certificate_remove(store *st, const char *fingerprint, struct margo_er
 
 /* Live git tokens kept per device (API.md section 5); issuing one more drops the oldest. */
 #define STORE_GIT_TOKENS_MAX 3
-/* 40 (SHA-1) or 64 (SHA-256) hex + NUL */
-#define STORE_REVISION_LEN 65
 
 /* Adds a git token for an active device (MARGO_EAUTH otherwise, MARGO_ENOTFOUND). */
 int store_git_token_issue(store *st, const char *device_id, const char *token_hash, int64_t now,

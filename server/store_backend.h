@@ -48,6 +48,9 @@ struct store_ops {
 				   int64_t now, int64_t *epoch, struct margo_error *err);
 	int (*access_check)(store *st, const char *device_id, int64_t epoch, int64_t now,
 			    struct margo_error *err);
+	/* access_check and repo_revision_get in one call: one round trip to a remote store. */
+	int (*access_poll)(store *st, const char *device_id, int64_t epoch, int64_t now,
+			   char rev[STORE_REVISION_LEN], struct margo_error *err);
 	int (*capabilities_put)(store *st, const char *device_id, const char *doc, size_t len,
 				int64_t now, struct margo_error *err);
 	int (*capabilities_get)(store *st, const char *device_id, char **doc, size_t *len,

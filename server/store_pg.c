@@ -16,6 +16,7 @@ static void pg_close(store *base)
 	if (st == NULL)
 		return;
 	pg_pool_free(st->pool);
+	pg_objcache_free(st->objects);
 	free(st);
 }
 
@@ -70,6 +71,7 @@ static const struct store_ops pg_ops = {
 	.poll = pg_poll,
 	.client_authenticate = pg_client_authenticate,
 	.access_check = pg_access_check,
+	.access_poll = pg_access_poll,
 	.enrollment_token_create = pg_enrollment_token_create,
 	.enrollment_token_revoke = pg_enrollment_token_revoke,
 	.certificate_add = pg_certificate_add,
@@ -130,6 +132,7 @@ int store_pg_open(const char *conninfo, store **out, struct margo_error *err)
 	if (st == NULL)
 		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
 	st->base.ops = &pg_ops;
+	st->objects = pg_objcache_new(PG_OBJCACHE_BYTES);
 	if ((rc = pg_pool_new(conninfo, PG_STATEMENT_TIMEOUT_MS, &st->pool, err)) < 0)
 		goto out;
 	c = pg_conn_get(st->pool, err);

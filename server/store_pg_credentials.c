@@ -140,8 +140,10 @@ static void access_seen(struct pg_conn *c, const char *device_id, int64_t now)
 		margo_log_warn("last_seen update failed", "device_id=%s", device_id);
 }
 
-int pg_access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
-		    struct margo_error *err)
+/* access_check, and with rev the device's main revision ("" without a repository) read in
+ * the same statement: a desired-state poll costs one round trip, not two. */
+static int access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
+			char *rev, struct margo_error *err)
 {
 	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
 	const char *params[] = { device_id };
@@ -151,14 +153,20 @@ int pg_access_check(store *st, const char *device_id, int64_t epoch, int64_t now
 
 	if (c == NULL)
 		return MARGO_ESTORE;
-	res = pg_exec(c, "SELECT state, credentials_epoch, last_seen_at FROM devices"
-		      " WHERE id = $1", 1, params, err, "device lookup");
+	res = rev == NULL ?
+	      pg_exec(c, "SELECT state, credentials_epoch, last_seen_at FROM devices"
+		      " WHERE id = $1", 1, params, err, "device lookup") :
+	      pg_exec(c, "SELECT d.state, d.credentials_epoch, d.last_seen_at, r.revision"
+		      " FROM devices d LEFT JOIN repos r ON r.device_id = d.id WHERE d.id = $1",
+		      1, params, err, "device lookup");
 	if (res == NULL)
 		return MARGO_ESTORE;
 	if (PQntuples(res) > 0) {
 		active = strcmp(PQgetvalue(res, 0, 0), "active") == 0;
 		current = pg_col_i64(res, 0, 1);
 		last_seen = pg_col_time(res, 0, 2);
+		if (rev != NULL && !PQgetisnull(res, 0, 3))
+			pg_copy_text(rev, STORE_REVISION_LEN, PQgetvalue(res, 0, 3));
 	}
 	PQclear(res);
 	if (!active)
@@ -169,6 +177,19 @@ int pg_access_check(store *st, const char *device_id, int64_t epoch, int64_t now
 	else if (last_seen < 0 || now - last_seen >= LAST_SEEN_INTERVAL)
 		access_seen(c, device_id, now);
 	return rc;
+}
+
+int pg_access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
+		    struct margo_error *err)
+{
+	return access_check(st, device_id, epoch, now, NULL, err);
+}
+
+int pg_access_poll(store *st, const char *device_id, int64_t epoch, int64_t now,
+		   char rev[STORE_REVISION_LEN], struct margo_error *err)
+{
+	rev[0] = '\0';
+	return access_check(st, device_id, epoch, now, rev, err);
 }
 
 int pg_git_token_issue(store *st, const char *device_id, const char *token_hash, int64_t now,

@@ -135,9 +135,9 @@ int pg_desired_commit(store *st, const struct store_desired_change *ch,
 int pg_object_get(store *st, const unsigned char oid[STORE_OID_LEN], int *type,
 		  unsigned char **data, size_t *len, struct margo_error *err)
 {
-	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
-	char *key = bytea_hex(oid, STORE_OID_LEN);
-	const char *params[] = { key };
+	struct pg_conn *c;
+	char *key;
+	const char *params[1];
 	PGresult *res = NULL;
 	unsigned char *raw = NULL;
 	size_t n = 0;
@@ -145,6 +145,11 @@ int pg_object_get(store *st, const unsigned char oid[STORE_OID_LEN], int *type,
 
 	*data = NULL;
 	*len = 0;
+	if (pg_objcache_get(((struct pg_store *)st)->objects, oid, type, data, len))
+		return 0;
+	c = pg_conn_get(pg_pool_of(st), err);
+	key = bytea_hex(oid, STORE_OID_LEN);
+	params[0] = key;
 	if (c == NULL || key == NULL) {
 		rc = c == NULL ? MARGO_ESTORE : margo_error_set(err, MARGO_ENOMEM, "out of memory");
 		goto out;
@@ -169,6 +174,7 @@ int pg_object_get(store *st, const unsigned char oid[STORE_OID_LEN], int *type,
 	(*data)[n] = '\0';
 	*len = n;
 	*type = (int)pg_col_i64(res, 0, 0);
+	pg_objcache_put(((struct pg_store *)st)->objects, oid, *type, *data, n);
 out:
 	PQfreemem(raw);
 	PQclear(res);

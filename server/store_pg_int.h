@@ -107,7 +107,28 @@ const char *pg_sqlstate(const PGresult *res);
 struct pg_store {
 	struct store base;
 	struct pg_pool *pool;
+	struct pg_objcache *objects;    /* Git objects read before (store_pg_objcache.c) */
 };
+
+/* ---- the cache of Git objects (store_pg_objcache.c) ---- */
+
+/* Content bytes the cache holds at most: 32 MiB, the objects of thousands of devices'
+ * recent commits. */
+#define PG_OBJCACHE_BYTES (32u << 20)
+
+struct pg_objcache;
+/* A cache of at most max_bytes of content; NULL when out of memory (no cache then). */
+struct pg_objcache *pg_objcache_new(size_t max_bytes);
+void pg_objcache_free(struct pg_objcache *oc);
+/* 1 and a copy (*data malloc'd, NUL-terminated past *len) when oid is cached; else 0. */
+int pg_objcache_get(struct pg_objcache *oc, const unsigned char oid[STORE_OID_LEN], int *type,
+		    unsigned char **data, size_t *len);
+/* Keeps a copy of the object (objects over an eighth of the cache are not kept). */
+void pg_objcache_put(struct pg_objcache *oc, const unsigned char oid[STORE_OID_LEN], int type,
+		     const unsigned char *data, size_t len);
+/* Bytes held, lookups answered from the cache and not. */
+void pg_objcache_stats(struct pg_objcache *oc, size_t *bytes, unsigned long *hits,
+		       unsigned long *misses);
 
 static inline struct pg_pool *pg_pool_of(struct store *st)
 {
@@ -193,6 +214,8 @@ int pg_secret_issue(struct pg_conn *c, const char *id, const char *secret_hash,
 		    struct margo_error *err);
 int pg_client_authenticate(store *st, const char *client_id, const char *secret_hash,
 			   int64_t now, int64_t *epoch, struct margo_error *err);
+int pg_access_poll(store *st, const char *device_id, int64_t epoch, int64_t now,
+		   char rev[STORE_REVISION_LEN], struct margo_error *err);
 int pg_access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
 		    struct margo_error *err);
 int pg_git_token_issue(store *st, const char *device_id, const char *token_hash, int64_t now,

@@ -23,6 +23,7 @@ static const struct store_ops sqlite_ops = {
 	.poll = sqlite_poll,
 	.client_authenticate = sqlite_client_authenticate,
 	.access_check = sqlite_access_check,
+	.access_poll = sqlite_access_poll,
 	.capabilities_put = sqlite_capabilities_put,
 	.capabilities_get = sqlite_capabilities_get,
 	.deployment_status_add = sqlite_deployment_status_add,

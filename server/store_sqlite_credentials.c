@@ -273,3 +273,19 @@ int sqlite_git_token_check(store *st, const char *token_hash, int64_t now,
 out:
 	return rc;
 }
+
+/* In process, two statements cost no more than one. */
+int sqlite_access_poll(store *st, const char *device_id, int64_t epoch, int64_t now,
+		       char rev[STORE_REVISION_LEN], struct margo_error *err)
+{
+	int rc;
+
+	rev[0] = '\0';
+	if ((rc = sqlite_access_check(st, device_id, epoch, now, err)) < 0)
+		return rc;
+	if ((rc = sqlite_repo_revision_get(st, device_id, rev, NULL)) == MARGO_ENOTFOUND) {
+		rev[0] = '\0';
+		return 0;
+	}
+	return rc < 0 ? sqlite_repo_revision_get(st, device_id, rev, err) : 0;
+}

@@ -135,6 +135,8 @@ int sqlite_poll(store *st, const char *request_id, const char *poll_token_hash,
 		struct margo_error *err);
 int sqlite_client_authenticate(store *st, const char *client_id, const char *secret_hash,
 			       int64_t now, int64_t *epoch, struct margo_error *err);
+int sqlite_access_poll(store *st, const char *device_id, int64_t epoch, int64_t now,
+		       char rev[STORE_REVISION_LEN], struct margo_error *err);
 int sqlite_access_check(store *st, const char *device_id, int64_t epoch, int64_t now,
 			struct margo_error *err);
 int sqlite_capabilities_put(store *st, const char *device_id, const char *doc, size_t len,

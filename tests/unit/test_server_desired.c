@@ -187,6 +187,33 @@ static void test_ensure(void **state)
 					     NULL, &err), MARGO_ENOTFOUND);
 }
 
+/* store_access_poll: the access check and the revision in one call, as a poll needs them. */
+static void test_access_poll(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	char rev[STORE_REVISION_LEN], made[STORE_REVISION_LEN];
+
+	/* Before the first poll there is no repository: "" and no error. */
+	strcpy(rev, "x");
+	assert_int_equal(store_access_poll(f->st, DEV1, 0, 100, rev, &err), 0);
+	assert_string_equal(rev, "");
+	assert_int_equal(desired_repo_ensure(f->st, DEV1, made, NULL, &err), 0);
+	assert_int_equal(store_access_poll(f->st, DEV1, 0, 100, rev, &err), 0);
+	assert_string_equal(rev, made);
+	/* The access check is the same as store_access_check's. */
+	assert_int_equal(store_access_poll(f->st, DEV1, 1, 100, rev, &err), MARGO_EAUTH);
+	assert_non_null(strstr(err.message, "retired"));
+	assert_int_equal(store_access_poll(f->st, "00000000-0000-4000-8000-00000000dead", 0, 100,
+					   rev, &err), MARGO_EAUTH);
+	store_fixture_sql(f, "UPDATE devices SET state = 'revoked' WHERE id = '" DEV1 "'");
+	assert_int_equal(store_access_poll(f->st, DEV1, 0, 100, rev, &err), MARGO_EAUTH);
+	assert_non_null(strstr(err.message, "not active"));
+	/* The other device's repository is its own. */
+	assert_int_equal(store_access_poll(f->st, DEV2, 0, 100, rev, &err), 0);
+	assert_string_equal(rev, "");
+}
+
 static void test_put_update_remove(void **state)
 {
 	struct fixture *f = *state;
@@ -412,6 +439,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ensure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_access_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_update_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),

@@ -567,6 +567,86 @@ static void test_unreachable_and_invalid(void **state)
 			 MARGO_EINVAL);
 }
 
+/* Statements with parameters are prepared once per connection, survive a rolled-back
+ * transaction (protocol-level statements are not transactional), and past PG_STMT_MAX run
+ * unprepared, still answering right. */
+static void test_prepared_statements(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	char sql[64];
+	int i;
+
+	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(query_long(f->c, "SELECT 41 + 1"), 42);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM pg_prepared_statements"
+				    " WHERE statement = 'SELECT 41 + 1'"), 1);
+	assert_int_equal(pg_tx_begin(f->c, &err), 0);
+	assert_int_equal(query_long(f->c, "SELECT 6 + 1"), 7);
+	assert_int_equal(pg_tx_end(f->c, MARGO_EINVAL, &err), MARGO_EINVAL);
+	assert_int_equal(query_long(f->c, "SELECT 6 + 1"), 7);
+	for (i = 0; i < PG_STMT_MAX + 40; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %d", i);
+		assert_int_equal(query_long(f->c, sql), i);
+	}
+	assert_int_equal(f->c->nstmts, PG_STMT_MAX);
+	assert_int_equal(query_long(f->c, "SELECT count(*) FROM pg_prepared_statements"),
+			 PG_STMT_MAX);
+	/* A new connection has none: the table starts again. */
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(f->c->db));
+	admin_exec(f->admin, sql);
+	assert_null(pg_exec(f->c, "SELECT 1", 0, NULL, &err, "after kill"));
+	assert_ptr_equal(pg_conn_get(f->pool, &err), f->c);
+	assert_int_equal(query_long(f->c, "SELECT 41 + 1"), 42);
+	assert_true(f->c->nstmts < 5);
+}
+
+/* The cache of Git objects (store_pg_objcache.c): copies out, bounded by bytes, least
+ * recently used first out, large objects never kept. */
+static void test_objcache(void **state)
+{
+	struct pg_objcache *oc = pg_objcache_new(1000);
+	unsigned char oid[STORE_OID_LEN], content[200], *data;
+	unsigned long hits, misses;
+	size_t len, bytes;
+	int type, i;
+
+	(void)state;
+	assert_non_null(oc);
+	memset(content, 'x', sizeof(content));
+	for (i = 0; i < 10; i++) {
+		memset(oid, i, sizeof(oid));
+		content[0] = (unsigned char)('a' + i);
+		pg_objcache_put(oc, oid, 3, content, 100);
+	}
+	memset(oid, 0, sizeof(oid));
+	assert_int_equal(pg_objcache_get(oc, oid, &type, &data, &len), 1);
+	assert_int_equal(type, 3);
+	assert_int_equal(len, 100);
+	assert_int_equal(data[0], 'a');
+	assert_int_equal(data[100], '\0');
+	free(data);
+	/* Full (10 x 100 of 1000): one more pushes out the least recently used, object 1
+	 * (object 0 was just read). */
+	memset(oid, 10, sizeof(oid));
+	pg_objcache_put(oc, oid, 1, content, 100);
+	memset(oid, 1, sizeof(oid));
+	assert_int_equal(pg_objcache_get(oc, oid, &type, &data, &len), 0);
+	memset(oid, 0, sizeof(oid));
+	assert_int_equal(pg_objcache_get(oc, oid, &type, &data, &len), 1);
+	free(data);
+	/* Over an eighth of the cache: not kept. */
+	memset(oid, 11, sizeof(oid));
+	pg_objcache_put(oc, oid, 3, content, 126);
+	assert_int_equal(pg_objcache_get(oc, oid, &type, &data, &len), 0);
+	pg_objcache_stats(oc, &bytes, &hits, &misses);
+	assert_int_equal(bytes, 1000);
+	assert_int_equal(hits, 2);
+	assert_int_equal(misses, 2);
+	pg_objcache_free(oc);
+}
+
 static void test_no_postgresql(void **state)
 {
 	skip();
@@ -575,8 +655,11 @@ static void test_no_postgresql(void **state)
 int main(void)
 {
 	const char *url = getenv("WFMD_TEST_PG");
-	const struct CMUnitTest none[] = { cmocka_unit_test(test_no_postgresql) };
+	const struct CMUnitTest none[] = { cmocka_unit_test(test_objcache),
+					   cmocka_unit_test(test_no_postgresql) };
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_objcache),
+		cmocka_unit_test_setup_teardown(test_prepared_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_fresh_like_sqlite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_concurrent_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
