@@ -59,6 +59,7 @@ struct pg_conn {
 	int tx_depth;           /* pg_tx_begin calls not yet ended (1: a transaction, more:
 				 * savepoints in it) */
 	int tx_lost;            /* the transaction ended under us (connection lost) */
+	int requests_locked;    /* pg_requests_lock is held (until the transaction ends) */
 	int deadline_ms;        /* a statement's answer is waited for this long (0: forever) */
 	int broken;             /* a statement missed its deadline: nothing more is sent on
 				 * this connection until it is reset */

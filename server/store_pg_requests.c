@@ -14,8 +14,13 @@
 
 int pg_requests_lock(struct pg_conn *c, struct margo_error *err)
 {
-	return pg_exec_cmd(c, "SELECT pg_advisory_xact_lock(" PG_REQUESTS_LOCK_KEY ")", 0, NULL,
-			   err, "requests lock");
+	if (c->requests_locked)
+		return 0;
+	if (pg_exec_cmd(c, "SELECT pg_advisory_xact_lock(" PG_REQUESTS_LOCK_KEY ")", 0, NULL,
+			err, "requests lock") < 0)
+		return MARGO_ESTORE;
+	c->requests_locked = 1;
+	return 0;
 }
 
 int pg_purge_expired(struct pg_conn *c, int64_t now, struct margo_error *err)

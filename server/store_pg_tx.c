@@ -21,6 +21,7 @@ int pg_tx_begin(struct pg_conn *c, struct margo_error *err)
 		c->tx_depth++;
 		return 0;
 	}
+	c->requests_locked = 0;
 	if (pg_exec_cmd(c, "BEGIN", 0, NULL, err, "begin") < 0)
 		return MARGO_ESTORE;
 	c->tx_depth = 1;
@@ -53,6 +54,7 @@ int pg_tx_end(struct pg_conn *c, int rc, struct margo_error *err)
 	if (c->tx_depth > 1)
 		return savepoint_end(c, rc, err);
 	c->tx_depth = 0;
+	c->requests_locked = 0;
 	/* COMMIT of an aborted transaction "succeeds" as a ROLLBACK: never report that as
 	 * committed. */
 	if (rc == 0 && (c->tx_lost || PQtransactionStatus(c->db) != PQTRANS_INTRANS))

@@ -294,6 +294,74 @@ static void test_token_race(void **state)
 	assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM devices"), TOKEN_USES);
 }
 
+#define PENDING_CAP 10
+
+struct filer {
+	struct racer r;        /* first: race() sets it */
+	int base;
+	int pending, full, approved, other;
+	const char *token_hash;
+	int shared;            /* both filers use the same certificates, 900 + i */
+};
+
+static void *file_all(void *p)
+{
+	struct filer *s = p;
+	struct store_onboard_out out;
+	struct onboard_req r;
+	struct margo_error err;
+
+	racer_go(&s->r);
+	for (int i = 0; i < NSPEND; i++) {
+		onboard_req_init(&r, s->shared ? 900 + i : s->base + i, s->token_hash, T0);
+		r.in.pending_max = PENDING_CAP;
+		if (store_onboard(s->r.st, &r.in, &out, &err) < 0) {
+			s->other++;
+			continue;
+		}
+		s->pending += out.result == STORE_ONBOARD_PENDING;
+		s->full += out.result == STORE_ONBOARD_PENDING_FULL;
+		s->approved += out.result == STORE_ONBOARD_APPROVED;
+	}
+	return NULL;
+}
+
+/* A token that does not approve by itself files pending requests: on PostgreSQL such a
+ * request is first decided without the requests lock, then again with it. Raced from two
+ * connections, the pending cap still holds exactly and the refused requests spend no use.
+ * Then the same NSPEND new certificates onboarded by both at once with an approving token:
+ * one device each, one token use each (the second request is the lost-response repeat). */
+static void test_pending_cap_race(void **state)
+{
+	struct fixture *f = *state;
+	store *st = f->st;
+	struct filer a = { .base = 300, .token_hash = "hpend" },
+		     b = { .base = 400, .token_hash = "hpend" };
+	struct filer c = { .token_hash = "hauto", .shared = 1 },
+		     d = { .token_hash = "hauto", .shared = 1 };
+
+	store_fixture_token(st, "tok-pend", "hpend", 1000, 0, T0);
+	race(st, file_all, &a.r, &b.r);
+	assert_int_equal(a.other + b.other, 0);
+	assert_int_equal(a.pending + b.pending, PENDING_CAP);
+	assert_int_equal(a.full + b.full, 2 * NSPEND - PENDING_CAP);
+	assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM onboarding_requests"
+						  " WHERE state = 'pending'"), PENDING_CAP);
+	assert_int_equal(store_fixture_query_long(f, "SELECT uses FROM enrollment_tokens"),
+			 PENDING_CAP);
+	store_fixture_token(st, "tok-auto", "hauto", 1000, 1, T0);
+	race(st, file_all, &c.r, &d.r);
+	assert_int_equal(c.other + d.other, 0);
+	assert_int_equal(c.approved + d.approved, 2 * NSPEND);
+	assert_int_equal(store_fixture_query_long(f, "SELECT count(DISTINCT"
+						  " certificate_fingerprint) FROM devices WHERE"
+						  " certificate_fingerprint LIKE 'fp9__'"), NSPEND);
+	assert_int_equal(store_fixture_query_long(f, "SELECT count(*) FROM devices WHERE"
+						  " certificate_fingerprint LIKE 'fp9__'"), NSPEND);
+	assert_int_equal(store_fixture_query_long(f, "SELECT uses FROM enrollment_tokens"
+						  " WHERE id = 'tok-auto'"), NSPEND);
+}
+
 #define NCAS 20
 
 struct committer {
@@ -423,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_approve_vs_reject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_onboard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_cap_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_desired_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_race, setup, teardown),
 	};
