@@ -41,8 +41,10 @@ static int repo_device(const char *seg, char id[MARGO_UUID_LEN])
 }
 
 /* Authenticates a git client for repository device_id: Basic svc-device-<id> + git token, or
- * Bearer git token. */
-static int git_auth(struct http_request *req, const char *device_id)
+ * Bearer git token. rev: main's revision, "" when the repository does not exist yet
+ * (store_git_token_access). */
+static int git_auth(struct http_request *req, const char *device_id,
+		    char rev[STORE_REVISION_LEN])
 {
 	struct wfmd *w = req->ctx;
 	struct margo_error err;
@@ -75,7 +77,7 @@ static int git_auth(struct http_request *req, const char *device_id)
 	}
 	margo_token_hash(token, hash);
 	margo_error_clear(&err);
-	rc = store_git_token_check(w->store, hash, margo_time_now(), owner, &err);
+	rc = store_git_token_access(w->store, hash, margo_time_now(), owner, rev, &err);
 	if (rc == MARGO_EAUTH) {
 		rc = http_fail(req, 401, "unauthorized", "%s", err.message);
 		goto out;
@@ -137,7 +139,7 @@ int api_git_info_refs(struct http_request *req, struct http_response *resp)
 	const char *service = http_query(req, "service");
 	struct git_source src = { 0 };
 	struct git_buf out = { 0 };
-	char id[MARGO_UUID_LEN];
+	char id[MARGO_UUID_LEN], rev[STORE_REVISION_LEN];
 	int rc, v2;
 
 	if (repo_device(req->params[0], id) < 0)
@@ -148,9 +150,9 @@ int api_git_info_refs(struct http_request *req, struct http_response *resp)
 	if (service == NULL || strcmp(service, "git-upload-pack") != 0)
 		return http_fail(req, 404, "not-found", "only the smart HTTP service "
 				 "git-upload-pack is served");
-	if ((rc = git_auth(req, id)) < 0)
+	if ((rc = git_auth(req, id, rev)) < 0)
 		return rc;
-	if ((rc = api_repo_ensure(req, id, NULL)) < 0)
+	if (rev[0] == '\0' && (rc = api_repo_ensure(req, id, rev)) < 0)
 		return rc;
 	v2 = git_v2(req);
 	/* Protocol v0 clients expect the service announcement first; v2 does without. */
@@ -159,7 +161,7 @@ int api_git_info_refs(struct http_request *req, struct http_response *resp)
 		git_buf_flush(&out);
 	}
 	margo_error_clear(&err);
-	if ((rc = desired_git_source(w->store, id, &src, &err)) == 0)
+	if ((rc = desired_git_source_at(w->store, id, rev, &src, &err)) == 0)
 		rc = git_upload_advertise(&src, v2, &out, &err);
 	git_source_close(&src);
 	if (rc == 0 && out.failed)
@@ -303,20 +305,20 @@ int api_git_upload_pack(struct http_request *req, struct http_response *resp)
 	struct git_stream *s = NULL;
 	const char *input;
 	size_t input_len;
-	char id[MARGO_UUID_LEN];
+	char id[MARGO_UUID_LEN], rev[STORE_REVISION_LEN];
 	char *inflated = NULL;
 	int rc;
 
 	if (repo_device(req->params[0], id) < 0)
 		return http_fail(req, 404, "not-found", "no such repository");
-	if ((rc = git_auth(req, id)) < 0)
+	if ((rc = git_auth(req, id, rev)) < 0)
 		return rc;
 	if (!http_content_type_is(req, "application/x-git-upload-pack-request"))
 		return http_fail(req, 415, "unsupported-media-type",
 				 "Content-Type must be application/x-git-upload-pack-request");
 	if ((rc = git_body(req, &input, &input_len, &inflated)) < 0)
 		return rc;
-	if ((rc = api_repo_ensure(req, id, NULL)) < 0)
+	if (rev[0] == '\0' && (rc = api_repo_ensure(req, id, rev)) < 0)
 		goto out;
 	margo_error_clear(&err);
 	s = calloc(1, sizeof(*s));
@@ -326,7 +328,7 @@ int api_git_upload_pack(struct http_request *req, struct http_response *resp)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	strcpy(s->device_id, id);
-	if ((rc = desired_git_source(w->store, id, &src, &err)) == 0)
+	if ((rc = desired_git_source_at(w->store, id, rev, &src, &err)) == 0)
 		rc = git_upload_new(&src, input, input_len, git_v2(req), &s->upload, &err);
 	if (rc == MARGO_EINVAL || rc == MARGO_ELIMIT) {
 		rc = http_fail(req, rc == MARGO_ELIMIT ? 413 : 400, "bad-git-request", "%s",

@@ -66,6 +66,10 @@ int desired_get(store *st, const char *device_id, const char *deployment_id, cha
  * close it with git_source_close. The store must outlive it. */
 int desired_git_source(store *st, const char *device_id, struct git_source *out,
 		       struct margo_error *err);
+/* desired_git_source whose main is rev, read by the caller for this request already
+ * ("" to read it from the store when asked). */
+int desired_git_source_at(store *st, const char *device_id, const char *rev,
+			  struct git_source *out, struct margo_error *err);
 
 /* Imports the bare repositories wfmd 0.1 kept under repos_dir (<deviceId>.git, see
  * docs/wfmd.md): every object and main of each, one transaction per device, then renames

@@ -1,4 +1,5 @@
 /* desired_git_source: a device's repository in the store as a git_source (git_source.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ _Static_assert((int)STORE_OBJECT_COMMIT == (int)GIT_SOURCE_COMMIT &&
 struct source {
 	store *st;
 	char device_id[MARGO_UUID_LEN];
+	char rev[STORE_REVISION_LEN];   /* main, when read already (desired_git_source_at) */
 };
 
 static int source_ref(void *ctx, const char *name, unsigned char oid[GIT_SOURCE_OID_LEN],
@@ -28,7 +30,9 @@ static int source_ref(void *ctx, const char *name, unsigned char oid[GIT_SOURCE_
 
 	if (strcmp(name, DESIRED_BRANCH) != 0)
 		return margo_error_set(err, MARGO_ENOTFOUND, "no branch %s", name);
-	if ((rc = store_repo_revision_get(s->st, s->device_id, rev, err)) < 0)
+	if (s->rev[0] != '\0')
+		memcpy(rev, s->rev, sizeof(rev));
+	else if ((rc = store_repo_revision_get(s->st, s->device_id, rev, err)) < 0)
 		return rc;
 	if (git_oid_from_hex(rev, oid) < 0)
 		return margo_error_set(err, MARGO_EIO, "main is not a SHA-1 commit id");
@@ -52,6 +56,12 @@ static void source_close(void *ctx)
 int desired_git_source(store *st, const char *device_id, struct git_source *out,
 		       struct margo_error *err)
 {
+	return desired_git_source_at(st, device_id, "", out, err);
+}
+
+int desired_git_source_at(store *st, const char *device_id, const char *rev,
+			  struct git_source *out, struct margo_error *err)
+{
 	struct source *s;
 
 	memset(out, 0, sizeof(*out));
@@ -62,6 +72,7 @@ int desired_git_source(store *st, const char *device_id, struct git_source *out,
 		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
 	s->st = st;
 	memcpy(s->device_id, device_id, MARGO_UUID_LEN);
+	snprintf(s->rev, sizeof(s->rev), "%s", rev);
 	out->ctx = s;
 	out->ref = source_ref;
 	out->read = source_read;

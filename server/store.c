@@ -211,6 +211,14 @@ int store_git_token_issue(store *st, const char *device_id, const char *token_ha
 	return st->ops->git_token_issue(st, device_id, token_hash, now, expires_at, err);
 }
 
+int store_git_token_access(store *st, const char *token_hash, int64_t now,
+			   char device_id[MARGO_UUID_LEN], char rev[STORE_REVISION_LEN],
+			   struct margo_error *err)
+{
+	rev[0] = '\0';
+	return st->ops->git_token_access(st, token_hash, now, device_id, rev, err);
+}
+
 int store_git_token_check(store *st, const char *token_hash, int64_t now,
 			  char device_id[MARGO_UUID_LEN], struct margo_error *err)
 {

@@ -240,6 +240,12 @@ int store_git_token_issue(store *st, const char *device_id, const char *token_ha
 /* 0 and device_id for a live git token of an active device; MARGO_EAUTH otherwise. */
 int store_git_token_check(store *st, const char *token_hash, int64_t now,
 			  char device_id[MARGO_UUID_LEN], struct margo_error *err);
+/* store_git_token_check, then (on success) the revision main points to in device_id's
+ * repository, "" when it has none yet: what a Git request reads first, in one round trip
+ * to a remote store. */
+int store_git_token_access(store *st, const char *token_hash, int64_t now,
+			   char device_id[MARGO_UUID_LEN], char rev[STORE_REVISION_LEN],
+			   struct margo_error *err);
 
 /* The commit id of the device repository's main branch, which is the desired-state
  * revision (MARGO_ENOTFOUND when the repository does not exist yet). It moves only with

@@ -78,6 +78,7 @@ static const struct store_ops pg_ops = {
 	.certificate_remove = pg_certificate_remove,
 	.git_token_issue = pg_git_token_issue,
 	.git_token_check = pg_git_token_check,
+	.git_token_access = pg_git_token_access,
 	.repo_revision_get = pg_repo_revision_get,
 	.desired_commit = pg_desired_commit,
 	.object_get = pg_object_get,

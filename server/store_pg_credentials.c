@@ -212,8 +212,10 @@ out:
 	return pg_tx_end(c, rc, err);
 }
 
-int pg_git_token_check(store *st, const char *token_hash, int64_t now,
-		       char device_id[MARGO_UUID_LEN], struct margo_error *err)
+/* git_token_check; with rev, main's revision read in the same statement ("" without a
+ * repository). */
+static int git_token_check(store *st, const char *token_hash, int64_t now,
+			   char device_id[MARGO_UUID_LEN], char *rev, struct margo_error *err)
 {
 	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
 	const char *params[] = { token_hash };
@@ -223,8 +225,13 @@ int pg_git_token_check(store *st, const char *token_hash, int64_t now,
 
 	if (c == NULL)
 		return MARGO_ESTORE;
-	res = pg_exec(c, "SELECT t.device_id, t.expires_at, d.state FROM git_tokens t"
+	res = rev == NULL ?
+	      pg_exec(c, "SELECT t.device_id, t.expires_at, d.state FROM git_tokens t"
 		      " JOIN devices d ON d.id = t.device_id WHERE t.hash = $1", 1, params, err,
+		      "git token lookup") :
+	      pg_exec(c, "SELECT t.device_id, t.expires_at, d.state, r.revision FROM git_tokens t"
+		      " JOIN devices d ON d.id = t.device_id LEFT JOIN repos r"
+		      " ON r.device_id = t.device_id WHERE t.hash = $1", 1, params, err,
 		      "git token lookup");
 	if (res == NULL)
 		return MARGO_ESTORE;
@@ -233,6 +240,8 @@ int pg_git_token_check(store *st, const char *token_hash, int64_t now,
 		pg_copy_text(device_id, MARGO_UUID_LEN, PQgetvalue(res, 0, 0));
 		expires_at = pg_col_i64(res, 0, 1);
 		active = strcmp(PQgetvalue(res, 0, 2), "active") == 0;
+		if (rev != NULL && !PQgetisnull(res, 0, 3))
+			pg_copy_text(rev, STORE_REVISION_LEN, PQgetvalue(res, 0, 3));
 	}
 	PQclear(res);
 	if (!found || expires_at <= now || !active)
@@ -240,4 +249,18 @@ int pg_git_token_check(store *st, const char *token_hash, int64_t now,
 				       expires_at <= now ? "git token expired" :
 				       "device is not active");
 	return 0;
+}
+
+int pg_git_token_check(store *st, const char *token_hash, int64_t now,
+		       char device_id[MARGO_UUID_LEN], struct margo_error *err)
+{
+	return git_token_check(st, token_hash, now, device_id, NULL, err);
+}
+
+int pg_git_token_access(store *st, const char *token_hash, int64_t now,
+			char device_id[MARGO_UUID_LEN], char rev[STORE_REVISION_LEN],
+			struct margo_error *err)
+{
+	rev[0] = '\0';
+	return git_token_check(st, token_hash, now, device_id, rev, err);
 }

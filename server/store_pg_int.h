@@ -221,6 +221,9 @@ int pg_access_check(store *st, const char *device_id, int64_t epoch, int64_t now
 		    struct margo_error *err);
 int pg_git_token_issue(store *st, const char *device_id, const char *token_hash, int64_t now,
 		       int64_t expires_at, struct margo_error *err);
+int pg_git_token_access(store *st, const char *token_hash, int64_t now,
+			char device_id[MARGO_UUID_LEN], char rev[STORE_REVISION_LEN],
+			struct margo_error *err);
 int pg_git_token_check(store *st, const char *token_hash, int64_t now,
 		       char device_id[MARGO_UUID_LEN], struct margo_error *err);
 

@@ -34,6 +34,7 @@ static const struct store_ops sqlite_ops = {
 	.certificate_remove = sqlite_certificate_remove,
 	.git_token_issue = sqlite_git_token_issue,
 	.git_token_check = sqlite_git_token_check,
+	.git_token_access = sqlite_git_token_access,
 	.repo_revision_get = sqlite_repo_revision_get,
 	.deployment_desired_get = sqlite_deployment_desired_get,
 	.deployment_desired_list = sqlite_deployment_desired_list,

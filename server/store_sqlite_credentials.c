@@ -289,3 +289,19 @@ int sqlite_access_poll(store *st, const char *device_id, int64_t epoch, int64_t 
 	}
 	return rc < 0 ? sqlite_repo_revision_get(st, device_id, rev, err) : 0;
 }
+
+int sqlite_git_token_access(store *st, const char *token_hash, int64_t now,
+			    char device_id[MARGO_UUID_LEN], char rev[STORE_REVISION_LEN],
+			    struct margo_error *err)
+{
+	int rc;
+
+	rev[0] = '\0';
+	if ((rc = sqlite_git_token_check(st, token_hash, now, device_id, err)) < 0)
+		return rc;
+	if ((rc = sqlite_repo_revision_get(st, device_id, rev, NULL)) == MARGO_ENOTFOUND) {
+		rev[0] = '\0';
+		return 0;
+	}
+	return rc < 0 ? sqlite_repo_revision_get(st, device_id, rev, err) : 0;
+}

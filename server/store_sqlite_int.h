@@ -156,6 +156,9 @@ int sqlite_certificate_add(store *st, const char *fingerprint, const char *pem,
 int sqlite_certificate_remove(store *st, const char *fingerprint, struct margo_error *err);
 int sqlite_git_token_issue(store *st, const char *device_id, const char *token_hash, int64_t now,
 			   int64_t expires_at, struct margo_error *err);
+int sqlite_git_token_access(store *st, const char *token_hash, int64_t now,
+			    char device_id[MARGO_UUID_LEN], char rev[STORE_REVISION_LEN],
+			    struct margo_error *err);
 int sqlite_git_token_check(store *st, const char *token_hash, int64_t now,
 			   char device_id[MARGO_UUID_LEN], struct margo_error *err);
 int sqlite_repo_revision_get(store *st, const char *device_id, char rev[STORE_REVISION_LEN],

@@ -187,20 +187,31 @@ static void test_ensure(void **state)
 					     NULL, &err), MARGO_ENOTFOUND);
 }
 
-/* store_access_poll: the access check and the revision in one call, as a poll needs them. */
+/* store_access_poll: the access check and the revision in one call, as a poll needs them;
+ * store_git_token_access, the same for a Git request. */
 static void test_access_poll(void **state)
 {
 	struct fixture *f = *state;
 	struct margo_error err;
-	char rev[STORE_REVISION_LEN], made[STORE_REVISION_LEN];
+	char rev[STORE_REVISION_LEN], made[STORE_REVISION_LEN], id[MARGO_UUID_LEN];
 
 	/* Before the first poll there is no repository: "" and no error. */
 	strcpy(rev, "x");
 	assert_int_equal(store_access_poll(f->st, DEV1, 0, 100, rev, &err), 0);
 	assert_string_equal(rev, "");
+	/* The Git requests' twin: the token's device and its revision. */
+	assert_int_equal(store_git_token_issue(f->st, DEV1, "gith", 100, 200, &err), 0);
+	strcpy(rev, "x");
+	assert_int_equal(store_git_token_access(f->st, "gith", 150, id, rev, &err), 0);
+	assert_string_equal(id, DEV1);
+	assert_string_equal(rev, "");
 	assert_int_equal(desired_repo_ensure(f->st, DEV1, made, NULL, &err), 0);
 	assert_int_equal(store_access_poll(f->st, DEV1, 0, 100, rev, &err), 0);
 	assert_string_equal(rev, made);
+	assert_int_equal(store_git_token_access(f->st, "gith", 150, id, rev, &err), 0);
+	assert_string_equal(rev, made);
+	assert_int_equal(store_git_token_access(f->st, "gith", 200, id, rev, &err), MARGO_EAUTH);
+	assert_int_equal(store_git_token_access(f->st, "nope", 150, id, rev, &err), MARGO_EAUTH);
 	/* The access check is the same as store_access_check's. */
 	assert_int_equal(store_access_poll(f->st, DEV1, 1, 100, rev, &err), MARGO_EAUTH);
 	assert_non_null(strstr(err.message, "retired"));
