@@ -25,12 +25,16 @@ static int conn_setup(struct pg_conn *c, struct margo_error *err)
 	pg_stmts_clear(c);
 	c->broken = 0;
 	c->deadline_ms = c->pool->statement_timeout_ms + PG_DEADLINE_GRACE_MS;
-	res = pg_exec(c, "SELECT CASE WHEN source = 'default' THEN set_config(name, $1, false)"
-		      " ELSE setting END FROM pg_settings WHERE name = 'statement_timeout'",
-		      1, params, err, "connection setup");
+	/* set_config answers in the setting's display unit ("5s"), pg_settings.setting in
+	 * milliseconds: the latter, or ours when we set it. */
+	res = pg_exec(c, "SELECT source = 'default', setting, CASE WHEN source = 'default'"
+		      " THEN set_config(name, $1, false) END FROM pg_settings"
+		      " WHERE name = 'statement_timeout'", 1, params, err, "connection setup");
 	if (res == NULL)
 		return MARGO_ESTORE;
-	timeout = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	timeout = PQntuples(res) != 1 ? 0 :
+		  strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? c->pool->statement_timeout_ms :
+		  strtol(PQgetvalue(res, 0, 1), NULL, 10);
 	PQclear(res);
 	/* 0: no statement_timeout, so no deadline either (the operator's choice). */
 	c->deadline_ms = timeout > 0 && timeout < 86400000 ? (int)timeout + PG_DEADLINE_GRACE_MS

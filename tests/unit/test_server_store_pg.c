@@ -578,6 +578,9 @@ static void test_prepared_statements(void **state)
 	int i;
 
 	open_migrated(f, PG_STATEMENT_TIMEOUT_MS);
+	/* Our own statement_timeout (5000 ms, which set_config reports as "5s") is the deadline's
+	 * base, in milliseconds. */
+	assert_int_equal(f->c->deadline_ms, PG_STATEMENT_TIMEOUT_MS + PG_DEADLINE_GRACE_MS);
 	for (i = 0; i < 3; i++)
 		assert_int_equal(query_long(f->c, "SELECT 41 + 1"), 42);
 	assert_int_equal(query_long(f->c, "SELECT count(*) FROM pg_prepared_statements"
