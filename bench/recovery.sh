@@ -23,7 +23,7 @@
 # timeout): wrk reconnects at once after each, so their number depends on how fast the far
 # side refuses, not only on how long.
 # Usage: bench/recovery.sh [BUILD_DIR]   (env: DURATION=5s the baseline before each event,
-#        AFTER=8 seconds observed after it, RESTART_AFTER=3 seconds replica 1 stays down,
+#        AFTER=10 seconds observed after it, RESTART_AFTER=3 seconds replica 1 stays down,
 #        PG_MODES="immediate fast", CONNECTIONS=32 THREADS=2 RUNS=1 (the median of RUNS))
 # shellcheck disable=SC2317 # the events are functions called by name (timed_load)
 set -euo pipefail
@@ -40,7 +40,7 @@ BUILD_DIR=$(cd "${1:-$SRC_DIR/build}" && pwd)
 export SRC_DIR BUILD_DIR
 DURATION=${DURATION:-5s}
 RUNS=${RUNS:-1}
-AFTER=${AFTER:-8}
+AFTER=${AFTER:-10}
 RESTART_AFTER=${RESTART_AFTER:-3}
 PG_MODES=${PG_MODES:-immediate fast}
 . "$SRC_DIR/bench/wrk.sh"
@@ -292,12 +292,16 @@ replica_kill() {
 
 # all_up: HAProxy has every replica UP (the monitor's last look)
 all_up() { tail -n 1 "$T/hastat.log" | awk '{ for (i = 3; i <= NF; i += 3) if ($i != "UP") exit 1 }'; }
-# ha_none SINCE: "NONE BACK", the first time after SINCE HAProxy had no replica UP and the
-# next time it had one again ("- -" when it never had none)
-ha_none() {
-	awk -v t="$1" '$1 >= t { up = 0; for (i = 3; i <= NF; i += 3) if ($i == "UP") up++
-		if (!none && !up) none = $1; else if (none && up) { back = $1; exit } }
-		END { if (none && back) print none, back; else print "- -" }' "$T/hastat.log"
+# ha_after SINCE: "NONE BACK" from HAProxy's view after SINCE: the seconds it had no replica
+# UP at all (0 when never) and the time every replica was UP again after any went DOWN ("-"
+# when none went DOWN)
+ha_after() {
+	awk -v t="$1" '$1 >= t { up = 0; n = 0; for (i = 3; i <= NF; i += 3) { n++; if ($i == "UP") up++ }
+		if (up < n) down = 1
+		if (!up && !none_from) none_from = $1
+		if (up && none_from && !none_to) none_to = $1
+		if (down && up == n) { back = $1; exit } }
+		END { printf "%.2f %s\n", (none_from && none_to ? none_to - none_from : 0), (back ? back : "-") }' "$T/hastat.log"
 }
 
 # event b: PostgreSQL restarted (PG_MODE: immediate or fast); pgtmp.sh returns once it accepts
@@ -311,12 +315,9 @@ pg_restart() {
 	fig "$name.pg_start_s" "$(awk '/starting PostgreSQL/ { s = $1 " " $2 " " $3 } /ready to accept connections/ { r = $1 " " $2 " " $3 }
 		END { print s; print r }' "$PGTMP_DIR/log" | { read -r s; read -r r; since "$(date -d "$s" +%s.%N)" "$(date -d "$r" +%s.%N)"; })"
 	e2e_wait_for 20 all_up || e2e_die "not every replica UP after the restart"
-	read -r none back < <(ha_none "$t0")
-	if [[ "$none" == - ]]; then
-		fig "$name.ha_none_s" 0 && fig "$name.ha_back_s" 0
-	else
-		fig "$name.ha_none_s" "$(since "$none" "$back")" && fig "$name.ha_back_s" "$(since "$t0" "$back")"
-	fi
+	read -r none back < <(ha_after "$t0")
+	fig "$name.ha_none_s" "$none"
+	if [[ "$back" == - ]]; then fig "$name.ha_back_s" 0; else fig "$name.ha_back_s" "$(since "$t0" "$back")"; fi
 }
 
 echo "recovery benchmark: 3 replicas on PostgreSQL 15 (fsync on) behind $(haproxy -v | head -n 1 | cut -d' ' -f1-3), wrk -t$THREADS -c$CONNECTIONS, ${BASE} s baseline + ${AFTER} s after each event, median of $RUNS runs, $(nproc) cores" >&2
@@ -343,7 +344,7 @@ for PG_MODE in $PG_MODES; do
 	for via in direct haproxy; do
 		k=pg_${PG_MODE}_$via
 		row "$k" "PostgreSQL restart, $PG_MODE ($([[ $via == direct ]] && echo "straight to replica 1" || echo "through HAProxy"))" \
-			"PostgreSQL back after $(m "$k.pg_back_s") s (its start $(m "$k.pg_start_s") s), first OK $(m "$k.after_pg_s") s later; HAProxy had no replica UP for $(m "$k.ha_none_s") s, all back after $(m "$k.ha_back_s") s"
+			"PostgreSQL back after $(m "$k.pg_back_s") s (its start $(m "$k.pg_start_s") s), first OK $(m "$k.after_pg_s") s later; HAProxy: no replica UP for $(m "$k.ha_none_s") s, all UP again $(m "$k.ha_back_s") s after the restart"
 	done
 done
 
@@ -365,6 +366,7 @@ for PG_MODE in $PG_MODES; do
 		bench_result "recovery.${k}_pg_start_s" "$(m "$k.pg_start_s")"
 		bench_result "recovery.${k}_first_ok_after_pg_s" "$(m "$k.after_pg_s")"
 		bench_result "recovery.${k}_haproxy_none_s" "$(m "$k.ha_none_s")"
+		bench_result "recovery.${k}_haproxy_all_up_s" "$(m "$k.ha_back_s")"
 		bench_result "recovery.${k}_gap_s" "$(m "$k.gap_s")"
 		bench_result "recovery.${k}_first_ok_s" "$(m "$k.first_ok_s")"
 		bench_result "recovery.${k}_full_s" "$(m "$k.full_s")"
