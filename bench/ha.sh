@@ -8,7 +8,8 @@
 #   - HAProxy's CPU per 1,000 requests (user+system of its process during the runs)
 # The replicas share one store the way test_replicas.sh does (REPLICA_STORE: a PostgreSQL
 # URL; unset: one SQLite database linked into each data dir). Polls only read the store.
-# Usage: bench/ha.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=2 RUNS=3)
+# HA_KEY names the figures' keys (ha.*; bench/ha-pg.sh records its PostgreSQL run as ha_pg.*).
+# Usage: bench/ha.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=2 RUNS=3 HA_KEY=ha)
 set -euo pipefail
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=$(cd "${1:-$SRC_DIR/build}" && pwd)
@@ -17,6 +18,7 @@ export SRC_DIR BUILD_DIR
 . "$SRC_DIR/tests/e2e/lib.sh"
 . "$SRC_DIR/tests/e2e/lib_ha.sh"
 [[ -x "$HAPROXY_BIN" ]] || { echo "bench/ha.sh: haproxy is not installed" >&2; exit 1; }
+HA_KEY=${HA_KEY:-ha}
 
 e2e_setup
 HA_PORT=$(ha_free_port)
@@ -56,7 +58,7 @@ measure() {
 	printf -v "$var" %s "$rps"
 }
 
-echo "HAProxy benchmark: $(haproxy -v | head -n 1 | cut -d' ' -f1-3), wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $RUNS runs, $(nproc) cores, store: ${REPLICA_STORE:+postgresql}${REPLICA_STORE:-one SQLite database shared by the replicas}" >&2
+echo "HAProxy benchmark: $(haproxy -v | head -n 1 | cut -d' ' -f1-3), wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $RUNS runs, $(nproc) cores, store: $([[ -n "${REPLICA_STORE:-}" ]] && echo "PostgreSQL (one database)" || echo "one SQLite database shared by the replicas")" >&2
 measure direct "304, straight to replica 1" "$DIRECT" "$T/poll.lua"
 haproxy_cmd "disable server replicas/r2" >/dev/null
 haproxy_cmd "disable server replicas/r3" >/dev/null
@@ -72,13 +74,13 @@ measure vclose "304, new connection each, HAProxy, 3 replicas" "$VIA_HAPROXY" "$
 cpuc=$HA_CPU
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-bench_result ha.direct_rps "$direct"
-bench_result ha.haproxy1_rps "$via1"
-bench_result ha.haproxy3_rps "$via3"
-bench_result ha.direct_close_rps "$dclose"
-bench_result ha.haproxy3_close_rps "$vclose"
-bench_result ha.haproxy_cpu_ms_per_1k "$cpu1"
-bench_result ha.haproxy_close_cpu_ms_per_1k "$cpuc"
+bench_result "$HA_KEY.direct_rps" "$direct"
+bench_result "$HA_KEY.haproxy1_rps" "$via1"
+bench_result "$HA_KEY.haproxy3_rps" "$via3"
+bench_result "$HA_KEY.direct_close_rps" "$dclose"
+bench_result "$HA_KEY.haproxy3_close_rps" "$vclose"
+bench_result "$HA_KEY.haproxy_cpu_ms_per_1k" "$cpu1"
+bench_result "$HA_KEY.haproxy_close_cpu_ms_per_1k" "$cpuc"
 printf '| desired-state 304 polls | req/s | vs straight | HAProxy CPU per 1,000 requests |\n|---|---:|---:|---:|\n'
 printf '| keep-alive, straight to one replica | %s | 1.00 | |\n' "$direct"
 printf '| keep-alive, through HAProxy, 1 replica | %s | %s | %s ms |\n' "$via1" "$(ratio "$via1" "$direct")" "$cpu1"
