@@ -163,10 +163,16 @@ static int conn_revive(struct pg_conn *c, struct margo_error *err)
 		return margo_error_set(err, MARGO_ESTORE, "store unavailable: the connection was "
 				       "lost in a transaction");
 	}
+	/* A thread tries again at most every PG_RECONNECT_MS: a request per attempt while
+	 * PostgreSQL is down would be a connection attempt per request. */
+	if (pg_monotonic_ms() < c->retry_at_ms)
+		return margo_error_set(err, MARGO_ESTORE, "store unavailable: reconnecting");
 	c->broken = 0;
 	PQreset(c->db);
-	if (PQstatus(c->db) != CONNECTION_OK)
+	if (PQstatus(c->db) != CONNECTION_OK) {
+		c->retry_at_ms = pg_monotonic_ms() + PG_RECONNECT_MS;
 		return pg_unavailable(c->db, err, "reconnect");
+	}
 	margo_log_info("store reconnected", "backend=postgresql");
 	return conn_setup(c, err);
 }

@@ -6,6 +6,7 @@
  * libpq failure becomes a margo_error (store_pg_int.h says which message means what). */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,34 @@ static void first_line(char *dst, size_t size, const char *msg)
 	dst[n] = '\0';
 }
 
+
+/* While PostgreSQL is down every request fails the same way: one line a second says so, with
+ * how many were not logged since (a line per request wrote 11,000 lines in one second). */
+static pthread_mutex_t unavailable_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t unavailable_logged_ms = -1000000;
+static unsigned long unavailable_quiet;
+
 int pg_unavailable(PGconn *db, struct margo_error *err, const char *what)
 {
+	unsigned long quiet = 0;
+	int64_t now = pg_monotonic_ms();
 	char msg[256];
+	int log = 0;
 
 	first_line(msg, sizeof(msg), db != NULL ? PQerrorMessage(db) : "out of memory");
-	margo_log_error("store unavailable", "op=%s error=\"%s\"", what, msg);
+	pthread_mutex_lock(&unavailable_lock);
+	if (now - unavailable_logged_ms >= 1000) {
+		log = 1;
+		quiet = unavailable_quiet;
+		unavailable_quiet = 0;
+		unavailable_logged_ms = now;
+	} else {
+		unavailable_quiet++;
+	}
+	pthread_mutex_unlock(&unavailable_lock);
+	if (log)
+		margo_log_error("store unavailable", "op=%s error=\"%s\" not_logged=%lu", what, msg,
+				quiet);
 	return margo_error_set(err, MARGO_ESTORE, "store unavailable (%s): %s", what, msg);
 }
 
@@ -73,7 +96,7 @@ const char *pg_sqlstate(const PGresult *res)
 	return s != NULL ? s : "";
 }
 
-static int64_t now_ms(void)
+int64_t pg_monotonic_ms(void)
 {
 	struct timespec ts;
 
@@ -84,13 +107,13 @@ static int64_t now_ms(void)
 /* Reads until the statement's results are all in, or the deadline passes (c->broken). */
 static int wait_results(struct pg_conn *c)
 {
-	int64_t deadline = now_ms() + c->deadline_ms;
+	int64_t deadline = pg_monotonic_ms() + c->deadline_ms;
 	struct pollfd pfd = { .fd = PQsocket(c->db), .events = POLLIN };
 	int64_t left;
 	int n;
 
 	while (PQisBusy(c->db)) {
-		left = deadline - now_ms();
+		left = deadline - pg_monotonic_ms();
 		if (c->deadline_ms > 0 && left <= 0) {
 			c->broken = 1;
 			return -1;

@@ -26,6 +26,12 @@
 /* How much longer than statement_timeout we wait for an answer before we give the connection
  * up (the server cancels first when it can). */
 #define PG_DEADLINE_GRACE_MS 2000
+/* A thread whose reconnect failed tries again after this long at the earliest (costs a
+ * recovery at most this much). */
+#define PG_RECONNECT_MS 100
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t pg_monotonic_ms(void);
 
 struct pg_conn;
 
@@ -60,6 +66,7 @@ struct pg_conn {
 				 * savepoints in it) */
 	int tx_lost;            /* the transaction ended under us (connection lost) */
 	int requests_locked;    /* pg_requests_lock is held (until the transaction ends) */
+	int64_t retry_at_ms;    /* after a failed reconnect: no new attempt before (monotonic) */
 	int deadline_ms;        /* a statement's answer is waited for this long (0: forever) */
 	int broken;             /* a statement missed its deadline: nothing more is sent on
 				 * this connection until it is reset */

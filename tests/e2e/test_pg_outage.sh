@@ -126,7 +126,19 @@ assert_true "connections ($conns) <= $((THREADS + 2))" test "$conns" -le $((THRE
 
 e2e_step "PostgreSQL stopped (immediate): 503 + Retry-After within ${BOUND}s, healthz 200"
 bash "$PGTMP" stop "$PGTMP_DIR"
+down_t0=$(date +%s)
+lines0=$(grep -c 'store unavailable' "$WFMD_LOG" || true)
 all_503 down 3
+# 60 requests more at once: still about one log line a second, not one per request
+for i in $(seq 60); do
+	http GET "/device/$D1/desired-state" -H "@$T/d1.bearer.hdr" --max-time "$BOUND"
+done
+lines=$(($(grep -c 'store unavailable' "$WFMD_LOG" || true) - lines0))
+secs=$(($(date +%s) - down_t0 + 1))
+e2e_log "$lines 'store unavailable' lines in ${secs}s of outage"
+assert_true "'store unavailable' logged at most once a second ($lines in ${secs}s)" \
+	test "$lines" -le "$secs"
+assert_true "and the lines count what they did not log" grep -q 'store unavailable.*not_logged=[1-9]' "$WFMD_LOG"
 
 e2e_step "PostgreSQL back on the same port: wfmd recovers without a restart"
 bash "$PGTMP" start "$PGTMP_DIR"

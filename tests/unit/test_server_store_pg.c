@@ -371,6 +371,34 @@ static void test_reconnect(void **state)
 				    " WHERE name = 'statement_timeout'"), 300);
 }
 
+/* A reconnect that fails is not tried again by the same thread for PG_RECONNECT_MS (a
+ * request per attempt while PostgreSQL is down); after that it is, and succeeds once the
+ * server takes connections again. */
+static void test_reconnect_backoff(void **state)
+{
+	struct fixture *f = *state;
+	struct margo_error err;
+	char sql[128];
+
+	open_migrated(f, 300);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", f->dbname);
+	admin_exec(f->admin, sql);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(f->c->db));
+	admin_exec(f->admin, sql);
+	assert_null(pg_exec(f->c, "SELECT 1", 0, NULL, &err, "after kill"));
+	/* The reconnect is refused ... */
+	assert_null(pg_conn_get(f->pool, &err));
+	assert_non_null(strstr(err.message, "store unavailable (reconnect)"));
+	/* ... and not attempted again at once. */
+	assert_null(pg_conn_get(f->pool, &err));
+	assert_string_equal(err.message, "store unavailable: reconnecting");
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", f->dbname);
+	admin_exec(f->admin, sql);
+	usleep((PG_RECONNECT_MS + 20) * 1000);
+	assert_ptr_equal(pg_conn_get(f->pool, &err), f->c);
+	assert_int_equal(query_long(f->c, "SELECT 1"), 1);
+}
+
 /* A connection the server closed while it was idle (a PostgreSQL restart) is reset when the
  * thread next asks for it, before a statement is lost on it. */
 static void test_idle_closed_reset(void **state)
@@ -669,6 +697,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_latest_triggers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statement_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_closed_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conninfo_timeout_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_server_deadline, setup, teardown),
