@@ -14,8 +14,11 @@
 #
 # Usage: bench/pg.sh [BUILD_DIR]   (env: ROUNDS=1, and those of the scripts it runs:
 #        DURATION=10s CONNECTIONS=32 RUNS=3 COUNT=200 ONBOARD_DEVICES=2000)
+# Each figure comes with the CPU time per request (per device for onboarding) of wfmd, and of
+# PostgreSQL's processes: what a replica costs when the database has a host of its own.
 # With BENCH_RESULTS=FILE appends pg.sqlite.KEY and pg.postgresql.KEY for each KEY below,
-# and pg.postgresql_async.onboard_dps.
+# pg.STORE.KEY_wfmd_cpu_us (ms for onboarding) and pg.postgresql.KEY_pg_cpu_us, and
+# pg.postgresql_async.onboard_dps.
 set -euo pipefail
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=$(cd "${1:-$SRC_DIR/build}" && pwd)
@@ -59,7 +62,7 @@ one() {
 		postgresql_async) url=$(fresh_db "bench_${s}_async" "synchronous_commit = off") ;;
 		esac
 		echo "== round $round, $store: bench/$s.sh" >&2
-		BENCH_STORE=$url BENCH_RESULTS=$out bash "$SRC_DIR/bench/$s.sh" "$BUILD_DIR" >"$work/last.out" ||
+		BENCH_CPU=$out.cpu BENCH_STORE=$url BENCH_RESULTS=$out bash "$SRC_DIR/bench/$s.sh" "$BUILD_DIR" >"$work/last.out" ||
 			{ cat "$work/last.out" >&2; echo "bench/pg.sh: bench/$s.sh failed on $store" >&2; exit 1; }
 	done
 }
@@ -68,6 +71,22 @@ fig() {
 	local r
 	for ((r = 1; r <= ROUNDS; r++)); do
 		awk -v k="wfmd.$2" '$1 == k { print $2 }' "$work/$1.$r"
+	done | median
+}
+# cpu STORE KEY COLUMN: the median over the rounds of the CPU microseconds per request
+# (COLUMN 2: wfmd, 3: PostgreSQL) that wrk_median recorded for KEY's load; "" for the git CLI.
+cpu() {
+	local r load
+	case $2 in
+	token_rps) load=POST_/oauth2/token ;;
+	desired_304_rps) load=desired-state_304 ;;
+	git_inforefs_rps) load=git_info/refs_v2 ;;
+	git_lsrefs_rps) load=git_ls-refs ;;
+	git_fetch1_rps) load=git_fetch_of_one_new_commit ;;
+	*) return 0 ;;
+	esac
+	for ((r = 1; r <= ROUNDS; r++)); do
+		awk -v k="$load" -v c="$3" '$1 == k { print $c }' "$work/$1.$r.cpu"
 	done | median
 }
 
@@ -90,15 +109,30 @@ name() {
 	onboard_dps) echo "onboarding (fleet-sim), devices/s" ;;
 	esac
 }
-printf '| measure | SQLite | PostgreSQL | ratio | target |\n|---|---:|---:|---:|---:|\n'
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b != "") printf "%.2f", b / a }'; }
+printf '| measure | SQLite | PostgreSQL | ratio | target | wfmd CPU per request, SQLite / PostgreSQL (ratio) | PostgreSQL CPU per request |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|\n'
 for k in $KEYS; do
 	a=$(fig sqlite "$k") b=$(fig postgresql "$k")
 	bench_result "pg.sqlite.$k" "$a"
 	bench_result "pg.postgresql.$k" "$b"
-	printf '| %s | %s | %s | %s | >= 0.7 |\n' "$(name "$k")" "$a" "$b" \
-		"$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')"
+	if [[ "$k" == onboard_dps ]]; then
+		wa=$(fig sqlite onboard_wfmd_cpu_ms) wb=$(fig postgresql onboard_wfmd_cpu_ms)
+		pb=$(fig postgresql onboard_pg_cpu_ms) unit=ms
+	else
+		wa=$(cpu sqlite "$k" 2) wb=$(cpu postgresql "$k" 2) pb=$(cpu postgresql "$k" 3) unit=us
+	fi
+	cpucol= pgcol=
+	if [[ -n "$wa" ]]; then
+		bench_result "pg.sqlite.${k}_wfmd_cpu_$unit" "$wa"
+		bench_result "pg.postgresql.${k}_wfmd_cpu_$unit" "$wb"
+		bench_result "pg.postgresql.${k}_pg_cpu_$unit" "$pb"
+		cpucol="$wa / $wb $unit ($(ratio "$wb" "$wa"))" pgcol="$pb $unit"
+	fi
+	printf '| %s | %s | %s | %s | >= 0.7 | %s | %s |\n' "$(name "$k")" "$a" "$b" "$(ratio "$a" "$b")" \
+		"$cpucol" "$pgcol"
 done
 c=$(fig postgresql_async onboard_dps) a=$(fig sqlite onboard_dps)
 bench_result pg.postgresql_async.onboard_dps "$c"
-printf '| onboarding, PostgreSQL with synchronous_commit off, devices/s | %s | %s | %s | |\n' "$a" "$c" \
-	"$(awk -v a="$a" -v b="$c" 'BEGIN { printf "%.2f", b / a }')"
+printf '| onboarding, PostgreSQL with synchronous_commit off, devices/s | %s | %s | %s | | | |\n' "$a" "$c" \
+	"$(ratio "$a" "$c")"

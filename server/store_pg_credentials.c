@@ -29,49 +29,44 @@ static int git_token_add(struct pg_conn *c, const char *id, const char *hash, in
 			   " VALUES ($1, $2, $3)", 3, p_add, err, "git token insert");
 }
 
+/* Access tokens carry the epoch they were issued under: moving it retires them all. Each
+ * writer here is one statement (data-modifying WITH clauses, which see one snapshot and
+ * apply together): a round trip each instead of three to six. */
 int pg_credentials_revoke(struct pg_conn *c, const char *id, struct margo_error *err)
 {
 	const char *params[] = { id };
 
-	/* Access tokens carry the epoch they were issued under: moving it retires them all. */
-	if (pg_exec_cmd(c, "DELETE FROM client_secrets WHERE device_id = $1", 1, params, err,
-			"secrets delete") < 0 ||
-	    pg_exec_cmd(c, "UPDATE devices SET credentials_epoch = credentials_epoch + 1"
-			" WHERE id = $1", 1, params, err, "epoch") < 0 ||
-	    pg_exec_cmd(c, "DELETE FROM git_tokens WHERE device_id = $1", 1, params, err,
-			"git tokens delete") < 0)
-		return MARGO_ESTORE;
-	return 0;
+	return pg_exec_cmd(c, "WITH s AS (DELETE FROM client_secrets WHERE device_id = $1),"
+			   " g AS (DELETE FROM git_tokens WHERE device_id = $1)"
+			   " UPDATE devices SET credentials_epoch = credentials_epoch + 1"
+			   " WHERE id = $1", 1, params, err, "credentials revoke");
 }
 
+/* Revokes the device's credentials and issues a client secret (and a git token, git_hash
+ * not NULL): two statements, the deletes then the inserts (one statement cannot do both: its
+ * inserts would meet the rows its deletes remove, when a repeat brings the same hash). */
 int pg_secret_issue(struct pg_conn *c, const char *id, const char *secret_hash,
 		    const char *git_hash, int64_t git_expires_at, int64_t now,
 		    struct margo_error *err)
 {
-	struct pg_i64 at = pg_i64(now);
-	const char *params[] = { secret_hash, id, at.s };
-	int rc;
+	struct pg_i64 at = pg_i64(now), exp = pg_i64(git_expires_at);
+	const char *params[] = { secret_hash, id, at.s, git_hash, exp.s };
 
-	if ((rc = pg_credentials_revoke(c, id, err)) < 0)
-		return rc;
-	if (git_hash != NULL &&
-	    (rc = git_token_add(c, id, git_hash, now, git_expires_at, err)) < 0)
-		return rc;
-	return pg_exec_cmd(c, "INSERT INTO client_secrets (hash, device_id, created_at)"
-			   " VALUES ($1, $2, $3)", 3, params, err, "secret insert");
+	if (pg_credentials_revoke(c, id, err) < 0)
+		return MARGO_ESTORE;
+	return pg_exec_cmd(c, "WITH t AS (INSERT INTO git_tokens (hash, device_id, expires_at)"
+			   " SELECT $4::text, $2, $5::bigint WHERE $4::text IS NOT NULL)"
+			   " INSERT INTO client_secrets (hash, device_id, created_at)"
+			   " VALUES ($1, $2, $3)", 5, params, err, "secret issue");
 }
 
 /* Looks the client up: 1 when the secret matches an active device (*first_used, *epoch set),
- * 0 when not, MARGO_ESTORE. lock: the device's row locked (in a transaction). */
+ * 0 when not, MARGO_ESTORE. */
 static int client_find(struct pg_conn *c, const char *client_id, const char *secret_hash,
-		       int lock, int *first_used, int64_t *epoch, struct margo_error *err)
+		       int *first_used, int64_t *epoch, struct margo_error *err)
 {
 	const char *params[] = { secret_hash, client_id };
-	PGresult *res = pg_exec(c, lock ?
-				"SELECT s.hash, d.state, d.first_auth_at, d.credentials_epoch"
-				" FROM client_secrets s JOIN devices d ON d.id = s.device_id"
-				" WHERE s.hash = $1 AND s.device_id = $2 FOR UPDATE OF d" :
-				"SELECT s.hash, d.state, d.first_auth_at, d.credentials_epoch"
+	PGresult *res = pg_exec(c, "SELECT s.hash, d.state, d.first_auth_at, d.credentials_epoch"
 				" FROM client_secrets s JOIN devices d ON d.id = s.device_id"
 				" WHERE s.hash = $1 AND s.device_id = $2", 2, params, err,
 				"client lookup");
@@ -94,38 +89,41 @@ int pg_client_authenticate(store *st, const char *client_id, const char *secret_
 {
 	struct pg_conn *c = pg_conn_get(pg_pool_of(st), err);
 	struct pg_i64 at = pg_i64(now);
-	const char *p_use[] = { client_id, at.s };
-	int first_used = 0, rc;
+	const char *p_use[] = { client_id, at.s, secret_hash };
+	PGresult *res;
+	int first_used = 0, recorded, rc;
 
 	if (c == NULL)
 		return MARGO_ESTORE;
 	/* The common case is a read: credentials already used, nothing to record. */
-	if ((rc = client_find(c, client_id, secret_hash, 0, &first_used, epoch, err)) < 0)
+	if ((rc = client_find(c, client_id, secret_hash, &first_used, epoch, err)) < 0)
 		return rc;
 	if (rc == 0)
 		return margo_error_set(err, MARGO_EAUTH, "unknown client or wrong secret");
 	if (first_used)
 		return 0;
 	/* First use of new credentials: record it and close the approved onboarding request,
-	 * looking again with the device's row locked. */
-	if ((rc = pg_tx_begin(c, err)) < 0)
+	 * in one statement whose WHERE is checked again on the device's newest row (a
+	 * concurrent first use, revocation or new secret); nothing recorded: look again. */
+	res = pg_exec(c, "WITH d AS (UPDATE devices SET first_auth_at = $2, last_seen_at = $2"
+		      " WHERE id = $1 AND first_auth_at IS NULL AND state = 'active' AND EXISTS"
+		      " (SELECT 1 FROM client_secrets WHERE hash = $3 AND device_id = $1)"
+		      " RETURNING credentials_epoch),"
+		      " r AS (UPDATE onboarding_requests SET state = 'closed' WHERE device_id = $1"
+		      " AND state = 'approved' AND EXISTS (SELECT 1 FROM d))"
+		      " SELECT credentials_epoch FROM d", 3, p_use, err, "first use");
+	if (res == NULL)
+		return MARGO_ESTORE;
+	recorded = PQntuples(res) == 1;
+	if (recorded)
+		*epoch = pg_col_i64(res, 0, 0);
+	PQclear(res);
+	if (recorded)
+		return 0;
+	if ((rc = client_find(c, client_id, secret_hash, &first_used, epoch, err)) < 0)
 		return rc;
-	if ((rc = client_find(c, client_id, secret_hash, 1, &first_used, epoch, err)) < 0)
-		goto out;
-	if (rc == 0) {
-		rc = margo_error_set(err, MARGO_EAUTH, "unknown client or wrong secret");
-		goto out;
-	}
-	rc = 0;
-	if (first_used)
-		goto out;
-	if (pg_exec_cmd(c, "UPDATE devices SET first_auth_at = $2, last_seen_at = $2"
-			" WHERE id = $1", 2, p_use, err, "first use") < 0 ||
-	    pg_exec_cmd(c, "UPDATE onboarding_requests SET state = 'closed' WHERE device_id = $1"
-			" AND state = 'approved'", 1, p_use, err, "close approved") < 0)
-		rc = MARGO_ESTORE;
-out:
-	return pg_tx_end(c, rc, err);
+	return rc == 1 && first_used ? 0 :
+	       margo_error_set(err, MARGO_EAUTH, "unknown client or wrong secret");
 }
 
 /* Records last_seen_at when older than LAST_SEEN_INTERVAL; a lost update is harmless. */
