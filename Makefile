@@ -37,8 +37,11 @@ $(ASAN_BUILD)/build.ninja: | deps
 # checks, fleet-sim's retries and the replicas' fault test (fleet-sim's load; test_replicas
 # runs the replicas' wfmd paths under ASan), the tests' PostgreSQL harness (a shell script:
 # no code of ours to instrument; the pg/ store suites still run under ASan), make demo-ha's
-# test (scripts/demo's flow and test_replicas' wfmd paths, which run under ASan already).
-ASAN_EXCLUDE ?= test_console_browser|test_pagination|test_leak_loop|test_desired_crash|test_haproxy|test_fleet_sim_retries|test_ha_faults|test_pgtmp|test_demo_ha
+# test (scripts/demo's flow and test_replicas' wfmd paths, which run under ASan already), the
+# PostgreSQL races across replicas and the outage test (their store paths run under ASan in
+# pg/test_server_store_races and pg/test_server_store_pg: races, reconnect, back-off,
+# deadlines, a frozen server; pg/e2e/test_replicas runs replicas on PostgreSQL under ASan).
+ASAN_EXCLUDE ?= test_console_browser|test_pagination|test_leak_loop|test_desired_crash|test_haproxy|test_fleet_sim_retries|test_ha_faults|test_pgtmp|test_demo_ha|test_pg_races|test_pg_outage
 # The e2e scripts' own helpers (json-get, margo-sign: test tools run hundreds of times per
 # scenario) come from the plain build: under ASan each run cost ~140 ms of start-up and leak
 # check instead of ~12 ms, most of the ASan run's time; their library code runs under ASan

@@ -21,20 +21,8 @@ export SRC_DIR BUILD_DIR
 HA_KEY=${HA_KEY:-ha}
 
 e2e_setup
-HA_PORT=$(ha_free_port)
-ha_seed "https://127.0.0.1:$HA_PORT"
-ha_replicas_shared 3 --log-level warn
-haproxy_start
-WFM_CA=$HA_CA WFM_ADMIN_HDR=$T/admin.hdr WFM_DIR=$HA_SEED
-VIA_HAPROXY=https://127.0.0.1:$HA_PORT DIRECT=https://$HA_ADDR_1
-WFM_URL=$VIA_HAPROXY
-
-device_onboard bench
-id=$(device_client_id bench)
-device_http bench GET "/device/$id/desired-state"
-[[ "$HTTP_STATUS" == 200 ]] || e2e_die "desired state: $HTTP_STATUS"
-http_header ETag >"$T/etag"
-printf 'Bearer %s' "$(<"$T/bench.access_token")" >"$T/authz"
+ha_poll_setup
+id=$POLL_ID
 echo close >"$T/close"
 wrk_script "$T/poll.lua" GET Authorization "$T/authz" If-None-Match "$T/etag"
 wrk_script "$T/poll-close.lua" GET Authorization "$T/authz" If-None-Match "$T/etag" Connection "$T/close"

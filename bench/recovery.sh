@@ -53,20 +53,8 @@ e2e_setup
 # a database of its own in the cluster (the replicas create their schema in it)
 psql "$WFMD_TEST_PG" -X -q -c 'CREATE DATABASE recovery' >/dev/null
 REPLICA_STORE=${WFMD_TEST_PG%/*}/recovery
-HA_PORT=$(ha_free_port)
-ha_seed "https://127.0.0.1:$HA_PORT"
-ha_replicas_shared 3 --log-level warn
-haproxy_start
-WFM_CA=$HA_CA WFM_ADMIN_HDR=$T/admin.hdr WFM_DIR=$HA_SEED
-VIA_HAPROXY=https://127.0.0.1:$HA_PORT DIRECT=https://$HA_ADDR_1
-WFM_URL=$VIA_HAPROXY
-
-device_onboard bench
-id=$(device_client_id bench)
-device_http bench GET "/device/$id/desired-state"
-[[ "$HTTP_STATUS" == 200 ]] || e2e_die "desired state: $HTTP_STATUS"
-http_header ETag >"$T/etag"
-printf 'Bearer %s' "$(<"$T/bench.access_token")" >"$T/authz"
+ha_poll_setup
+id=$POLL_ID
 # the same request for curl's probes (-H @file: the token stays out of argv)
 printf 'Authorization: Bearer %s\nIf-None-Match: %s\n' "$(<"$T/bench.access_token")" "$(<"$T/etag")" >"$T/poll.hdr"
 path=/device/$id/desired-state

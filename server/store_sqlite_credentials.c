@@ -274,7 +274,20 @@ out:
 	return rc;
 }
 
-/* In process, two statements cost no more than one. */
+/* The device's main revision after a check that passed: "" when it has no repository yet.
+ * In process, two statements cost no more than one. */
+static int revision_after(store *st, const char *device_id, char rev[STORE_REVISION_LEN],
+			  struct margo_error *err)
+{
+	int rc = sqlite_repo_revision_get(st, device_id, rev, NULL);
+
+	if (rc == MARGO_ENOTFOUND) {
+		rev[0] = '\0';
+		return 0;
+	}
+	return rc < 0 ? sqlite_repo_revision_get(st, device_id, rev, err) : 0;
+}
+
 int sqlite_access_poll(store *st, const char *device_id, int64_t epoch, int64_t now,
 		       char rev[STORE_REVISION_LEN], struct margo_error *err)
 {
@@ -283,11 +296,7 @@ int sqlite_access_poll(store *st, const char *device_id, int64_t epoch, int64_t 
 	rev[0] = '\0';
 	if ((rc = sqlite_access_check(st, device_id, epoch, now, err)) < 0)
 		return rc;
-	if ((rc = sqlite_repo_revision_get(st, device_id, rev, NULL)) == MARGO_ENOTFOUND) {
-		rev[0] = '\0';
-		return 0;
-	}
-	return rc < 0 ? sqlite_repo_revision_get(st, device_id, rev, err) : 0;
+	return revision_after(st, device_id, rev, err);
 }
 
 int sqlite_git_token_access(store *st, const char *token_hash, int64_t now,
@@ -299,9 +308,5 @@ int sqlite_git_token_access(store *st, const char *token_hash, int64_t now,
 	rev[0] = '\0';
 	if ((rc = sqlite_git_token_check(st, token_hash, now, device_id, err)) < 0)
 		return rc;
-	if ((rc = sqlite_repo_revision_get(st, device_id, rev, NULL)) == MARGO_ENOTFOUND) {
-		rev[0] = '\0';
-		return 0;
-	}
-	return rc < 0 ? sqlite_repo_revision_get(st, device_id, rev, err) : 0;
+	return revision_after(st, device_id, rev, err);
 }

@@ -134,6 +134,27 @@ haproxy_start() {
 	e2e_log "haproxy pid $HAPROXY_PID on 127.0.0.1:$HA_PORT"
 }
 
+# ha_poll_setup: the benchmarks' set-up (bench/ha.sh, bench/recovery.sh): 3 replicas sharing
+# a store (REPLICA_STORE, as ha_replicas_shared) behind HAProxy, and one device onboarded
+# through it whose desired state was read once. Sets VIA_HAPROXY, DIRECT (replica 1), WFM_URL
+# (HAProxy), POLL_ID (the device); writes $T/etag (its ETag) and $T/authz (its "Bearer ..."
+# value, in a file: never in argv).
+ha_poll_setup() {
+	HA_PORT=$(ha_free_port)
+	ha_seed "https://127.0.0.1:$HA_PORT"
+	ha_replicas_shared 3 --log-level warn
+	haproxy_start
+	WFM_CA=$HA_CA WFM_ADMIN_HDR=$T/admin.hdr WFM_DIR=$HA_SEED
+	VIA_HAPROXY=https://127.0.0.1:$HA_PORT DIRECT=https://$HA_ADDR_1
+	WFM_URL=$VIA_HAPROXY
+	device_onboard bench
+	POLL_ID=$(device_client_id bench)
+	device_http bench GET "/device/$POLL_ID/desired-state"
+	[[ "$HTTP_STATUS" == 200 ]] || e2e_die "desired state: $HTTP_STATUS"
+	http_header ETag >"$T/etag"
+	printf 'Bearer %s' "$(<"$T/bench.access_token")" >"$T/authz"
+}
+
 # haproxy_cmd COMMAND: one command on HAProxy's stats socket; prints the answer.
 haproxy_cmd() {
 	python3 - "$T/haproxy.sock" "$1" <<-'EOF'
