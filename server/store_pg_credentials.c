@@ -49,11 +49,18 @@ int pg_secret_issue(struct pg_conn *c, const char *id, const char *secret_hash,
 		    const char *git_hash, int64_t git_expires_at, int64_t now,
 		    struct margo_error *err)
 {
+	if (pg_credentials_revoke(c, id, err) < 0)
+		return MARGO_ESTORE;
+	return pg_secret_issue_new(c, id, secret_hash, git_hash, git_expires_at, now, err);
+}
+
+int pg_secret_issue_new(struct pg_conn *c, const char *id, const char *secret_hash,
+			const char *git_hash, int64_t git_expires_at, int64_t now,
+			struct margo_error *err)
+{
 	struct pg_i64 at = pg_i64(now), exp = pg_i64(git_expires_at);
 	const char *params[] = { secret_hash, id, at.s, git_hash, exp.s };
 
-	if (pg_credentials_revoke(c, id, err) < 0)
-		return MARGO_ESTORE;
 	return pg_exec_cmd(c, "WITH t AS (INSERT INTO git_tokens (hash, device_id, expires_at)"
 			   " SELECT $4::text, $2, $5::bigint WHERE $4::text IS NOT NULL)"
 			   " INSERT INTO client_secrets (hash, device_id, created_at)"

@@ -220,6 +220,10 @@ int pg_credentials_revoke(struct pg_conn *c, const char *id, struct margo_error 
 int pg_secret_issue(struct pg_conn *c, const char *id, const char *secret_hash,
 		    const char *git_hash, int64_t git_expires_at, int64_t now,
 		    struct margo_error *err);
+/* pg_secret_issue for a device inserted in this transaction: nothing to revoke. */
+int pg_secret_issue_new(struct pg_conn *c, const char *id, const char *secret_hash,
+			const char *git_hash, int64_t git_expires_at, int64_t now,
+			struct margo_error *err);
 int pg_client_authenticate(store *st, const char *client_id, const char *secret_hash,
 			   int64_t now, int64_t *epoch, struct margo_error *err);
 int pg_access_poll(store *st, const char *device_id, int64_t epoch, int64_t now,

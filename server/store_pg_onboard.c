@@ -66,8 +66,10 @@ static int onboard_approve(struct pg_conn *c, const struct store_onboard_in *in,
 		   (rc = update_identity(c, out->device_id, in, err)) < 0) {
 		return rc;
 	}
-	if ((rc = pg_secret_issue(c, out->device_id, in->secret_hash, in->git_token_hash,
-				  in->git_token_expires_at, in->now, err)) < 0)
+	/* A device inserted just now has no credentials to revoke. */
+	if ((rc = (exists ? pg_secret_issue : pg_secret_issue_new)(c, out->device_id,
+			in->secret_hash, in->git_token_hash, in->git_token_expires_at, in->now,
+			err)) < 0)
 		return rc;
 	out->result = STORE_ONBOARD_APPROVED;
 	return 0;

@@ -31,15 +31,21 @@ int pg_purge_expired(struct pg_conn *c, int64_t now, struct margo_error *err)
 	long expired;
 
 	PGresult *res;
-	int overdue;
+	int overdue, old;
 
 	/* The common case finds nothing overdue and takes no lock; otherwise the lock comes
 	 * before any row lock, in the order store_onboard takes them. */
+	const char *p_both[] = { at.s, cutoff.s };
+
+	/* One statement says whether either clean-up has anything to do (it seldom has). */
 	res = pg_exec(c, "SELECT EXISTS (SELECT 1 FROM onboarding_requests WHERE state = 'pending'"
-		      " AND expires_at <= $1)", 1, p_now, err, "overdue requests");
+		      " AND expires_at <= $1), EXISTS (SELECT 1 FROM onboarding_requests WHERE"
+		      " state IN ('approved', 'rejected', 'expired', 'closed') AND expires_at < $2)",
+		      2, p_both, err, "overdue requests");
 	if (res == NULL)
 		return MARGO_ESTORE;
 	overdue = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	old = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	PQclear(res);
 	expired = 0;
 	if (overdue &&
@@ -58,6 +64,8 @@ int pg_purge_expired(struct pg_conn *c, int64_t now, struct margo_error *err)
 			 " onboarding_requests r WHERE r.device_id = devices.id"
 			 " AND r.state = 'pending')", 0, NULL, err, "revert orphans") < 0))
 		return MARGO_ESTORE;
+	if (!old)
+		return 0;
 	return pg_exec_cmd(c, "DELETE FROM onboarding_requests WHERE state IN ('approved',"
 			   " 'rejected', 'expired', 'closed') AND expires_at < $1", 1, p_cutoff,
 			   err, "drop old requests");
