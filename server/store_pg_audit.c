@@ -65,14 +65,9 @@ int pg_audit_page(store *st, const struct store_audit_filter *f, int64_t after_s
 		      " ORDER BY seq DESC LIMIT $2", 6, params, err, "audit page");
 	if (res == NULL)
 		return MARGO_ESTORE;
-	cnt = (size_t)PQntuples(res);
-	if (cnt > limit) {
-		*more = 1;
-		cnt = limit;
-	}
-	if ((v = calloc(cnt > 0 ? cnt : 1, sizeof(*v))) == NULL) {
+	if ((v = pg_page_alloc(res, limit, sizeof(*v), &cnt, more, err)) == NULL) {
 		PQclear(res);
-		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
+		return MARGO_ENOMEM;
 	}
 	for (size_t i = 0; i < cnt; i++)
 		audit_from_row(res, (int)i, &v[i]);

@@ -73,13 +73,8 @@ static int desired_rows(store *st, const char *device_id, const struct store_cur
 		      "deployment list");
 	if (res == NULL)
 		return MARGO_ESTORE;
-	cnt = (size_t)PQntuples(res);
-	if (limit > 0 && cnt > limit) {
-		*more = 1;
-		cnt = limit;
-	}
-	if ((v = calloc(cnt > 0 ? cnt : 1, sizeof(*v))) == NULL) {
-		rc = margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	if ((v = pg_page_alloc(res, limit, sizeof(*v), &cnt, more, err)) == NULL) {
+		rc = MARGO_ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < cnt; i++) {

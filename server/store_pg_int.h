@@ -147,6 +147,12 @@ int store_pg_open(const char *conninfo, struct store **out, struct margo_error *
 
 /* ---- parameters and result rows (store_pg_rows.c) ---- */
 
+/* A page of rows: res holds up to limit + 1 rows (limit 0: no limit); *cnt is how many to
+ * keep, *more whether there was one more; returns cnt (at least 1) zeroed items of size
+ * bytes, or NULL (err set: out of memory). */
+void *pg_page_alloc(const PGresult *res, size_t limit, size_t size, size_t *cnt, int *more,
+		    struct margo_error *err);
+
 /* A decimal int64 as a text parameter. */
 struct pg_i64 {
 	char s[24];

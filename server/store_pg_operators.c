@@ -106,14 +106,9 @@ int pg_operator_page(store *st, const char *after, size_t limit,
 		      " OR name > $1 ORDER BY name LIMIT $2", 2, params, err, "operator page");
 	if (res == NULL)
 		return MARGO_ESTORE;
-	cnt = (size_t)PQntuples(res);
-	if (cnt > limit) {
-		*more = 1;
-		cnt = limit;
-	}
-	if ((v = calloc(cnt > 0 ? cnt : 1, sizeof(*v))) == NULL) {
+	if ((v = pg_page_alloc(res, limit, sizeof(*v), &cnt, more, err)) == NULL) {
 		PQclear(res);
-		return margo_error_set(err, MARGO_ENOMEM, "out of memory");
+		return MARGO_ENOMEM;
 	}
 	for (size_t i = 0; i < cnt; i++)
 		operator_from_row(res, (int)i, &v[i]);

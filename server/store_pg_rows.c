@@ -29,6 +29,20 @@ int64_t pg_col_i64(const PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+void *pg_page_alloc(const PGresult *res, size_t limit, size_t size, size_t *cnt, int *more,
+		    struct margo_error *err)
+{
+	void *v;
+
+	*cnt = (size_t)PQntuples(res);
+	*more = limit > 0 && *cnt > limit;
+	if (*more)
+		*cnt = limit;
+	if ((v = calloc(*cnt > 0 ? *cnt : 1, size)) == NULL)
+		margo_error_set(err, MARGO_ENOMEM, "out of memory");
+	return v;
+}
+
 long pg_changes(const PGresult *res)
 {
 	return strtol(PQcmdTuples((PGresult *)res), NULL, 10);
