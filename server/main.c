@@ -79,6 +79,10 @@ static const char usage_text[] =
 "  --no-approval-requests  refuse devices that have neither an enrollment token nor a\n"
 "                          pre-registered certificate (401) instead of queueing them\n"
 "  --threads N             worker threads (default: 4 per CPU, 8 to 64)\n"
+"  --max-connections-per-address N  open connections one client address may hold\n"
+"                          (default 512, of 4096 in all; 0: no per-address limit).\n"
+"                          Behind a TCP proxy (HAProxy) every device has the proxy's\n"
+"                          address: raise it there (docs/scale-out.md)\n"
 "  --poll-interval-active SEC  Margo-Poll-Interval hint for devices in the current wave\n"
 "                          of a rollout (default 15; agents bound it by their own\n"
 "                          poll_interval_min/max)\n"
@@ -114,6 +118,7 @@ struct options {
 	long git_token_ttl;
 	int no_approval;
 	long threads;
+	long per_address;
 	long poll_active, poll_rest;
 	int no_metrics;
 	int advertise;
@@ -373,7 +378,7 @@ static int cmd_serve(const struct options *o)
 	hc.ctx = &w;
 	hc.connection_timeout = CONNECTION_TIMEOUT;
 	hc.connection_limit = CONNECTION_LIMIT;
-	hc.per_ip_limit = PER_IP_LIMIT;
+	hc.per_ip_limit = (unsigned)o->per_address;
 	hc.on_handled = audit_on_handled;
 	if (!o->no_metrics) {
 		if (metrics_init(api_routes, api_nroutes) < 0) {
@@ -447,6 +452,7 @@ int main(int argc, char **argv)
 		{ "no-approval-requests", no_argument, NULL, 'n' },
 		{ "git-token-ttl", required_argument, NULL, 'g' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "max-connections-per-address", required_argument, NULL, 'I' },
 		{ "poll-interval-active", required_argument, NULL, 'P' },
 		{ "poll-interval-rest", required_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'L' },
@@ -467,6 +473,7 @@ int main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.listen = "0.0.0.0:8443";
+	o.per_address = PER_IP_LIMIT;
 	o.access_token_ttl = WFMD_DEFAULT_ACCESS_TOKEN_TTL;
 	o.pending_max = WFMD_DEFAULT_PENDING_MAX;
 	o.pending_ttl = WFMD_DEFAULT_PENDING_TTL;
@@ -532,6 +539,11 @@ int main(int argc, char **argv)
 		case 'j':
 			if (parse_long(optarg, 1, 256, &o.threads) < 0)
 				return fail("--threads wants 1..256, got '%s'", optarg);
+			break;
+		case 'I':
+			if (parse_long(optarg, 0, CONNECTION_LIMIT, &o.per_address) < 0)
+				return fail("--max-connections-per-address wants 0..4096, got '%s'",
+					    optarg);
 			break;
 		case 'L':
 			if (margo_log_level_parse(optarg, &level) < 0)

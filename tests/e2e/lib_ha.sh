@@ -70,8 +70,10 @@ ha_replica_start() {
 		port=$(ha_free_port)
 	fi
 	printf '# --- replica %s on 127.0.0.1:%s (%s)\n' "$n" "$port" "$(date -u +%T)" >>"$T/r$n.log"
+	# behind HAProxy every device has HAProxy's address (docs/scale-out.md, Sizing)
 	"$WFMD_BIN" serve --data-dir "$T/r$n" --listen "127.0.0.1:$port" \
-		--public-url "$HA_PUBLIC_URL" "$@" >>"$T/r$n.log" 2>&1 &
+		--public-url "$HA_PUBLIC_URL" --max-connections-per-address 4096 "$@" \
+		>>"$T/r$n.log" 2>&1 &
 	pid=$!
 	e2e_track "$pid"
 	printf -v "$pid_var" %s "$pid"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Connection-level limits of wfmd (issue 2, wfmd): a body over the limit is refused with 413
 # before it is sent, idle and slow connections are closed (after 30 s, docs/wfmd.md), and
-# connections held open do not starve other clients, even with one worker thread.
+# connections held open do not starve other clients, even with one worker thread; one client
+# address holds at most --max-connections-per-address connections.
 # Takes about 35 s: the idle and slow connections are watched side by side.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -77,5 +78,27 @@ done
 http GET /onboarding/certificate
 assert_status 200 "wfmd still serves"
 assert_true "wfmd is alive" _e2e_alive "$WFMD_PID"
+wfmd_stop
+
+e2e_step "--max-connections-per-address: one address holds at most N connections"
+WFMD_PORT=$PORT wfmd_start --max-connections-per-address 2
+tls_open held1
+held1=$TLS_PID
+exec 12>"$T/held1.in"
+tls_open held2
+held2=$TLS_PID
+exec 13>"$T/held2.in"
+for n in 1 2; do
+	e2e_wait_for 5 grep -q 'Verify return code: 0' "$T/held$n.out" ||
+		e2e_die "held connection $n was not set up ($T/held$n.out)"
+done
+http GET /onboarding/certificate --max-time 5 || true
+assert_eq "$HTTP_STATUS" 000 "a third connection from 127.0.0.1 is refused"
+served() { http GET /onboarding/certificate --max-time 5 || true; [[ "$HTTP_STATUS" == 200 ]]; }
+exec 12>&-
+e2e_kill "$held1" 2 || true
+assert_true "once one of the two closes, a new one is served" e2e_wait_for 5 served
+exec 13>&-
+e2e_kill "$held2" 2 || true
 wfmd_stop
 e2e_finish
