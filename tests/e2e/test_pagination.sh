@@ -9,7 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 FLEET_SIM=${FLEET_SIM:-$BUILD_DIR/bench/fleet-sim}
-NDEV=${NDEV:-300}
+NDEV=${NDEV:-200}
 
 e2e_setup
 e2e_require_bin "$FLEET_SIM"
