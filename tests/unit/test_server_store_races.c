@@ -252,11 +252,16 @@ static void test_onboard(void **state)
 #define NSPEND 20
 #define TOKEN_USES 7
 
+/* One connection's onboarding requests in a race: NSPEND of them with token_hash, for
+ * certificates base + i (or, shared, 900 + i: the same ones as the other racer), each with
+ * pending_max unless 0; what came back, counted. */
 struct spender {
 	struct racer r;        /* first: race() sets it */
 	int base;
-	int approved;
-	int invalid;
+	const char *token_hash;
+	int shared;
+	int pending_max;
+	int approved, invalid, pending, full, other;
 };
 
 static void *spend_all(void *p)
@@ -268,11 +273,17 @@ static void *spend_all(void *p)
 
 	racer_go(&s->r);
 	for (int i = 0; i < NSPEND; i++) {
-		onboard_req_init(&r, s->base + i, "hrace", T0);
-		if (store_onboard(s->r.st, &r.in, &out, &err) < 0)
+		onboard_req_init(&r, s->shared ? 900 + i : s->base + i, s->token_hash, T0);
+		if (s->pending_max > 0)
+			r.in.pending_max = s->pending_max;
+		if (store_onboard(s->r.st, &r.in, &out, &err) < 0) {
+			s->other++;
 			continue;
+		}
 		s->approved += out.result == STORE_ONBOARD_APPROVED;
 		s->invalid += out.result == STORE_ONBOARD_TOKEN_INVALID;
+		s->pending += out.result == STORE_ONBOARD_PENDING;
+		s->full += out.result == STORE_ONBOARD_PENDING_FULL;
 	}
 	return NULL;
 }
@@ -284,7 +295,8 @@ static void test_token_race(void **state)
 {
 	struct fixture *f = *state;
 	store *st = f->st;
-	struct spender a = { .base = 100 }, b = { .base = 200 };
+	struct spender a = { .base = 100, .token_hash = "hrace" },
+		       b = { .base = 200, .token_hash = "hrace" };
 
 	store_fixture_token(st, "tok-race", "hrace", TOKEN_USES, 1, T0);
 	race(st, spend_all, &a.r, &b.r);
@@ -296,36 +308,6 @@ static void test_token_race(void **state)
 
 #define PENDING_CAP 10
 
-struct filer {
-	struct racer r;        /* first: race() sets it */
-	int base;
-	int pending, full, approved, other;
-	const char *token_hash;
-	int shared;            /* both filers use the same certificates, 900 + i */
-};
-
-static void *file_all(void *p)
-{
-	struct filer *s = p;
-	struct store_onboard_out out;
-	struct onboard_req r;
-	struct margo_error err;
-
-	racer_go(&s->r);
-	for (int i = 0; i < NSPEND; i++) {
-		onboard_req_init(&r, s->shared ? 900 + i : s->base + i, s->token_hash, T0);
-		r.in.pending_max = PENDING_CAP;
-		if (store_onboard(s->r.st, &r.in, &out, &err) < 0) {
-			s->other++;
-			continue;
-		}
-		s->pending += out.result == STORE_ONBOARD_PENDING;
-		s->full += out.result == STORE_ONBOARD_PENDING_FULL;
-		s->approved += out.result == STORE_ONBOARD_APPROVED;
-	}
-	return NULL;
-}
-
 /* A token that does not approve by itself files pending requests: on PostgreSQL such a
  * request is first decided without the requests lock, then again with it. Raced from two
  * connections, the pending cap still holds exactly and the refused requests spend no use.
@@ -335,13 +317,13 @@ static void test_pending_cap_race(void **state)
 {
 	struct fixture *f = *state;
 	store *st = f->st;
-	struct filer a = { .base = 300, .token_hash = "hpend" },
-		     b = { .base = 400, .token_hash = "hpend" };
-	struct filer c = { .token_hash = "hauto", .shared = 1 },
-		     d = { .token_hash = "hauto", .shared = 1 };
+	struct spender a = { .base = 300, .token_hash = "hpend", .pending_max = PENDING_CAP },
+		       b = { .base = 400, .token_hash = "hpend", .pending_max = PENDING_CAP };
+	struct spender c = { .token_hash = "hauto", .shared = 1, .pending_max = PENDING_CAP },
+		       d = { .token_hash = "hauto", .shared = 1, .pending_max = PENDING_CAP };
 
 	store_fixture_token(st, "tok-pend", "hpend", 1000, 0, T0);
-	race(st, file_all, &a.r, &b.r);
+	race(st, spend_all, &a.r, &b.r);
 	assert_int_equal(a.other + b.other, 0);
 	assert_int_equal(a.pending + b.pending, PENDING_CAP);
 	assert_int_equal(a.full + b.full, 2 * NSPEND - PENDING_CAP);
@@ -350,7 +332,7 @@ static void test_pending_cap_race(void **state)
 	assert_int_equal(store_fixture_query_long(f, "SELECT uses FROM enrollment_tokens"),
 			 PENDING_CAP);
 	store_fixture_token(st, "tok-auto", "hauto", 1000, 1, T0);
-	race(st, file_all, &c.r, &d.r);
+	race(st, spend_all, &c.r, &d.r);
 	assert_int_equal(c.other + d.other, 0);
 	assert_int_equal(c.approved + d.approved, 2 * NSPEND);
 	assert_int_equal(store_fixture_query_long(f, "SELECT count(DISTINCT"
